@@ -1,0 +1,71 @@
+import Foundation
+
+/// Format rules for the values people type: checked at the edge, each returning the
+/// human message to show, or nil when the value is acceptable.
+public enum FieldRules {
+    /// A pragmatic address check (local@domain.tld), not full RFC 5322: what GOV.UK Notify accepts.
+    public static func emailProblem(_ s: String) -> String? {
+        if s.count > 254 { return "must be at most 254 characters" }
+        let parts = s.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64 else {
+            return "must be an email address, like name@example.gov.uk"
+        }
+        let local = parts[0], domain = parts[1]
+        let localAllowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-")
+        guard local.unicodeScalars.allSatisfy(localAllowed.contains), !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..") else {
+            return "must be an email address, like name@example.gov.uk"
+        }
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        let labelAllowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+        guard labels.count >= 2,
+              labels.allSatisfy({ !$0.isEmpty && $0.count <= 63 && !$0.hasPrefix("-") && !$0.hasSuffix("-") && $0.unicodeScalars.allSatisfy(labelAllowed.contains) }),
+              let tld = labels.last, tld.count >= 2, tld.allSatisfy(\.isLetter)
+        else { return "must be an email address, like name@example.gov.uk" }
+        return nil
+    }
+
+    /// UK or international phone numbers: digits with optional spaces, brackets, dashes and a leading +.
+    public static func phoneProblem(_ s: String) -> String? {
+        let allowed = CharacterSet(charactersIn: "0123456789 +()-")
+        guard s.unicodeScalars.allSatisfy(allowed.contains) else {
+            return "must be a phone number, like 020 7946 0000 or +44 20 7946 0000"
+        }
+        if s.dropFirst().contains("+") { return "must be a phone number, like 020 7946 0000 or +44 20 7946 0000" }
+        let digits = s.filter(\.isNumber).count
+        guard (10...15).contains(digits) else { return "must have between 10 and 15 digits" }
+        return nil
+    }
+
+    /// An absolute https URL with a host; service URLs must be https.
+    public static func httpsURLProblem(_ s: String) -> String? {
+        if s.count > 2048 { return "must be at most 2048 characters" }
+        guard let url = URL(string: s), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty,
+              !s.contains(" ")
+        else { return "must be a full URL starting with https://" }
+        guard scheme == "https" else { return "must start with https://" }
+        guard host.contains("."), !host.hasPrefix("."), !host.hasSuffix(".") else {
+            return "must be a full URL starting with https://"
+        }
+        return nil
+    }
+}
+
+extension ObjectReader {
+    public mutating func email(_ key: String, required: Bool) -> String? {
+        guard let s = string(key, required: required, maxLength: 254) else { return nil }
+        if let p = FieldRules.emailProblem(s) { errors.add(path(key), p); return nil }
+        return s.lowercased()
+    }
+
+    public mutating func phone(_ key: String, required: Bool) -> String? {
+        guard let s = string(key, required: required, maxLength: 30) else { return nil }
+        if let p = FieldRules.phoneProblem(s) { errors.add(path(key), p); return nil }
+        return s
+    }
+
+    public mutating func httpsURL(_ key: String, required: Bool) -> String? {
+        guard let s = string(key, required: required, maxLength: 2048) else { return nil }
+        if let p = FieldRules.httpsURLProblem(s) { errors.add(path(key), p); return nil }
+        return s
+    }
+}

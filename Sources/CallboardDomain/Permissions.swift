@@ -1,0 +1,50 @@
+/// Everything an actor may be allowed to do. Transitions come from the lifecycle table;
+/// the rest are declared once below. Anything not granted is denied.
+public enum Action: Hashable, Sendable {
+    case readRequests
+    case createRequest
+    case updateRequest
+    case supplyItems
+    case comment
+    case fire(TransitionName)
+    case manageStaff
+    case manageTokens
+
+    public var name: String {
+        switch self {
+        case .readRequests: return "read_requests"
+        case .createRequest: return "create_request"
+        case .updateRequest: return "update_request"
+        case .supplyItems: return "supply_items"
+        case .comment: return "comment"
+        case .fire(let t): return "fire:\(t.rawValue)"
+        case .manageStaff: return "manage_staff"
+        case .manageTokens: return "manage_tokens"
+        }
+    }
+
+    public static var all: [Action] {
+        [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens]
+            + TransitionName.allCases.map { .fire($0) }
+    }
+}
+
+public enum Permissions {
+    /// Grants other than transitions (those live in `Lifecycle.table`).
+    private static let grants: [ActorKind: Set<Action>] = [
+        .admin: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens],
+        .triager: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment],
+        .viewer: [.readRequests],
+        .serviceContact: [.supplyItems],
+    ]
+
+    public static func allows(_ actor: ActorKind, _ action: Action) -> Bool {
+        if case .fire(let name) = action { return Lifecycle.definition(name).actors.contains(actor) }
+        return grants[actor]?.contains(action) ?? false
+    }
+
+    /// The whole matrix (actor × action), for the workflow document and the docs.
+    public static var matrix: [(actor: ActorKind, actions: [Action])] {
+        ActorKind.allCases.map { actor in (actor, Action.all.filter { allows(actor, $0) }) }
+    }
+}
