@@ -1,0 +1,57 @@
+import CallboardDomain
+import CallboardServices
+import CallboardStorage
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+
+/// Everything the HTTP application needs, built once by `serve` (or by a test).
+public struct AppDependencies: Sendable {
+    public var db: PostgresClient
+    public var time: any TimeSource
+    public var logger: Logger
+    public var metrics: HTTPMetrics
+    public var catalog: RouteCatalog
+
+    public init(db: PostgresClient, time: any TimeSource = SystemTime(), logger: Logger,
+                metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog()) {
+        self.db = db
+        self.time = time
+        self.logger = logger
+        self.metrics = metrics
+        self.catalog = catalog
+    }
+}
+
+/// Builds the router: public operations routes, then the token-protected admin API under /api/v1.
+public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
+    let router = Router(context: AppContext.self)
+    router.add(middleware: ObservabilityMiddleware(metrics: deps.metrics))
+    router.add(middleware: ProblemMiddleware())
+
+    let requests = RequestService(db: deps.db, time: deps.time, logger: deps.logger)
+    let staff = StaffService(db: deps.db, time: deps.time, logger: deps.logger)
+    let ops = OperationsController(db: deps.db, migrator: Migrator(migrations: try Migration.bundled(), logger: deps.logger),
+                                   metrics: deps.metrics, logger: deps.logger)
+
+    ops.registerPublic(CatalogedRoutes(group: router.group(""), prefix: "", catalog: deps.catalog))
+    // The OpenAPI and workflow documents are public: they describe the API, not its data.
+    ops.registerAPI(CatalogedRoutes(group: router.group("api/v1"), prefix: "/api/v1", catalog: deps.catalog))
+
+    let api = router.group("api/v1")
+        .add(middleware: AuthMiddleware(staff: staff))
+        .add(middleware: IdempotencyMiddleware(db: deps.db))
+    let routes = CatalogedRoutes(group: api, prefix: "/api/v1", catalog: deps.catalog)
+    RequestsController(requests: requests).register(routes)
+    StaffController(staff: staff).register(routes)
+    return router
+}
+
+public func buildApplication(_ deps: AppDependencies, hostname: String, port: Int) throws -> some ApplicationProtocol {
+    Application(
+        router: try buildRouter(deps),
+        configuration: .init(address: .hostname(hostname, port: port), serverName: "callboard"),
+        services: [],
+        logger: deps.logger)
+}

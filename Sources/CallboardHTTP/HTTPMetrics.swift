@@ -1,0 +1,67 @@
+import CallboardDomain
+import Hummingbird
+import HTTPTypes
+import Logging
+import Prometheus
+import Synchronization
+
+/// Prometheus metrics of the HTTP server, per application instance (tests build many).
+public final class HTTPMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+    }
+
+    static let buckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                                      .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
+
+    func record(route: String, method: HTTPRequest.Method, status: Int, duration: Duration) {
+        registry.makeCounter(descriptor: .init(namespace: "callboard", metricName: "http_requests", unitName: "total",
+                                               helpText: "HTTP requests by route, method and status"),
+                             labels: [("route", route), ("method", method.rawValue), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(descriptor: .init(namespace: "callboard", metricName: "http_request_duration", unitName: "seconds",
+                                                         helpText: "HTTP request latency by route"),
+                                       labels: [("route", route)], buckets: Self.buckets).record(duration)
+    }
+
+    func setRequestsByState(_ counts: [RequestState: Int]) {
+        for state in RequestState.allCases {
+            registry.makeGauge(descriptor: .init(namespace: "callboard", metricName: "requests", unitName: "",
+                                                 helpText: "Dashboard requests by lifecycle state"),
+                               labels: [("state", state.rawValue)]).set(Double(counts[state] ?? 0))
+        }
+    }
+}
+
+/// Outermost middleware: a request id on every response and log line, one access log line,
+/// and the route metrics. Never logs headers (they carry tokens) or bodies.
+struct ObservabilityMiddleware: RouterMiddleware {
+    typealias Context = AppContext
+    let metrics: HTTPMetrics
+
+    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        var context = context
+        let requestID = request.headers[HTTPField.Name("X-Request-Id")!].flatMap { id in
+            id.count <= 64 && id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } ? id : nil
+        } ?? context.id
+        context.logger[metadataKey: "request_id"] = .string(requestID)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = try ProblemMiddleware.problem(for: error, logger: context.logger).response(from: request, context: context)
+        }
+        response.headers[HTTPField.Name("X-Request-Id")!] = requestID
+        let elapsed = ContinuousClock.now - start
+        let route = context.endpointPath ?? "unmatched"
+        metrics.record(route: route, method: request.method, status: Int(response.status.code), duration: elapsed)
+        context.logger.info("request", metadata: [
+            "method": .string(request.method.rawValue), "path": .string(request.uri.path), "route": .string(route),
+            "status": .stringConvertible(response.status.code),
+            "duration_ms": .stringConvertible((Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000).rounded()),
+        ])
+        return response
+    }
+}

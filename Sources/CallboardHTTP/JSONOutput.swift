@@ -1,0 +1,141 @@
+import CallboardDomain
+import CallboardServices
+import CallboardStorage
+import Foundation
+import Hummingbird
+
+/// Builds the API's JSON bodies. Field names are written out here, snake_case, exactly as documented.
+enum JSONOutput {
+    static func encode(_ value: JSONValue) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try! encoder.encode(value))
+    }
+
+    static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var h = headers
+        h[.contentType] = "application/json"
+        return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: encode(value))))
+    }
+
+    static func date(_ d: Date?) -> JSONValue {
+        guard let d else { return .null }
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return .string(f.string(from: d))
+    }
+
+    static func string(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
+
+    static func guardJSON(_ g: UnmetGuard) -> JSONValue {
+        var o: [String: JSONValue] = ["code": .string(g.code.rawValue), "message": .string(g.message)]
+        if let items = g.items { o["items"] = .array(items.map { .string($0.rawValue) }) }
+        return .object(o)
+    }
+
+    static func request(_ r: RequestRecord, for who: Principal) -> JSONValue {
+        var items: [String: JSONValue] = [:]
+        for name in ItemName.allCases {
+            let item = r.checklist[name]
+            items[name.rawValue] = .object([
+                "status": .string(item.status.rawValue),
+                "required": .bool(r.kind.requiredItems.contains(name)),
+                "value": item.value ?? .null,
+                "reason": string(item.reason),
+            ])
+        }
+        let options = TransitionEngine.options(on: r.snapshot, by: who.actor).map { def, unmet in
+            JSONValue.object([
+                "name": .string(def.name.rawValue),
+                "to": .string(def.to.rawValue),
+                "inputs": .array(def.inputs.map { .string($0.rawValue) }),
+                "ready": .bool(unmet.isEmpty),
+                "unmet_guards": .array(unmet.map(guardJSON)),
+            ])
+        }
+        return .object([
+            "id": .string(r.id.uuidString.lowercased()),
+            "kind": .string(r.kind.rawValue),
+            "state": .string(r.state.rawValue),
+            "version": .number(Double(r.version)),
+            "etag": .string(ETag.make(r.version)),
+            "service_name": string(r.checklist.serviceName),
+            "department": .string(r.department),
+            "division": .string(r.division),
+            "assignee": string(r.assigneeEmail),
+            "notes": .string(r.notes),
+            "optional_modules": .array(r.optionalModules.map { .string($0.rawValue) }),
+            "items": .object(items),
+            "missing_items": .array(r.checklist.unsettledRequiredItems(for: r.kind).map { .string($0.rawValue) }),
+            "sign_off_decision": string(r.signOffDecision?.rawValue),
+            "preview_url": string(r.previewURL),
+            "live_url": string(r.liveURL),
+            "audit_outcome": string(r.auditOutcome?.rawValue),
+            "info_complete_at": date(r.infoCompleteAt),
+            "created_at": date(r.createdAt),
+            "updated_at": date(r.updatedAt),
+            "transitions": .array(options),
+        ])
+    }
+
+    static func event(_ e: EventRecord) -> JSONValue {
+        .object([
+            "id": .number(Double(e.id)),
+            "request_id": .string(e.requestID.uuidString.lowercased()),
+            "version": .number(Double(e.version)),
+            "kind": .string(e.kind),
+            "actor": .object(["kind": .string(e.actorKind.rawValue), "id": string(e.actorID)]),
+            "occurred_at": date(e.occurredAt),
+            "data": e.data,
+        ])
+    }
+
+    static func staff(_ s: StaffRecord) -> JSONValue {
+        .object([
+            "id": .string(s.id.uuidString.lowercased()),
+            "email": .string(s.email),
+            "name": .string(s.name),
+            "role": .string(s.role.rawValue),
+            "created_at": date(s.createdAt),
+            "disabled_at": date(s.disabledAt),
+        ])
+    }
+
+    static func token(_ t: TokenRecord) -> JSONValue {
+        .object([
+            "id": .string(t.id.uuidString.lowercased()),
+            "staff_id": .string(t.staffID.uuidString.lowercased()),
+            "name": .string(t.name),
+            "created_at": date(t.createdAt),
+            "expires_at": date(t.expiresAt),
+            "revoked_at": date(t.revokedAt),
+            "last_used_at": date(t.lastUsedAt),
+        ])
+    }
+
+    /// The lifecycle table as a document: the single source the docs and pages read.
+    static func workflow() -> JSONValue {
+        .object([
+            "states": .array(RequestState.allCases.map {
+                .object(["name": .string($0.rawValue), "title": .string($0.title), "final": .bool($0.isFinal)])
+            }),
+            "transitions": .array(Lifecycle.table.map { def in
+                .object([
+                    "name": .string(def.name.rawValue),
+                    "from": .array(def.from.map { .string($0.rawValue) }),
+                    "to": .string(def.to.rawValue),
+                    "actors": .array(def.actors.sorted().map { .string($0.rawValue) }),
+                    "inputs": .array(def.inputs.map { .string($0.rawValue) }),
+                    "guards": .array(def.guards.map { .object(["code": .string($0.rawValue), "description": .string($0.summary)]) }),
+                    "effects": .array(def.effects.map { .string($0.rawValue) }),
+                    "summary": .string(def.summary),
+                ])
+            }),
+            "permissions": .object(Dictionary(uniqueKeysWithValues: Permissions.matrix.map { actor, actions in
+                (actor.rawValue, JSONValue.array(actions.map { .string($0.name) }))
+            })),
+            "mermaid": .string(WorkflowDiagram.mermaid()),
+            "dot": .string(WorkflowDiagram.dot()),
+        ])
+    }
+}

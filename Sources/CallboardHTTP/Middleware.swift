@@ -1,0 +1,68 @@
+import CallboardDomain
+import CallboardServices
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Turns every error into a problem+json response: known errors keep their meaning, anything
+/// unexpected becomes a 500 whose details go to the log only.
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = AppContext
+
+    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            return try Self.problem(for: error, logger: context.logger).response(from: request, context: context)
+        }
+    }
+
+    static func problem(for error: any Error, logger: Logger) -> Problem {
+        switch error {
+        case let p as Problem: return p
+        case let e as ServiceError: return Problem.from(e)
+        case is NIOTooManyBytesError:
+            return Problem(.contentTooLarge, type: "body-too-large", title: "Body too large", detail: "Bodies are limited to 1 MB")
+        case let e as HTTPError:
+            switch e.status {
+            case .notFound: return Problem(.notFound, type: "not-found", title: "Not found", detail: "No such resource")
+            case .contentTooLarge:
+                return Problem(.contentTooLarge, type: "body-too-large", title: "Body too large", detail: "Bodies are limited to 1 MB")
+            case .methodNotAllowed:
+                return Problem(.methodNotAllowed, type: "method-not-allowed", title: "Method not allowed", detail: "This resource does not accept that method")
+            default:
+                return Problem(e.status, type: "http-\(e.status.code)", title: e.status.reasonPhrase, detail: e.body ?? e.status.reasonPhrase)
+            }
+        default:
+            logger.error("unhandled error", metadata: ["error": .string(String(reflecting: error))])
+            return Problem(.internalServerError, type: "internal", title: "Something went wrong",
+                           detail: "The error was logged; quote the X-Request-Id header when reporting it")
+        }
+    }
+}
+
+/// Resolves `Authorization: Bearer …` to a staff principal. The token is never logged.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = AppContext
+    let staff: StaffService
+
+    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else {
+            throw Problem.unauthorized("Send Authorization: Bearer <token>")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer",
+              let principal = try await staff.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        else {
+            throw Problem.unauthorized("The token is unknown, expired or revoked")
+        }
+        var context = context
+        context.principal = principal
+        context.logger[metadataKey: "staff_id"] = .string(principal.actorID ?? "")
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,188 @@
+import CallboardDomain
+import CallboardStorage
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Every change to a dashboard request goes through here: one transaction per command,
+/// the version compare-and-set, the history event, and the automatic firing of
+/// `complete_information` when the last required item arrives.
+public struct RequestService: Sendable {
+    let db: PostgresClient
+    let time: any TimeSource
+    let logger: Logger
+
+    public init(db: PostgresClient, time: any TimeSource, logger: Logger) {
+        self.db = db
+        self.time = time
+        self.logger = logger
+    }
+
+    public func get(_ id: UUID, by who: Principal) async throws -> RequestRecord {
+        try who.require(.readRequests)
+        guard let r = try await RequestStore.fetch(id, on: db, logger: logger) else { throw ServiceError.notFound("request") }
+        return r
+    }
+
+    public func list(_ filter: RequestFilter, cursor: ListCursor?, limit: Int, by who: Principal) async throws
+        -> (records: [RequestRecord], next: ListCursor?) {
+        try who.require(.readRequests)
+        return try await RequestStore.list(filter, after: cursor, limit: limit, on: db, logger: logger)
+    }
+
+    public func create(_ body: JSONValue, by who: Principal) async throws -> RequestRecord {
+        try who.require(.createRequest)
+        let input = try RequestInput.parse(body, creating: true)
+        let assignee = try await resolveAssignee(input.assigneeEmail)
+        let now = time.now()
+        var record = RequestRecord(
+            id: UUID(), kind: input.kind!, state: .requested, version: 1, department: input.department!,
+            division: (input.division ?? .englandAndWales).rawValue, assigneeID: assignee?.id, assigneeEmail: assignee?.email,
+            checklist: Checklist(input.items), optionalModules: input.optionalModules ?? [], notes: input.notes ?? "",
+            createdAt: now, updatedAt: now)
+        return try await db.transaction(logger: logger) { conn in
+            try await RequestStore.insert(record, on: conn, logger: logger)
+            try await appendEvent(record, "created", by: who, data: .object(["fields": RequestDiff.describe(record)]), on: conn)
+            try await completeIfReady(&record, on: conn)
+            return record
+        }
+    }
+
+    public func update(_ id: UUID, _ body: JSONValue, expectedVersion: Int, by who: Principal) async throws -> RequestRecord {
+        let input = try RequestInput.parse(body, creating: false)
+        let touchesOnlyItems = input.items.count > 0 && input.kind == nil && input.department == nil && input.division == nil
+            && input.assigneeEmail == nil && input.notes == nil && input.optionalModules == nil
+        try who.require(touchesOnlyItems ? .supplyItems : .updateRequest)
+        let assignee = try await resolveAssignee(input.assigneeEmail)
+        return try await db.transaction(logger: logger) { conn in
+            var record = try await load(id, expectedVersion: expectedVersion, on: conn)
+            guard !record.state.isFinal else { throw ServiceError.conflict("the request is \(record.state.rawValue) and can no longer be changed") }
+            let before = record
+            if let k = input.kind { record.kind = k }
+            if let d = input.department { record.department = d }
+            if let d = input.division { record.division = d.rawValue }
+            if let a = input.assigneeEmail { record.assigneeID = a == nil ? nil : assignee?.id; record.assigneeEmail = a == nil ? nil : assignee?.email }
+            if let n = input.notes { record.notes = n }
+            if let m = input.optionalModules { record.optionalModules = m }
+            for (name, item) in input.items { record.checklist[name] = item }
+            // Once information is complete, a required item can only be taken back by reopening it.
+            if record.state != .requested, !record.checklist.isComplete(for: record.kind) {
+                let lost = record.checklist.unsettledRequiredItems(for: record.kind)
+                throw ServiceError.validation(lost.map {
+                    FieldError(pointer: "/items/\($0.rawValue)", message: "is required once information is complete; fire reopen_information first")
+                })
+            }
+            let diff = RequestDiff.between(before, record)
+            guard !diff.isEmpty else { return before }  // nothing changed: no new version, no event
+            record.version += 1
+            record.updatedAt = time.now()
+            guard try await RequestStore.update(record, on: conn, logger: logger) else { throw await staleError(id) }
+            try await appendEvent(record, "updated", by: who, data: .object(["changes": .object(diff)]), on: conn)
+            try await completeIfReady(&record, on: conn)
+            return record
+        }
+    }
+
+    public func transition(_ id: UUID, _ name: TransitionName, _ body: JSONValue?, expectedVersion: Int, by who: Principal) async throws -> RequestRecord {
+        let definition = Lifecycle.definition(name)
+        guard Permissions.allows(who.actor, .fire(name)) else { throw ServiceError.refused(.forbidden(actor: who.actor, transition: name)) }
+        let arguments: TransitionArguments
+        do { arguments = try TransitionArguments.parse(body, for: definition) } catch { throw ServiceError.validation(error.errors) }
+        return try await db.transaction(logger: logger) { conn in
+            var record = try await load(id, expectedVersion: expectedVersion, on: conn)
+            try await fire(name, arguments, on: &record, by: who, conn: conn)
+            return record
+        }
+    }
+
+    public func comment(_ id: UUID, _ body: JSONValue, by who: Principal) async throws -> EventRecord {
+        try who.require(.comment)
+        var errors = ErrorCollector()
+        var text: String?
+        if var r = ObjectReader(body, at: "", errors: &errors) {
+            text = r.string("text", required: true, maxLength: 5000)
+            errors.add(contentsOf: r.finish())
+        }
+        try errors.throwIfAny()
+        return try await db.transaction(logger: logger) { conn in
+            guard let record = try await RequestStore.fetch(id, on: conn, logger: logger, forUpdate: false) else {
+                throw ServiceError.notFound("request")
+            }
+            let event = EventRecord(requestID: id, version: record.version, kind: "comment", actorKind: who.actor,
+                                    actorID: who.actorID, occurredAt: time.now(), data: .object(["text": .string(text!)]))
+            try await EventStore.append(event, on: conn, logger: logger)
+            return event
+        }
+    }
+
+    public func events(_ id: UUID, afterID: Int64, limit: Int, by who: Principal) async throws -> (events: [EventRecord], next: Int64?) {
+        _ = try await get(id, by: who)
+        return try await EventStore.list(requestID: id, afterID: afterID, limit: limit, on: db, logger: logger)
+    }
+
+    // MARK: - Inside the transaction
+
+    /// Reads the request and checks the caller saw the current version.
+    private func load(_ id: UUID, expectedVersion: Int, on conn: PostgresConnection) async throws -> RequestRecord {
+        guard let record = try await RequestStore.fetch(id, on: conn, logger: logger) else { throw ServiceError.notFound("request") }
+        guard record.version == expectedVersion else { throw ServiceError.stale(current: record.version) }
+        return record
+    }
+
+    private func staleError(_ id: UUID) async -> ServiceError {
+        let current = (try? await RequestStore.fetch(id, on: db, logger: logger))?.version ?? 0
+        return .stale(current: current)
+    }
+
+    /// Plans with the domain engine, writes the new version (compare-and-set) and records the event.
+    private func fire(_ name: TransitionName, _ arguments: TransitionArguments, on record: inout RequestRecord, by who: Principal,
+                      conn: PostgresConnection) async throws {
+        let plan: TransitionPlan
+        switch TransitionEngine.plan(name, on: record.snapshot, by: who.actor, arguments: arguments) {
+        case .success(let p): plan = p
+        case .failure(let refusal): throw ServiceError.refused(refusal)
+        }
+        let now = time.now()
+        record.snapshot = plan.after
+        for effect in plan.definition.effects {
+            switch effect {
+            case .recordInfoComplete: record.infoCompleteAt = now
+            case .recordAuditOutcome: record.auditOutcome = arguments.outcome
+            // Emails are queued by the email outbox (a later issue); the event records who is owed one.
+            case .clearSignOffDecision, .recordApproval, .recordChangesRequested, .recordPreviewURL, .recordLiveURL,
+                 .notifySignOffOwner, .notifyTeam, .notifyServiceContact: break
+            }
+        }
+        record.version += 1
+        record.updatedAt = now
+        guard try await RequestStore.update(record, on: conn, logger: logger) else { throw await staleError(record.id) }
+        var data: [String: JSONValue] = [
+            "transition": .string(name.rawValue), "from": .string(plan.from.rawValue), "to": .string(plan.to.rawValue),
+        ]
+        if let r = arguments.reason { data["reason"] = .string(r) }
+        if let e = arguments.evidence { data["evidence"] = .string(e) }
+        if let u = arguments.previewURL { data["preview_url"] = .string(u) }
+        if let u = arguments.liveURL { data["live_url"] = .string(u) }
+        if let o = arguments.outcome { data["outcome"] = .string(o.rawValue) }
+        try await appendEvent(record, "transitioned", by: who, data: .object(data), on: conn)
+    }
+
+    /// `complete_information` fires by itself (actor `system`) once every required item is settled.
+    private func completeIfReady(_ record: inout RequestRecord, on conn: PostgresConnection) async throws {
+        guard record.state == .requested, record.checklist.isComplete(for: record.kind) else { return }
+        try await fire(.completeInformation, .init(), on: &record, by: .system, conn: conn)
+    }
+
+    private func appendEvent(_ r: RequestRecord, _ kind: String, by who: Principal, data: JSONValue, on conn: PostgresConnection) async throws {
+        try await EventStore.append(EventRecord(requestID: r.id, version: r.version, kind: kind, actorKind: who.actor, actorID: who.actorID,
+                                                occurredAt: r.updatedAt, data: data), on: conn, logger: logger)
+    }
+
+    private func resolveAssignee(_ email: String??) async throws -> StaffRecord? {
+        guard case .some(.some(let e)) = email else { return nil }
+        guard let staff = try await StaffStore.find(email: e, on: db, logger: logger), staff.disabledAt == nil else {
+            throw ServiceError.validation([FieldError(pointer: "/assignee", message: "is not an active staff member")])
+        }
+        return staff
+    }
+}

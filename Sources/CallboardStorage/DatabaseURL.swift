@@ -1,0 +1,74 @@
+import Foundation
+import PostgresNIO
+
+/// Parses `DATABASE_URL` (postgres://user:password@host:port/database?sslmode=…&host=/socket/dir)
+/// into a PostgresClient configuration.
+public struct DatabaseURL: Sendable, CustomStringConvertible {
+    public var username: String
+    public var password: String?
+    public var host: String
+    public var port: Int
+    public var database: String
+    /// A folder holding the server's unix socket; used instead of TCP when set.
+    public var socketDirectory: String?
+    public var sslMode: String
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(_ string: String) throws {
+        guard let c = URLComponents(string: string), let scheme = c.scheme, ["postgres", "postgresql"].contains(scheme) else {
+            throw Invalid(description: "DATABASE_URL must look like postgres://user:password@host:5432/database")
+        }
+        username = c.user?.removingPercentEncoding ?? "postgres"
+        password = c.password?.removingPercentEncoding
+        host = c.host ?? "127.0.0.1"
+        port = c.port ?? 5432
+        let path = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
+        database = path.isEmpty ? username : path
+        let query = Dictionary((c.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        socketDirectory = query["host"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        sslMode = query["sslmode"] ?? "prefer"
+        guard ["disable", "prefer", "require", "verify-full"].contains(sslMode) else {
+            throw Invalid(description: "DATABASE_URL sslmode must be disable, prefer, require or verify-full")
+        }
+    }
+
+    /// The same URL for another database on the same server (tests make one per test).
+    public func with(database: String) -> DatabaseURL {
+        var copy = self
+        copy.database = database
+        return copy
+    }
+
+    /// Never shows the password: this string may be logged.
+    public var description: String {
+        let target = socketDirectory.map { "\($0)/.s.PGSQL.\(port)" } ?? "\(host):\(port)"
+        return "postgres://\(username)@\(target)/\(database)"
+    }
+
+    public func clientConfiguration(maxConnections: Int = 20) throws -> PostgresClient.Configuration {
+        var config: PostgresClient.Configuration
+        if let dir = socketDirectory {
+            config = .init(unixSocketPath: "\(dir)/.s.PGSQL.\(port)", username: username, password: password, database: database)
+        } else {
+            let tls: PostgresClient.Configuration.TLS
+            switch sslMode {
+            case "disable": tls = .disable
+            case "require":
+                var t = TLSConfiguration.makeClientConfiguration()
+                t.certificateVerification = .none
+                tls = .require(t)
+            case "verify-full": tls = .require(.makeClientConfiguration())
+            default:
+                var t = TLSConfiguration.makeClientConfiguration()
+                t.certificateVerification = .none
+                tls = .prefer(t)
+            }
+            config = .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
+        }
+        config.options.maximumConnections = maxConnections
+        return config
+    }
+}

@@ -1,0 +1,160 @@
+import CallboardDomain
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Filters of the request list; nil means "any".
+public struct RequestFilter: Sendable, Equatable {
+    public var states: [RequestState] = []
+    public var kind: RequestKind?
+    public var assigneeEmail: String?
+    public var unassigned = false
+    public var missing: ItemName?
+    public var department: String?
+    public var text: String?
+    public init() {}
+}
+
+/// Position in the stable (created_at, id) order, opaque to clients.
+public struct ListCursor: Sendable, Equatable {
+    public var createdMicros: Int64
+    public var id: UUID
+
+    public init(createdMicros: Int64, id: UUID) {
+        self.createdMicros = createdMicros
+        self.id = id
+    }
+
+    public var encoded: String {
+        Data("\(createdMicros)|\(id.uuidString)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    public init?(encoded: String) {
+        var b64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while b64.count % 4 != 0 { b64 += "=" }
+        guard let data = Data(base64Encoded: b64), let s = String(data: data, encoding: .utf8) else { return nil }
+        let parts = s.split(separator: "|")
+        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
+        self.init(createdMicros: micros, id: id)
+    }
+}
+
+public enum RequestStore {
+    static let columns = """
+        r.id, r.kind, r.state, r.version, r.department, r.division, r.assignee_id, s.email AS assignee_email,
+        r.items::text AS items, r.optional_modules, r.notes, r.sign_off_decision, r.preview_url, r.live_url,
+        r.audit_outcome, r.info_complete_at, r.created_at, r.updated_at,
+        (extract(epoch FROM r.created_at) * 1000000)::int8 AS created_us
+        """
+
+    public static func insert(_ r: RequestRecord, on conn: PostgresConnection, logger: Logger) async throws {
+        try await conn.query("""
+            INSERT INTO requests (id, kind, state, version, department, division, assignee_id, items, missing_items,
+                optional_modules, service_name, notes, sign_off_decision, preview_url, live_url, audit_outcome,
+                info_complete_at, created_at, updated_at)
+            VALUES (\(r.id), \(r.kind.rawValue), \(r.state.rawValue), \(r.version), \(r.department), \(r.division),
+                \(r.assigneeID), \(r.checklist.storedJSON)::jsonb, \(r.checklist.missingItems.map(\.rawValue)),
+                \(r.optionalModules.map(\.rawValue)), \(r.checklist.serviceName ?? ""), \(r.notes),
+                \(r.signOffDecision?.rawValue), \(r.previewURL), \(r.liveURL), \(r.auditOutcome?.rawValue),
+                \(r.infoCompleteAt), \(r.createdAt), \(r.updatedAt))
+            """, logger: logger)
+    }
+
+    /// Compare-and-set: writes `r` (with `r.version` already the new version) only if the stored
+    /// version is still `r.version - 1`. Returns false when another change got there first.
+    public static func update(_ r: RequestRecord, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
+        let rows = try await conn.query("""
+            UPDATE requests SET kind = \(r.kind.rawValue), state = \(r.state.rawValue), version = \(r.version),
+                department = \(r.department), division = \(r.division), assignee_id = \(r.assigneeID),
+                items = \(r.checklist.storedJSON)::jsonb, missing_items = \(r.checklist.missingItems.map(\.rawValue)),
+                optional_modules = \(r.optionalModules.map(\.rawValue)), service_name = \(r.checklist.serviceName ?? ""),
+                notes = \(r.notes), sign_off_decision = \(r.signOffDecision?.rawValue), preview_url = \(r.previewURL),
+                live_url = \(r.liveURL), audit_outcome = \(r.auditOutcome?.rawValue), info_complete_at = \(r.infoCompleteAt),
+                updated_at = \(r.updatedAt)
+            WHERE id = \(r.id) AND version = \(r.version - 1)
+            RETURNING version
+            """, logger: logger).collect()
+        return rows.count == 1
+    }
+
+    public static func fetch(_ id: UUID, on conn: PostgresConnection, logger: Logger, forUpdate: Bool = false) async throws -> RequestRecord? {
+        let sql = "SELECT \(columns) FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id WHERE r.id = $1"
+            + (forUpdate ? " FOR UPDATE OF r" : "")
+        var binds = PostgresBindings()
+        binds.append(id)
+        return try await conn.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect().first.map(decode)
+    }
+
+    public static func fetch(_ id: UUID, on client: PostgresClient, logger: Logger) async throws -> RequestRecord? {
+        try await client.withConnection { try await fetch(id, on: $0, logger: logger) }
+    }
+
+    /// One page in (created_at, id) order; the cursor is set when more rows follow.
+    public static func list(_ filter: RequestFilter, after cursor: ListCursor?, limit: Int, on client: PostgresClient,
+                            logger: Logger) async throws -> (records: [RequestRecord], next: ListCursor?) {
+        var binds = PostgresBindings()
+        var conditions: [String] = []
+        func bind(_ value: some PostgresNonThrowingEncodable) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        if !filter.states.isEmpty { conditions.append("r.state = ANY(\(bind(filter.states.map(\.rawValue))))") }
+        if let kind = filter.kind { conditions.append("r.kind = \(bind(kind.rawValue))") }
+        if let a = filter.assigneeEmail { conditions.append("r.assignee_id = (SELECT id FROM staff WHERE lower(email) = lower(\(bind(a))))") }
+        if filter.unassigned { conditions.append("r.assignee_id IS NULL") }
+        if let m = filter.missing { conditions.append("r.missing_items @> ARRAY[\(bind(m.rawValue))]::text[]") }
+        if let d = filter.department { conditions.append("lower(r.department) = lower(\(bind(d)))") }
+        if let q = filter.text { conditions.append("r.search @@ websearch_to_tsquery('simple', \(bind(q)))") }
+        if let c = cursor {
+            conditions.append("(r.created_at, r.id) > ('epoch'::timestamptz + \(bind(c.createdMicros)) * interval '1 microsecond', \(bind(c.id)))")
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = """
+            SELECT \(columns) FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id
+            \(whereClause) ORDER BY r.created_at, r.id LIMIT \(bind(limit + 1))
+            """
+        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
+        var records: [RequestRecord] = []
+        var lastMicros: Int64 = 0
+        for row in rows.prefix(limit) {
+            records.append(try decode(row))
+            lastMicros = try row.makeRandomAccess()["created_us"].decode(Int64.self)
+        }
+        let next = rows.count > limit ? records.last.map { ListCursor(createdMicros: lastMicros, id: $0.id) } : nil
+        return (records, next)
+    }
+
+    /// Requests per state, for the metrics page.
+    public static func countByState(on client: PostgresClient, logger: Logger) async throws -> [RequestState: Int] {
+        var out: [RequestState: Int] = [:]
+        for try await (state, n) in try await client.query("SELECT state, count(*)::int8 FROM requests GROUP BY state", logger: logger)
+            .decode((String, Int64).self) {
+            if let s = RequestState(rawValue: state) { out[s] = Int(n) }
+        }
+        return out
+    }
+
+    static func decode(_ row: PostgresRow) throws -> RequestRecord {
+        let r = row.makeRandomAccess()
+        return RequestRecord(
+            id: try r["id"].decode(UUID.self),
+            kind: RequestKind(rawValue: try r["kind"].decode(String.self))!,
+            state: RequestState(rawValue: try r["state"].decode(String.self))!,
+            version: try r["version"].decode(Int.self),
+            department: try r["department"].decode(String.self),
+            division: try r["division"].decode(String.self),
+            assigneeID: try r["assignee_id"].decode(UUID?.self),
+            assigneeEmail: try r["assignee_email"].decode(String?.self),
+            checklist: try Checklist.fromStored(try r["items"].decode(String.self)),
+            optionalModules: try r["optional_modules"].decode([String].self).compactMap(OptionalModule.init(rawValue:)),
+            notes: try r["notes"].decode(String.self),
+            signOffDecision: try r["sign_off_decision"].decode(String?.self).flatMap(SignOffDecision.init(rawValue:)),
+            previewURL: try r["preview_url"].decode(String?.self),
+            liveURL: try r["live_url"].decode(String?.self),
+            auditOutcome: try r["audit_outcome"].decode(String?.self).flatMap(AuditOutcome.init(rawValue:)),
+            infoCompleteAt: try r["info_complete_at"].decode(Date?.self),
+            createdAt: try r["created_at"].decode(Date.self),
+            updatedAt: try r["updated_at"].decode(Date.self))
+    }
+}

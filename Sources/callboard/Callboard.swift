@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Callboard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "callboard",
+        abstract: "The request desk for GOV.UK Performance Platform dashboards.",
+        subcommands: [Serve.self, Migrate.self, Admin.self, Seed.self])
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import CallboardHTTP
+import CallboardStorage
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the admin API, health and metrics over HTTP.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(name: .long, help: "Address to listen on (default: $CALLBOARD_HOSTNAME or 127.0.0.1)")
+    var hostname: String?
+
+    @Option(name: .long, help: "Port to listen on (default: $CALLBOARD_PORT or 8080)")
+    var port: Int?
+
+    @Flag(name: .long, help: "Apply pending migrations before serving (default: refuse to start with pending migrations)")
+    var migrate = false
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let logger = Logs.bootstrap()
+        let host = hostname ?? env["CALLBOARD_HOSTNAME"] ?? "127.0.0.1"
+        let port = port ?? env["CALLBOARD_PORT"].flatMap(Int.init) ?? 8080
+        let url = try database.url()
+        let client = try database.client(logger: logger)
+        let migrator = Migrator(migrations: try Migration.bundled(), logger: logger)
+        let wantMigrate = migrate || env["CALLBOARD_MIGRATE_ON_START"] == "true"
+
+        let app = try buildApplication(AppDependencies(db: client, logger: logger), hostname: host, port: port)
+        let startup = StartupCheck(client: client, migrator: migrator, migrate: wantMigrate, logger: logger)
+        logger.info("starting", metadata: ["database": .string(url.description), "address": .string("\(host):\(port)")])
+        // The client runs first so queries can start; the check gates the HTTP server.
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: client), .init(service: startup, successTerminationBehavior: .ignore),
+                       .init(service: GatedService(app, gate: startup.gate))],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Applies or checks migrations before the server accepts connections.
+struct StartupCheck: Service {
+    let client: PostgresClient
+    let migrator: Migrator
+    let migrate: Bool
+    let logger: Logger
+    let gate = Gate()
+
+    func run() async throws {
+        do {
+            if migrate {
+                let applied = try await migrator.migrate(client)
+                logger.info("migrations applied", metadata: ["count": .stringConvertible(applied.count)])
+            } else {
+                try await migrator.requireCurrent(client)
+            }
+            await gate.open()
+        } catch {
+            logger.critical("cannot start", metadata: ["reason": .string(String(describing: error))])
+            await gate.fail()
+            throw error
+        }
+    }
+}
+
+actor Gate {
+    private var state: Bool?
+    private var waiters: [CheckedContinuation<Bool, Never>] = []
+    func open() { finish(true) }
+    func fail() { finish(false) }
+    private func finish(_ ok: Bool) {
+        state = ok
+        for w in waiters { w.resume(returning: ok) }
+        waiters = []
+    }
+    func wait() async -> Bool {
+        if let state { return state }
+        return await withCheckedContinuation { waiters.append($0) }
+    }
+}
+
+/// Runs a service only after the gate opens.
+struct GatedService<S: Service>: Service {
+    let service: S
+    let gate: Gate
+    init(_ service: S, gate: Gate) {
+        self.service = service
+        self.gate = gate
+    }
+    func run() async throws {
+        guard await gate.wait() else { return }
+        try await service.run()
+    }
+}

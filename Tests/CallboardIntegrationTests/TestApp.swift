@@ -1,0 +1,107 @@
+import CallboardDomain
+import CallboardHTTP
+import CallboardServices
+import CallboardStorage
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PostgresNIO
+import Testing
+
+/// A running application on its own database, with an admin token ready.
+struct TestApp: Sendable {
+    let db: PostgresClient
+    let clock: TestClock
+    let client: any TestClientProtocol
+    let catalog: RouteCatalog
+    let adminToken: String
+    let staff: StaffService
+
+    /// Runs `body` against the router (in-process); `.live` when a real socket is wanted.
+    static func run(_ mode: TestingSetup = .router, _ body: @Sendable @escaping (TestApp) async throws -> Void) async throws {
+        try await TestDatabase.with { db, _ in
+            let clock = TestClock()
+            let catalog = RouteCatalog()
+            let deps = AppDependencies(db: db, time: clock, logger: TestDatabase.logger, catalog: catalog)
+            let staff = StaffService(db: db, time: clock, logger: TestDatabase.logger)
+            let admin = try await staff.createStaff(email: "admin@callboard.test", name: "Admin", role: .admin)
+            let token = try await staff.createToken(for: admin, name: "test", expiresAt: nil).token
+            let app = Application(router: try buildRouter(deps), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                                  logger: TestDatabase.logger)
+            try await app.test(mode) { client in
+                try await body(TestApp(db: db, clock: clock, client: client, catalog: catalog, adminToken: token, staff: staff))
+            }
+        }
+    }
+
+    /// A token for a new staff member with `role`.
+    func token(role: StaffRole, email: String? = nil) async throws -> String {
+        let s = try await staff.createStaff(email: email ?? "\(role.rawValue)-\(UUID().uuidString.prefix(8))@callboard.test", name: "", role: role)
+        return try await staff.createToken(for: s, name: "test", expiresAt: nil).token
+    }
+
+    @discardableResult
+    func call(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: JSONValue? = nil, raw: String? = nil,
+              headers: HTTPFields = [:], contentType: String = "application/json") async throws -> TestResponse {
+        var h = headers
+        let t = token ?? adminToken
+        if !t.isEmpty { h[.authorization] = "Bearer \(t)" }
+        var body: ByteBuffer?
+        if let json {
+            body = ByteBuffer(bytes: try JSONEncoder().encode(json))
+        } else if let raw {
+            body = ByteBuffer(string: raw)
+        }
+        if body != nil { h[.contentType] = contentType }
+        let response = try await client.execute(uri: path, method: method, headers: h, body: body)
+        return TestResponse(status: response.status, headers: response.headers, body: Array(buffer: response.body))
+    }
+
+    /// Counts rows, for "nothing was written" assertions.
+    func count(_ table: String) async throws -> Int {
+        let rows = try await db.query(PostgresQuery(unsafeSQL: "SELECT count(*)::int8 FROM \(table)"), logger: TestDatabase.logger)
+        for try await n in rows.decode(Int64.self) { return Int(n) }
+        return -1
+    }
+}
+
+struct TestResponse: Sendable {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let body: [UInt8]
+
+    var json: JSONValue { (try? JSONDecoder().decode(JSONValue.self, from: Data(body))) ?? .null }
+    var text: String { String(decoding: body, as: UTF8.self) }
+    var etag: String? { headers[.eTag] }
+    /// Field pointers of a problem's `errors`.
+    var pointers: [String] { json["errors"]?.arrayValue?.compactMap { $0["pointer"]?.stringValue } ?? [] }
+    var problemType: String? { json["type"]?.stringValue?.components(separatedBy: "/").last }
+}
+
+/// Valid item inputs, as a service contact would send them.
+enum Items {
+    static func provided(_ value: [String: JSONValue]) -> JSONValue {
+        .object(["status": .string("provided"), "value": .object(value)])
+    }
+
+    static let contact = provided(["name": .string("Ada Lovelace"), "email": .string("ada@dvla.gov.uk"), "phone": .string("020 7946 0000")])
+    static let signOff = provided(["name": .string("Grace Hopper"), "email": .string("grace@dvla.gov.uk"), "phone": .string("020 7946 0001")])
+    static let service = provided(["name": .string("Renew your driving licence"), "description": .string("Drivers renew their licence online"),
+                                   "start_page_url": .string("https://www.gov.uk/renew-driving-licence")])
+    static let all: [String: JSONValue] = [
+        "contact": contact, "sign_off_contact": signOff, "service": service,
+        "cost_per_transaction": provided(["transactions_explorer_url": .string("https://www.gov.uk/performance/x")]),
+        "user_satisfaction": provided(["done_page_url": .string("https://www.gov.uk/done/x")]),
+        "completion_rate": provided(["analytics_provider": .string("piwik")]),
+        "digital_take_up": provided(["spreadsheet_reference": .string("volumes.xlsx"),
+                                     "uploaders": .array([.object(["name": .string("Sam"), "email": .string("sam@dvla.gov.uk")])])]),
+        "service_availability": .object(["status": .string("not_available"), "reason": .string("No health page")]),
+    ]
+
+    static func request(_ items: [String: JSONValue], kind: String = "transactional", department: String = "DVLA") -> JSONValue {
+        .object(["kind": .string(kind), "department": .string(department), "items": .object(items)])
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Starts a private PostgreSQL 15 cluster in a project folder (created on first use).
+# Usage: scripts/postgres.sh DIR PORT   — prints nothing on success; the server listens on
+# 127.0.0.1:PORT and on the socket DIR/socket/.s.PGSQL.PORT, user postgres, trust auth (local only).
+set -euo pipefail
+dir=$1
+port=$2
+bin=/usr/lib/postgresql/15/bin
+
+if [ ! -x "$bin/initdb" ]; then
+  echo "Installing PostgreSQL 15 (apt-get)…" >&2
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql-15 postgresql-client-15 >&2
+fi
+
+# PostgreSQL refuses to run as root: run it as the postgres user when we are root.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; fi
+if [ ! -f "$dir/data/PG_VERSION" ]; then
+  as_pg mkdir -p "$dir/data" "$dir/socket"
+  as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+fi
+as_pg mkdir -p "$dir/socket"
+if ! as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+  as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start \
+    -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on}" >/dev/null
+fi
