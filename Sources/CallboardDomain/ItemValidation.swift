@@ -49,9 +49,10 @@ public enum ItemValidation {
             put("govuk_start_page_url", r.httpsURL("govuk_start_page_url", required: false))
         case .costPerTransaction:
             // Either on the Transactions Explorer (URL) or not on it (a note saying where the figures are).
+            let before = r.errors.errors.count
             let url = r.httpsURL("transactions_explorer_url", required: false)
             let note = r.string("not_on_explorer_note", required: false, maxLength: 1000)
-            if url == nil, note == nil, !r.has("transactions_explorer_url"), !r.has("not_on_explorer_note") {
+            if url == nil, note == nil, r.errors.errors.count == before {
                 r.errors.add(base, "give transactions_explorer_url, or not_on_explorer_note if the service is not on the Explorer")
             } else if url != nil, note != nil {
                 r.errors.add(base, "give transactions_explorer_url or not_on_explorer_note, not both")
@@ -59,9 +60,10 @@ public enum ItemValidation {
             put("transactions_explorer_url", url)
             put("not_on_explorer_note", note)
         case .userSatisfaction:
+            let before = r.errors.errors.count
             let url = r.httpsURL("done_page_url", required: false)
             let method = r.string("other_method", required: false, maxLength: 1000)
-            if url == nil, method == nil, !r.has("done_page_url"), !r.has("other_method") {
+            if url == nil, method == nil, r.errors.errors.count == before {
                 r.errors.add(base, "give done_page_url, or other_method describing how satisfaction is captured")
             } else if url != nil, method != nil {
                 r.errors.add(base, "give done_page_url or other_method, not both")

@@ -1,3 +1,4 @@
+import CallboardDomain
 import CallboardServices
 import CallboardStorage
 import Crypto
@@ -8,8 +9,10 @@ import HummingbirdCore
 import Logging
 import PostgresNIO
 
-/// `Idempotency-Key` on POST: the first response is stored and a retry gets it back unchanged;
-/// the same key with a different body is a 422; a retry while the first is still running is a 409.
+/// `Idempotency-Key` on POST: the first successful response is stored and a retry gets it back
+/// unchanged; the same key with a different body is a 422; a retry while the first is still running
+/// is a 409. Errors are not remembered, so a retry after fixing the cause (a fresh If-Match, say) runs.
+/// A response marked `Cache-Control: no-store` (a new token) is remembered without its secret.
 struct IdempotencyMiddleware: RouterMiddleware {
     typealias Context = AppContext
     let db: PostgresClient
@@ -51,15 +54,10 @@ struct IdempotencyMiddleware: RouterMiddleware {
             do {
                 response = try await next(request, context)
             } catch {
-                let problem = ProblemMiddleware.problem(for: error, logger: logger)
-                // Only a definite answer is remembered; a server fault leaves the key free for a retry.
-                if problem.status.code >= 500 {
-                    try? await IdempotencyStore.release(principal: principal, key: key, on: db, logger: logger)
-                    throw error
-                }
-                return try await remember(problem.response(from: request, context: context), principal: principal, key: key, logger: logger)
+                try? await IdempotencyStore.release(principal: principal, key: key, on: db, logger: logger)
+                throw error
             }
-            if response.status.code >= 500 {
+            guard (200..<300).contains(response.status.code) else {
                 try? await IdempotencyStore.release(principal: principal, key: key, on: db, logger: logger)
                 return response
             }
@@ -73,11 +71,16 @@ struct IdempotencyMiddleware: RouterMiddleware {
         try await response.body.write(CollectingWriter(sink: sink))
         let bytes = sink.bytes
         var headers: [String: String] = [:]
-        for field in response.headers where [.contentType, .eTag, .location].contains(field.name) {
+        for field in response.headers where [.contentType, .eTag, .location, .cacheControl].contains(field.name) {
             headers[field.name.canonicalName] = field.value
         }
+        var stored = bytes
+        if response.headers[.cacheControl] == "no-store", case .object(var o)? = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) {
+            o["token"] = .null
+            stored = JSONOutput.encode(.object(o))
+        }
         try await IdempotencyStore.complete(principal: principal, key: key, status: Int(response.status.code), headers: headers,
-                                            body: bytes, on: db, logger: logger)
+                                            body: stored, on: db, logger: logger)
         response.body = .init(byteBuffer: ByteBuffer(bytes: bytes))
         return response
     }

@@ -16,9 +16,10 @@ struct RequestInput {
         var errors = ErrorCollector()
         var input = RequestInput()
         guard var r = ObjectReader(body, at: "", errors: &errors) else { throw .validation(errors.errors) }
-        input.kind = r.choice("kind", RequestKind.self, required: creating)
-        input.department = r.string("department", required: creating, maxLength: 200)
-        input.division = r.choice("division", Division.self, required: false)
+        // On PATCH a field that is present must have a value: blank is an error, not "unchanged".
+        input.kind = r.choice("kind", RequestKind.self, required: creating || r.has("kind"))
+        input.department = r.string("department", required: creating || r.has("department"), maxLength: 200)
+        input.division = r.choice("division", Division.self, required: r.has("division"))
         if r.has("assignee") {
             if r.raw("assignee") == .null { input.assigneeEmail = .some(nil) }
             else if let e = r.email("assignee", required: false) { input.assigneeEmail = .some(e) }

@@ -49,6 +49,7 @@ public struct RequestService: Sendable {
     }
 
     public func update(_ id: UUID, _ body: JSONValue, expectedVersion: Int, by who: Principal) async throws -> RequestRecord {
+        if !Permissions.allows(who.actor, .updateRequest) { try who.require(.supplyItems) }
         let input = try RequestInput.parse(body, creating: false)
         let touchesOnlyItems = input.items.count > 0 && input.kind == nil && input.department == nil && input.division == nil
             && input.assigneeEmail == nil && input.notes == nil && input.optionalModules == nil

@@ -54,7 +54,7 @@ public enum RequestStore {
                 optional_modules, service_name, notes, sign_off_decision, preview_url, live_url, audit_outcome,
                 info_complete_at, created_at, updated_at)
             VALUES (\(r.id), \(r.kind.rawValue), \(r.state.rawValue), \(r.version), \(r.department), \(r.division),
-                \(r.assigneeID), \(r.checklist.storedJSON)::jsonb, \(r.checklist.missingItems.map(\.rawValue)),
+                \(r.assigneeID), \(r.checklist.storedJSON)::jsonb, \(r.checklist.unsettledRequiredItems(for: r.kind).map(\.rawValue)),
                 \(r.optionalModules.map(\.rawValue)), \(r.checklist.serviceName ?? ""), \(r.notes),
                 \(r.signOffDecision?.rawValue), \(r.previewURL), \(r.liveURL), \(r.auditOutcome?.rawValue),
                 \(r.infoCompleteAt), \(r.createdAt), \(r.updatedAt))
@@ -67,7 +67,7 @@ public enum RequestStore {
         let rows = try await conn.query("""
             UPDATE requests SET kind = \(r.kind.rawValue), state = \(r.state.rawValue), version = \(r.version),
                 department = \(r.department), division = \(r.division), assignee_id = \(r.assigneeID),
-                items = \(r.checklist.storedJSON)::jsonb, missing_items = \(r.checklist.missingItems.map(\.rawValue)),
+                items = \(r.checklist.storedJSON)::jsonb, missing_items = \(r.checklist.unsettledRequiredItems(for: r.kind).map(\.rawValue)),
                 optional_modules = \(r.optionalModules.map(\.rawValue)), service_name = \(r.checklist.serviceName ?? ""),
                 notes = \(r.notes), sign_off_decision = \(r.signOffDecision?.rawValue), preview_url = \(r.previewURL),
                 live_url = \(r.liveURL), audit_outcome = \(r.auditOutcome?.rawValue), info_complete_at = \(r.infoCompleteAt),

@@ -42,7 +42,11 @@ enum Logs {
 
 /// Runs `body` with a started PostgresClient, then shuts the client down.
 func withDatabase<T: Sendable>(_ options: DatabaseOptions, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-    let client = try options.client(logger: logger)
+    // A one-shot command may query before the pool's run() task is scheduled; PostgresNIO then
+    // warns and waits. The wait is harmless, so only errors from the pool are shown here.
+    var poolLogger = logger
+    poolLogger.logLevel = max(logger.logLevel, .error)
+    let client = try options.client(logger: poolLogger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await client.run() }
         defer { group.cancelAll() }

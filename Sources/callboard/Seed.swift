@@ -62,8 +62,9 @@ enum ExampleRequests {
 
     static func full(_ dept: String, _ name: String, _ description: String, _ slug: String) -> JSONValue {
         var items: [String: JSONValue] = rest
-        items["contact"] = person("Jo Bloggs", "jo.bloggs@\(dept.lowercased()).gov.uk", "020 7946 0123")
-        items["sign_off_contact"] = person("Pat Senior", "pat.senior@\(dept.lowercased()).gov.uk", "020 7946 0456")
+        let domain = dept.lowercased().replacingOccurrences(of: " ", with: "")
+        items["contact"] = person("Jo Bloggs", "jo.bloggs@\(domain).gov.uk", "020 7946 0123")
+        items["sign_off_contact"] = person("Pat Senior", "pat.senior@\(domain).gov.uk", "020 7946 0456")
         items["service"] = service(name, description, slug)
         return .object(["kind": .string("transactional"), "department": .string(dept), "items": .object(items)])
     }

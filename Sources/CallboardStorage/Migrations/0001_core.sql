@@ -36,7 +36,7 @@ CREATE TABLE requests (
     assignee_id       uuid REFERENCES staff (id),
     -- The eight items: {"contact": {"status": "provided", "value": {...}}, ...}
     items             jsonb NOT NULL,
-    -- Items whose status is 'missing', kept beside `items` for the `missing=` filter.
+    -- Required items still 'missing' (as the API's missing_items), kept beside `items` for the `missing=` filter.
     missing_items     text[] NOT NULL DEFAULT '{}',
     optional_modules  text[] NOT NULL DEFAULT '{}',
     service_name      text NOT NULL DEFAULT '',
