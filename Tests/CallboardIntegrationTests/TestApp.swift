@@ -51,7 +51,9 @@ struct TestApp: Sendable {
         if !t.isEmpty { h[.authorization] = "Bearer \(t)" }
         var body: ByteBuffer?
         if let json {
-            body = ByteBuffer(bytes: try JSONEncoder().encode(json))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys  // a retry sends the same bytes, as real clients do
+            body = ByteBuffer(bytes: try encoder.encode(json))
         } else if let raw {
             body = ByteBuffer(string: raw)
         }
