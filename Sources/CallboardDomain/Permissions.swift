@@ -9,6 +9,7 @@ public enum Action: Hashable, Sendable {
     case fire(TransitionName)
     case manageStaff
     case manageTokens
+    case manageEmails
 
     public var name: String {
         switch self {
@@ -20,11 +21,12 @@ public enum Action: Hashable, Sendable {
         case .fire(let t): return "fire:\(t.rawValue)"
         case .manageStaff: return "manage_staff"
         case .manageTokens: return "manage_tokens"
+        case .manageEmails: return "manage_emails"
         }
     }
 
     public static var all: [Action] {
-        [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens]
+        [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails]
             + TransitionName.allCases.map { .fire($0) }
     }
 }
@@ -32,8 +34,8 @@ public enum Action: Hashable, Sendable {
 public enum Permissions {
     /// Grants other than transitions (those live in `Lifecycle.table`).
     private static let grants: [ActorKind: Set<Action>] = [
-        .admin: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens],
-        .triager: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment],
+        .admin: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails],
+        .triager: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageEmails],
         .viewer: [.readRequests],
         .serviceContact: [.supplyItems],
     ]

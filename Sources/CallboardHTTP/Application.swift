@@ -13,14 +13,16 @@ public struct AppDependencies: Sendable {
     public var logger: Logger
     public var metrics: HTTPMetrics
     public var catalog: RouteCatalog
+    public var email: EmailSettings
 
     public init(db: PostgresClient, time: any TimeSource = SystemTime(), logger: Logger,
-                metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog()) {
+                metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog(), email: EmailSettings = EmailSettings()) {
         self.db = db
         self.time = time
         self.logger = logger
         self.metrics = metrics
         self.catalog = catalog
+        self.email = email
     }
 }
 
@@ -30,7 +32,8 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     router.add(middleware: ObservabilityMiddleware(metrics: deps.metrics))
     router.add(middleware: ProblemMiddleware())
 
-    let requests = RequestService(db: deps.db, time: deps.time, logger: deps.logger)
+    let outbox = EmailOutbox(settings: deps.email, templates: try EmailTemplates.bundled())
+    let requests = RequestService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox)
     let staff = StaffService(db: deps.db, time: deps.time, logger: deps.logger)
     let ops = OperationsController(db: deps.db, migrator: Migrator(migrations: try Migration.bundled(), logger: deps.logger),
                                    metrics: deps.metrics, logger: deps.logger)
@@ -45,6 +48,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     let routes = CatalogedRoutes(group: api, prefix: "/api/v1", catalog: deps.catalog)
     RequestsController(requests: requests).register(routes)
     StaffController(staff: staff).register(routes)
+    EmailsController(emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger)).register(routes)
     return router
 }
 

@@ -113,6 +113,33 @@ enum JSONOutput {
         ])
     }
 
+    static func email(_ e: EmailRecord, attempts: [EmailAttempt]? = nil) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(e.id.uuidString.lowercased()),
+            "request_id": string(e.requestID?.uuidString.lowercased()),
+            "kind": .string(e.kind),
+            "recipient": .string(e.recipient),
+            "subject": .string(e.subject),
+            "status": .string(e.status.rawValue),
+            "dedup_key": string(e.dedupKey),
+            "run_at": date(e.runAt),
+            "attempts": .number(Double(e.attempts)),
+            "max_attempts": .number(Double(e.maxAttempts)),
+            "last_error": string(e.lastError),
+            "message_id": .string(e.messageID),
+            "created_at": date(e.createdAt),
+            "sent_at": date(e.sentAt),
+        ]
+        if let attempts {
+            o["body_text"] = .string(e.bodyText)
+            o["attempt_history"] = .array(attempts.map {
+                .object(["attempt": .number(Double($0.attempt)), "worker": .string($0.worker), "started_at": date($0.startedAt),
+                         "finished_at": date($0.finishedAt), "outcome": string($0.outcome), "error": string($0.error)])
+            })
+        }
+        return .object(o)
+    }
+
     /// The lifecycle table as a document: the single source the docs and pages read.
     static func workflow() -> JSONValue {
         .object([

@@ -11,11 +11,13 @@ public struct RequestService: Sendable {
     let db: PostgresClient
     let time: any TimeSource
     let logger: Logger
+    let outbox: EmailOutbox
 
-    public init(db: PostgresClient, time: any TimeSource, logger: Logger) {
+    public init(db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox) {
         self.db = db
         self.time = time
         self.logger = logger
+        self.outbox = outbox
     }
 
     public func get(_ id: UUID, by who: Principal) async throws -> RequestRecord {
@@ -149,7 +151,7 @@ public struct RequestService: Sendable {
             switch effect {
             case .recordInfoComplete: record.infoCompleteAt = now
             case .recordAuditOutcome: record.auditOutcome = arguments.outcome
-            // Emails are queued by the email outbox (a later issue); the event records who is owed one.
+            // Email effects are queued below, after the new version is written.
             case .clearSignOffDecision, .recordApproval, .recordChangesRequested, .recordPreviewURL, .recordLiveURL,
                  .notifySignOffOwner, .notifyTeam, .notifyServiceContact: break
             }
@@ -166,6 +168,7 @@ public struct RequestService: Sendable {
         if let u = arguments.liveURL { data["live_url"] = .string(u) }
         if let o = arguments.outcome { data["outcome"] = .string(o.rawValue) }
         try await appendEvent(record, "transitioned", by: who, data: .object(data), on: conn)
+        try await outbox.queue(for: plan, record: record, arguments: arguments, at: now, on: conn, logger: logger)
     }
 
     /// `complete_information` fires by itself (actor `system`) once every required item is settled.

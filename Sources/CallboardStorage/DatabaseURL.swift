@@ -48,6 +48,23 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         return "postgres://\(username)@\(target)/\(database)"
     }
 
+    /// For a single dedicated connection (the LISTEN connection of a worker).
+    public func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        if let dir = socketDirectory {
+            return .init(unixSocketPath: "\(dir)/.s.PGSQL.\(port)", username: username, password: password, database: database)
+        }
+        let tls: PostgresConnection.Configuration.TLS
+        switch sslMode {
+        case "disable": tls = .disable
+        case "verify-full": tls = .require(try .init(configuration: .makeClientConfiguration()))
+        default:
+            var t = TLSConfiguration.makeClientConfiguration()
+            t.certificateVerification = .none
+            tls = sslMode == "require" ? .require(try .init(configuration: t)) : .prefer(try .init(configuration: t))
+        }
+        return .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
+    }
+
     public func clientConfiguration(maxConnections: Int = 20) throws -> PostgresClient.Configuration {
         var config: PostgresClient.Configuration
         if let dir = socketDirectory {

@@ -65,16 +65,19 @@ public enum TokenStore {
     }
 
     /// The staff member behind a token hash, when the token is live and the account enabled.
-    /// The hash is an index lookup; the token itself never reaches the database.
+    /// The hash is an index lookup; the token itself never reaches the database. `last_used_at`
+    /// is written at most once a minute, so reads stay reads.
     public static func authenticate(hash: [UInt8], at now: Date, on client: PostgresClient, logger: Logger) async throws -> (StaffRecord, UUID, [UInt8])? {
         let rows = try await client.query("""
-            UPDATE api_tokens t SET last_used_at = \(now)
-            FROM staff s
-            WHERE t.token_hash = \(ByteBuffer(bytes: hash)) AND s.id = t.staff_id AND t.revoked_at IS NULL
+            SELECT s.id, s.email, s.name, s.role, s.created_at, t.id, t.token_hash, t.last_used_at
+            FROM api_tokens t JOIN staff s ON s.id = t.staff_id
+            WHERE t.token_hash = \(ByteBuffer(bytes: hash)) AND t.revoked_at IS NULL
               AND (t.expires_at IS NULL OR t.expires_at > \(now)) AND s.disabled_at IS NULL
-            RETURNING s.id, s.email, s.name, s.role, s.created_at, t.id, t.token_hash
             """, logger: logger)
-        for try await (id, email, name, role, created, tokenID, stored) in rows.decode((UUID, String, String, String, Date, UUID, ByteBuffer).self) {
+        for try await (id, email, name, role, created, tokenID, stored, lastUsed) in rows.decode((UUID, String, String, String, Date, UUID, ByteBuffer, Date?).self) {
+            if lastUsed.map({ now.timeIntervalSince($0) > 60 }) ?? true {
+                try await client.query("UPDATE api_tokens SET last_used_at = \(now) WHERE id = \(tokenID)", logger: logger)
+            }
             return (StaffRecord(id: id, email: email, name: name, role: StaffRole(rawValue: role) ?? .viewer, createdAt: created), tokenID,
                     Array(buffer: stored))
         }

@@ -1,0 +1,125 @@
+import CallboardDomain
+import CallboardStorage
+import Foundation
+import Logging
+import Mustache
+import PostgresNIO
+
+/// Email configuration, from the environment (see README) with local defaults.
+public struct EmailSettings: Sendable {
+    public var from: String
+    public var teamAddress: String?
+    /// Public address of this Callboard, for links in emails.
+    public var baseURL: String
+    /// Right-hand side of every Message-ID.
+    public var messageDomain: String
+    public var retry: RetryPolicy
+
+    public init(from: String = "GOV.UK Performance Platform <performance-platform@localhost.localdomain>",
+                teamAddress: String? = "performance-platform@localhost.localdomain",
+                baseURL: String = "http://127.0.0.1:8080", messageDomain: String = "callboard.local", retry: RetryPolicy = RetryPolicy()) {
+        self.from = from
+        self.teamAddress = teamAddress
+        self.baseURL = baseURL
+        self.messageDomain = messageDomain
+        self.retry = retry
+    }
+
+    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> EmailSettings {
+        var s = EmailSettings()
+        if let v = env["CALLBOARD_EMAIL_FROM"], !v.isEmpty { s.from = v }
+        if let v = env["CALLBOARD_TEAM_EMAIL"] { s.teamAddress = v.isEmpty ? nil : v }
+        if let v = env["CALLBOARD_BASE_URL"], !v.isEmpty { s.baseURL = v.hasSuffix("/") ? String(v.dropLast()) : v }
+        if let v = env["CALLBOARD_MESSAGE_ID_DOMAIN"], !v.isEmpty { s.messageDomain = v }
+        if let v = env["CALLBOARD_EMAIL_MAX_ATTEMPTS"].flatMap(Int.init), v > 0 { s.retry.maxAttempts = v }
+        if let v = env["CALLBOARD_EMAIL_RETRY_BASE_SECONDS"].flatMap(Double.init), v > 0 { s.retry.baseSeconds = v }
+        return s
+    }
+}
+
+/// The Mustache templates shipped with the program: `<kind>.subject`, `<kind>.text`, `<kind>.html`.
+public struct EmailTemplates: Sendable {
+    let library: MustacheLibrary
+
+    public static func bundled() throws -> EmailTemplates {
+        guard let dir = Bundle.module.url(forResource: "Templates", withExtension: nil) else {
+            throw MigrationError.missingBundle
+        }
+        var templates: [String: MustacheTemplate] = [:]
+        for file in try FileManager.default.contentsOfDirectory(atPath: dir.path) where file.hasSuffix(".mustache") {
+            let text = try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
+            templates[String(file.dropLast(".mustache".count))] = try MustacheTemplate(string: text)
+        }
+        for kind in EmailKind.allCases {
+            for part in ["subject", "text", "html"] where templates["\(kind.rawValue).\(part)"] == nil {
+                throw TemplateMissing(name: "\(kind.rawValue).\(part)")
+            }
+        }
+        return EmailTemplates(library: MustacheLibrary(templates: templates))
+    }
+
+    struct TemplateMissing: Error { var name: String }
+
+    public func render(_ kind: EmailKind, _ context: [String: Any]) -> (subject: String, text: String, html: String) {
+        var ctx = context
+        let subject = (library.render(ctx, withTemplate: "\(kind.rawValue).subject") ?? kind.rawValue)
+            .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " ")
+        ctx["subject"] = subject
+        return (subject, library.render(ctx, withTemplate: "\(kind.rawValue).text") ?? "",
+                library.render(ctx, withTemplate: "\(kind.rawValue).html") ?? "")
+    }
+}
+
+/// Queues emails inside the caller's transaction: the one way anything sends email.
+public struct EmailOutbox: Sendable {
+    public let settings: EmailSettings
+    let templates: EmailTemplates
+
+    public init(settings: EmailSettings, templates: EmailTemplates) {
+        self.settings = settings
+        self.templates = templates
+    }
+
+    /// The emails a fired transition owes, queued with dedup keys unique to this firing.
+    func queue(for plan: TransitionPlan, record: RequestRecord, arguments: TransitionArguments, at now: Date,
+               on conn: PostgresConnection, logger: Logger) async throws {
+        for intent in Notifications.intents(for: plan.definition) {
+            guard let to = Notifications.recipient(intent.audience, checklist: record.checklist, teamAddress: settings.teamAddress) else { continue }
+            var context = baseContext(record)
+            if let r = arguments.reason { context["reason"] = r }
+            context["approved"] = record.signOffDecision == .approved
+            try await queue(intent.kind, to: to, requestID: record.id, context: context,
+                            dedupKey: "\(record.id.uuidString.lowercased()):v\(record.version):\(intent.kind.rawValue):\(intent.audience.rawValue)",
+                            at: now, on: conn, logger: logger)
+        }
+    }
+
+    @discardableResult
+    public func queue(_ kind: EmailKind, to recipient: String, requestID: UUID?, context: [String: Any], dedupKey: String?,
+                      runAt: Date? = nil, at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> EmailStatus? {
+        let rendered = templates.render(kind, context)
+        var data: [String: JSONValue] = [:]
+        for (k, v) in context {
+            if let s = v as? String { data[k] = .string(s) } else if let b = v as? Bool { data[k] = .bool(b) }
+        }
+        data["subject"] = .string(rendered.subject)
+        return try await EmailStore.enqueue(
+            NewEmail(requestID: requestID, kind: kind.rawValue, recipient: recipient, subject: rendered.subject, bodyText: rendered.text,
+                     bodyHTML: rendered.html, templateData: .object(data), dedupKey: dedupKey, runAt: runAt ?? now,
+                     maxAttempts: settings.retry.maxAttempts, messageDomain: settings.messageDomain),
+            at: now, on: conn, logger: logger)
+    }
+
+    func baseContext(_ r: RequestRecord) -> [String: Any] {
+        var c: [String: Any] = [
+            "service_name": r.checklist.serviceName ?? "your service",
+            "department": r.department,
+            "request_id": r.id.uuidString.lowercased(),
+            // Until the pages for people outside the team exist, links lead to the request itself.
+            "link": "\(settings.baseURL)/requests/\(r.id.uuidString.lowercased())",
+        ]
+        if let p = r.previewURL { c["preview_url"] = p }
+        if let l = r.liveURL { c["live_url"] = l }
+        return c
+    }
+}

@@ -1,0 +1,340 @@
+import CallboardDomain
+import Foundation
+import Logging
+import PostgresNIO
+
+public enum EmailStatus: String, CaseIterable, Codable, Sendable {
+    case queued, sending, sent, failed, dead, cancelled, suppressed
+}
+
+/// An email to queue; rendered already, so workers only deliver.
+public struct NewEmail: Sendable {
+    public var id = UUID()
+    public var requestID: UUID?
+    public var kind: String
+    public var recipient: String
+    public var subject: String
+    public var bodyText: String
+    public var bodyHTML: String
+    public var templateData: JSONValue
+    public var dedupKey: String?
+    public var runAt: Date
+    public var maxAttempts: Int
+    public var messageDomain: String
+
+    public init(requestID: UUID?, kind: String, recipient: String, subject: String, bodyText: String, bodyHTML: String,
+                templateData: JSONValue, dedupKey: String?, runAt: Date, maxAttempts: Int, messageDomain: String) {
+        self.requestID = requestID
+        self.kind = kind
+        self.recipient = recipient
+        self.subject = subject
+        self.bodyText = bodyText
+        self.bodyHTML = bodyHTML
+        self.templateData = templateData
+        self.dedupKey = dedupKey
+        self.runAt = runAt
+        self.maxAttempts = maxAttempts
+        self.messageDomain = messageDomain
+    }
+}
+
+public struct EmailRecord: Sendable, Equatable {
+    public var id: UUID
+    public var requestID: UUID?
+    public var kind: String
+    public var recipient: String
+    public var subject: String
+    public var bodyText: String
+    public var bodyHTML: String
+    public var templateData: JSONValue
+    public var dedupKey: String?
+    public var status: EmailStatus
+    public var runAt: Date
+    public var attempts: Int
+    public var maxAttempts: Int
+    public var lastError: String?
+    public var messageID: String
+    public var createdAt: Date
+    public var sentAt: Date?
+}
+
+public struct EmailAttempt: Sendable, Equatable {
+    public var attempt: Int
+    public var worker: String
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var outcome: String?
+    public var error: String?
+}
+
+/// The outbox. Every change of an email's status is fenced by its attempt number, so a worker
+/// presumed dead cannot overwrite a newer attempt, and is recorded as an event on its request.
+public enum EmailStore {
+    public static let channel = "callboard_email"
+    static let columns = """
+        id, request_id, kind, recipient, subject, body_text, body_html, template_data::text, dedup_key, status, run_at,
+        attempts, max_attempts, last_error, message_id, created_at, sent_at
+        """
+
+    /// Queues in the caller's transaction. Returns nil when the dedup key is already live or sent.
+    /// A suppressed address is stored as `suppressed` at once. Workers are woken on commit.
+    public static func enqueue(_ e: NewEmail, at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> EmailStatus? {
+        let messageID = "<\(e.id.uuidString.lowercased())@\(e.messageDomain)>"
+        let rows = try await conn.query("""
+            INSERT INTO emails (id, request_id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, status,
+                                run_at, max_attempts, message_id, created_at, updated_at)
+            VALUES (\(e.id), \(e.requestID), \(e.kind), \(e.recipient), \(e.subject), \(e.bodyText), \(e.bodyHTML),
+                    \(JSONText.encode(e.templateData))::jsonb, \(e.dedupKey),
+                    CASE WHEN EXISTS (SELECT 1 FROM email_suppressions WHERE address = lower(\(e.recipient))) THEN 'suppressed' ELSE 'queued' END,
+                    \(e.runAt), \(e.maxAttempts), \(messageID), \(now), \(now))
+            ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('queued', 'sending', 'sent') DO NOTHING
+            RETURNING status
+            """, logger: logger).collect()
+        guard let status = try rows.first.map({ EmailStatus(rawValue: try $0.decode(String.self))! }) else { return nil }
+        try await recordEvent(e.id, status == .queued ? "email_queued" : "email_suppressed", at: now, on: conn, logger: logger)
+        if status == .queued {
+            try await conn.query("SELECT pg_notify(\(channel), '')", logger: logger)
+        }
+        return status
+    }
+
+    /// Claims up to `limit` due emails in one statement: status `sending`, attempt + 1, a lease.
+    public static func claim(limit: Int, worker: String, leaseSeconds: Double, at now: Date, on client: PostgresClient,
+                             logger: Logger) async throws -> [EmailRecord] {
+        let rows = try await client.query("""
+            WITH next AS (
+                SELECT id FROM emails WHERE status = 'queued' AND run_at <= \(now)
+                ORDER BY run_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
+            ), claimed AS (
+                UPDATE emails e SET status = 'sending', attempts = e.attempts + 1, lease_until = \(now.addingTimeInterval(leaseSeconds)),
+                       leased_by = \(worker), updated_at = \(now)
+                FROM next WHERE e.id = next.id
+                RETURNING e.*
+            ), attempt AS (
+                INSERT INTO email_attempts (email_id, attempt, worker, started_at) SELECT id, attempts, \(worker), \(now) FROM claimed
+            )
+            SELECT \(unescaped: columns) FROM claimed ORDER BY run_at
+            """, logger: logger)
+        return try await decodeAll(rows)
+    }
+
+    /// Returns emails whose worker vanished (lease expired) to the queue.
+    @discardableResult
+    public static func reclaimExpired(at now: Date, on client: PostgresClient, logger: Logger) async throws -> Int {
+        let rows = try await client.query("""
+            WITH expired AS (
+                SELECT id, attempts FROM emails WHERE status = 'sending' AND lease_until < \(now) LIMIT 1000 FOR UPDATE SKIP LOCKED
+            ), done AS (
+                UPDATE email_attempts a SET finished_at = \(now), outcome = 'lease_expired'
+                FROM expired WHERE a.email_id = expired.id AND a.attempt = expired.attempts AND a.finished_at IS NULL
+            )
+            UPDATE emails e SET status = 'queued', lease_until = NULL, leased_by = NULL, updated_at = \(now),
+                   last_error = 'worker stopped before finishing; lease expired'
+            FROM expired WHERE e.id = expired.id
+            RETURNING e.id
+            """, logger: logger).collect()
+        return rows.count
+    }
+
+    /// Extends the lease while a send is in progress; false when the attempt was fenced off.
+    public static func heartbeat(id: UUID, attempt: Int, until: Date, on client: PostgresClient, logger: Logger) async throws -> Bool {
+        try await client.query("""
+            UPDATE emails SET lease_until = \(until) WHERE id = \(id) AND attempts = \(attempt) AND status = 'sending' RETURNING id
+            """, logger: logger).collect().count == 1
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case sent
+        case retry(at: Date, error: String)
+        /// Permanent failure: `failed` at once (and the address suppressed), or `dead` after the last attempt.
+        case failed(error: String, suppressAddress: Bool)
+        case dead(error: String)
+    }
+
+    /// Records the outcome of attempt `attempt`; false when a newer attempt owns the email.
+    @discardableResult
+    public static func finish(id: UUID, attempt: Int, outcome: Outcome, at now: Date, on client: PostgresClient, logger: Logger) async throws -> Bool {
+        try await client.transaction(logger: logger) { conn in
+            let (status, runAt, error, label): (EmailStatus, Date?, String?, String) = switch outcome {
+            case .sent: (.sent, nil, nil, "sent")
+            case .retry(let at, let e): (.queued, at, e, "retry")
+            case .failed(let e, _): (.failed, nil, e, "failed")
+            case .dead(let e): (.dead, nil, e, "dead")
+            }
+            let rows = try await conn.query("""
+                UPDATE emails SET status = \(status.rawValue), run_at = coalesce(\(runAt), run_at), last_error = coalesce(\(error), last_error),
+                       lease_until = NULL, leased_by = NULL, updated_at = \(now),
+                       sent_at = CASE WHEN \(status.rawValue) = 'sent' THEN \(now) ELSE sent_at END
+                WHERE id = \(id) AND attempts = \(attempt) AND status = 'sending'
+                RETURNING recipient
+                """, logger: logger).collect()
+            guard let recipient = try rows.first?.decode(String.self) else { return false }
+            try await conn.query("""
+                UPDATE email_attempts SET finished_at = \(now), outcome = \(label), error = \(error)
+                WHERE email_id = \(id) AND attempt = \(attempt)
+                """, logger: logger)
+            if case .failed(let e, true) = outcome {
+                try await suppress(recipient, reason: "permanent failure: \(e)", at: now, on: conn, logger: logger)
+            }
+            switch outcome {
+            case .sent: try await recordEvent(id, "email_sent", at: now, on: conn, logger: logger)
+            case .retry: try await recordEvent(id, "email_failed", at: now, on: conn, logger: logger, detail: error)
+            case .failed: try await recordEvent(id, "email_failed", at: now, on: conn, logger: logger, detail: error)
+            case .dead: try await recordEvent(id, "email_dead", at: now, on: conn, logger: logger, detail: error)
+            }
+            return true
+        }
+    }
+
+    /// Staff: stop a queued (or failed) email. Returns the email, or nil when it does not exist.
+    public static func cancel(id: UUID, at now: Date, on client: PostgresClient, logger: Logger) async throws -> (EmailRecord, changed: Bool)? {
+        try await client.transaction(logger: logger) { conn in
+            let changed = try await conn.query("""
+                UPDATE emails SET status = 'cancelled', updated_at = \(now) WHERE id = \(id) AND status IN ('queued', 'failed', 'dead')
+                RETURNING id
+                """, logger: logger).collect().count == 1
+            if changed { try await recordEvent(id, "email_cancelled", at: now, on: conn, logger: logger) }
+            return try await fetch(id, on: conn, logger: logger).map { ($0, changed) }
+        }
+    }
+
+    /// Staff: send again a failed, dead or cancelled email, with a fresh set of attempts.
+    public static func retry(id: UUID, at now: Date, on client: PostgresClient, logger: Logger) async throws -> (EmailRecord, changed: Bool)? {
+        try await client.transaction(logger: logger) { conn in
+            let changed = try await conn.query("""
+                UPDATE emails SET status = 'queued', run_at = \(now), max_attempts = attempts + \(RetryPolicy().maxAttempts), updated_at = \(now)
+                WHERE id = \(id) AND status IN ('failed', 'dead', 'cancelled')
+                  AND NOT EXISTS (SELECT 1 FROM email_suppressions WHERE address = lower(emails.recipient))
+                RETURNING id
+                """, logger: logger).collect().count == 1
+            if changed {
+                try await recordEvent(id, "email_queued", at: now, on: conn, logger: logger, detail: "retried by staff")
+                try await conn.query("SELECT pg_notify(\(channel), '')", logger: logger)
+            }
+            return try await fetch(id, on: conn, logger: logger).map { ($0, changed) }
+        }
+    }
+
+    /// Adds an address to the suppression list and marks its queued emails `suppressed`.
+    public static func suppress(_ address: String, reason: String, at now: Date, on conn: PostgresConnection, logger: Logger) async throws {
+        try await conn.query("""
+            INSERT INTO email_suppressions (address, reason, created_at) VALUES (lower(\(address)), \(reason), \(now))
+            ON CONFLICT (address) DO NOTHING
+            """, logger: logger)
+        let ids = try await conn.query("""
+            UPDATE emails SET status = 'suppressed', updated_at = \(now) WHERE lower(recipient) = lower(\(address)) AND status = 'queued'
+            RETURNING id
+            """, logger: logger).collect()
+        for row in ids { try await recordEvent(try row.decode(UUID.self), "email_suppressed", at: now, on: conn, logger: logger) }
+    }
+
+    public static func unsuppress(_ address: String, on client: PostgresClient, logger: Logger) async throws -> Bool {
+        try await client.query("DELETE FROM email_suppressions WHERE address = lower(\(address)) RETURNING address", logger: logger)
+            .collect().count == 1
+    }
+
+    public static func suppressions(on client: PostgresClient, logger: Logger) async throws -> [(address: String, reason: String, createdAt: Date)] {
+        var out: [(String, String, Date)] = []
+        for try await row in try await client.query("SELECT address, reason, created_at FROM email_suppressions ORDER BY address", logger: logger)
+            .decode((String, String, Date).self) { out.append(row) }
+        return out
+    }
+
+    /// Cancels the queued emails with these dedup keys (the reminder they carried is settled).
+    public static func cancelQueued(dedupKeys: [String], at now: Date, on conn: PostgresConnection, logger: Logger) async throws {
+        let rows = try await conn.query("""
+            UPDATE emails SET status = 'cancelled', updated_at = \(now) WHERE dedup_key = ANY(\(dedupKeys)) AND status = 'queued' RETURNING id
+            """, logger: logger).collect()
+        for row in rows { try await recordEvent(try row.decode(UUID.self), "email_cancelled", at: now, on: conn, logger: logger) }
+    }
+
+    public static func fetch(_ id: UUID, on conn: PostgresConnection, logger: Logger) async throws -> EmailRecord? {
+        try await decodeAll(conn.query("SELECT \(unescaped: columns) FROM emails WHERE id = \(id)", logger: logger)).first
+    }
+
+    public static func fetch(_ id: UUID, on client: PostgresClient, logger: Logger) async throws -> EmailRecord? {
+        try await client.withConnection { try await fetch(id, on: $0, logger: logger) }
+    }
+
+    public static func attempts(_ id: UUID, on client: PostgresClient, logger: Logger) async throws -> [EmailAttempt] {
+        var out: [EmailAttempt] = []
+        for try await (n, w, s, f, o, e) in try await client.query("""
+            SELECT attempt, worker, started_at, finished_at, outcome, error FROM email_attempts WHERE email_id = \(id) ORDER BY attempt
+            """, logger: logger).decode((Int, String, Date, Date?, String?, String?).self) {
+            out.append(EmailAttempt(attempt: n, worker: w, startedAt: s, finishedAt: f, outcome: o, error: e))
+        }
+        return out
+    }
+
+    public struct Filter: Sendable {
+        public var status: EmailStatus?
+        public var requestID: UUID?
+        public var recipient: String?
+        public init() {}
+    }
+
+    /// Newest first, paginated by (created_at, id).
+    public static func list(_ f: Filter, after cursor: ListCursor?, limit: Int, on client: PostgresClient, logger: Logger) async throws
+        -> (emails: [EmailRecord], next: ListCursor?) {
+        var binds = PostgresBindings()
+        var conditions: [String] = []
+        func bind(_ v: some PostgresNonThrowingEncodable) -> String { binds.append(v); return "$\(binds.count)" }
+        if let s = f.status { conditions.append("status = \(bind(s.rawValue))") }
+        if let r = f.requestID { conditions.append("request_id = \(bind(r))") }
+        if let r = f.recipient { conditions.append("lower(recipient) = lower(\(bind(r)))") }
+        if let c = cursor {
+            conditions.append("(created_at, id) < ('epoch'::timestamptz + \(bind(c.createdMicros)) * interval '1 microsecond', \(bind(c.id)))")
+        }
+        let sql = "SELECT \(columns), (extract(epoch FROM created_at) * 1000000)::int8 AS created_us FROM emails "
+            + (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            + " ORDER BY created_at DESC, id DESC LIMIT \(bind(limit + 1))"
+        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
+        var emails: [EmailRecord] = []
+        var lastMicros: Int64 = 0
+        for row in rows.prefix(limit) {
+            emails.append(try decode(row))
+            lastMicros = try row.makeRandomAccess()["created_us"].decode(Int64.self)
+        }
+        return (emails, rows.count > limit ? emails.last.map { ListCursor(createdMicros: lastMicros, id: $0.id) } : nil)
+    }
+
+    /// Queue depth by status and the age of the oldest due queued email, for metrics.
+    public static func stats(at now: Date, on client: PostgresClient, logger: Logger) async throws -> (byStatus: [EmailStatus: Int], oldestQueuedSeconds: Double) {
+        var by: [EmailStatus: Int] = [:]
+        for try await (s, n) in try await client.query("SELECT status, count(*)::int8 FROM emails GROUP BY status", logger: logger)
+            .decode((String, Int64).self) { if let st = EmailStatus(rawValue: s) { by[st] = Int(n) } }
+        let oldest = try await client.query("SELECT min(run_at) FROM emails WHERE status = 'queued' AND run_at <= \(now)", logger: logger)
+            .collect().first?.decode(Date?.self)
+        return (by, oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0)
+    }
+
+    /// An event on the email's request (if it has one), at the request's current version.
+    static func recordEvent(_ emailID: UUID, _ kind: String, at now: Date, on conn: PostgresConnection, logger: Logger, detail: String? = nil) async throws {
+        try await conn.query("""
+            INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
+            SELECT e.request_id, r.version, \(kind), 'system', NULL, \(now),
+                   jsonb_strip_nulls(jsonb_build_object('email_id', e.id, 'email_kind', e.kind, 'recipient', e.recipient,
+                                                        'attempt', e.attempts, 'detail', \(detail)::text))
+            FROM emails e JOIN requests r ON r.id = e.request_id WHERE e.id = \(emailID)
+            """, logger: logger)
+    }
+
+    static func decodeAll(_ rows: PostgresRowSequence) async throws -> [EmailRecord] {
+        var out: [EmailRecord] = []
+        for try await row in rows { out.append(try decode(row)) }
+        return out
+    }
+
+    static func decode(_ row: PostgresRow) throws -> EmailRecord {
+        let r = row.makeRandomAccess()
+        return EmailRecord(
+            id: try r["id"].decode(UUID.self), requestID: try r["request_id"].decode(UUID?.self), kind: try r["kind"].decode(String.self),
+            recipient: try r["recipient"].decode(String.self), subject: try r["subject"].decode(String.self),
+            bodyText: try r["body_text"].decode(String.self), bodyHTML: try r["body_html"].decode(String.self),
+            templateData: try JSONText.decode(JSONValue.self, try r["template_data"].decode(String.self)),
+            dedupKey: try r["dedup_key"].decode(String?.self), status: EmailStatus(rawValue: try r["status"].decode(String.self)) ?? .queued,
+            runAt: try r["run_at"].decode(Date.self), attempts: try r["attempts"].decode(Int.self), maxAttempts: try r["max_attempts"].decode(Int.self),
+            lastError: try r["last_error"].decode(String?.self), messageID: try r["message_id"].decode(String.self),
+            createdAt: try r["created_at"].decode(Date.self), sentAt: try r["sent_at"].decode(Date?.self))
+    }
+}

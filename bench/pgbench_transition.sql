@@ -1,0 +1,10 @@
+-- The database work of one transition, for pgbench: update one row by id and version,
+-- append one event, queue one outbox row.
+\set n random(1, 100000)
+BEGIN;
+UPDATE requests SET version = version + 1, updated_at = now()
+ WHERE id = (SELECT id FROM bench_ids WHERE n = :n) AND version = (SELECT version FROM requests r JOIN bench_ids b ON b.id = r.id WHERE b.n = :n);
+INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
+ SELECT id, 0, 'bench', 'system', NULL, now(), '{"transition":"bench"}' FROM bench_ids WHERE n = :n;
+INSERT INTO bench_outbox (request_id, recipient, payload) SELECT id, 'bench@example.gov.uk', '{}' FROM bench_ids WHERE n = :n;
+END;

@@ -1,0 +1,485 @@
+"""Every documented operation, and the main error answers, checked against the OpenAPI document.
+
+Each call goes through `contract.check`, which asserts the exact status, that the document
+declares that status for the operation (an undocumented one fails), the media type, the body
+against the declared schema (Draft 2020-12, `$ref`s resolved in the whole document) and the
+documented response headers. The walk is deterministic: no random data beyond unique names.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import time
+import uuid
+
+import pytest
+
+from conftest import API, database_url_for, psql, running_callboard
+
+REQUESTS = "/api/v1/requests"
+REQUEST = "/api/v1/requests/{id}"
+TRANSITION = "/api/v1/requests/{id}/transitions/{name}"
+COMMENTS = "/api/v1/requests/{id}/comments"
+EVENTS = "/api/v1/requests/{id}/events"
+STAFF = "/api/v1/staff"
+DISABLE = "/api/v1/staff/{id}/disable"
+TOKENS = "/api/v1/tokens"
+REVOKE = "/api/v1/tokens/{id}/revoke"
+PROBLEM = "https://callboard.service.gov.uk/problems/"
+READY_PROBE_BUDGET = 10.0
+
+
+def provided(value: dict) -> dict:
+    return {"status": "provided", "value": value}
+
+
+# Valid item inputs, as in Tests/CallboardIntegrationTests/TestApp.swift (`Items`).
+CONTACT = provided({"name": "Ada Lovelace", "email": "ada@dvla.gov.uk", "phone": "020 7946 0000"})
+SIGN_OFF = provided({"name": "Grace Hopper", "email": "grace@dvla.gov.uk", "phone": "020 7946 0001"})
+SERVICE = provided({"name": "Renew your driving licence", "description": "Drivers renew their licence online",
+                    "start_page_url": "https://www.gov.uk/renew-driving-licence"})
+ALL_ITEMS = {
+    "contact": CONTACT,
+    "sign_off_contact": SIGN_OFF,
+    "service": SERVICE,
+    "cost_per_transaction": provided({"transactions_explorer_url": "https://www.gov.uk/performance/x"}),
+    "user_satisfaction": provided({"done_page_url": "https://www.gov.uk/done/x"}),
+    "completion_rate": provided({"analytics_provider": "piwik"}),
+    "digital_take_up": provided({"spreadsheet_reference": "volumes.xlsx",
+                                 "uploaders": [{"name": "Sam", "email": "sam@dvla.gov.uk"}]}),
+    "service_availability": {"status": "not_available", "reason": "No health page"},
+}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def path(template: str, **params: str) -> str:
+    out = template
+    for k, v in params.items():
+        out = out.replace("{" + k + "}", v)
+    return out
+
+
+def problem_type(body: dict) -> str:
+    assert body["type"].startswith(PROBLEM), body["type"]
+    return body["type"][len(PROBLEM):]
+
+
+def create(api, contract, *, items=None, kind="transactional", department="DVLA", **extra) -> dict:
+    body = {"kind": kind, "department": department, **extra}
+    if items is not None:
+        body["items"] = items
+    resp = api.post(REQUESTS, body)
+    created = contract.check(resp, REQUESTS, 201)
+    assert resp.header("Location") == f"/api/v1/requests/{created['id']}"
+    assert resp.header("ETag") == created["etag"] == f'"v{created["version"]}"'
+    return created
+
+
+def fire(api, contract, request: dict, name: str, body=None, status=200, **kw) -> dict:
+    resp = api.post(path(TRANSITION, id=request["id"], name=name), body,
+                    headers={"If-Match": request["etag"], **kw.pop("headers", {})}, **kw)
+    out = contract.check(resp, TRANSITION, status)
+    if status == 200:
+        assert resp.header("ETag") == out["etag"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def viewer_api(api, contract):
+    email = unique("viewer") + "@callboard.test"
+    staff = contract.check(api.post(STAFF, {"email": email, "role": "viewer", "name": "Vera Viewer"}), STAFF, 201)
+    assert staff["role"] == "viewer"
+    token = contract.check(api.post(TOKENS, {"email": email, "name": "viewer"}), TOKENS, 201)
+    return api.with_token(token["token"])
+
+
+# ---------------------------------------------------------------------------------- operations
+
+
+def test_health_metrics_and_documents(api, contract):
+    anon = api.with_token(None)
+    assert contract.check(anon.get("/health/live"), "/health/live", 200) == {"status": "ok"}
+    assert contract.check(anon.get("/health/ready"), "/health/ready", 200) == {
+        "status": "ok", "database": "ok", "migrations": "current"}
+    metrics = contract.check(anon.get("/metrics"), "/metrics", 200)
+    for name in ("callboard_http_requests_total", "callboard_http_request_duration_seconds", "callboard_requests"):
+        assert name in metrics, f"{name} not in /metrics"
+    workflow = contract.check(anon.get("/api/v1/workflow"), "/api/v1/workflow", 200)
+    assert {s["name"] for s in workflow["states"]} >= {"requested", "info_complete", "live", "withdrawn"}
+    text = contract.check(anon.get("/api/v1/openapi.yaml"), "/api/v1/openapi.yaml", 200)
+    assert text.startswith("openapi: 3.1")
+
+
+def test_readiness_503(tmp_path, contract):
+    """On its own server: pending migrations, then an unreachable database, are a 503 (and shutdown stays clean)."""
+    with running_callboard(tmp_path) as other:
+        anon = API(other.host, other.port, None)
+        db_url = database_url_for(other.pg_url, other.dbname)
+        psql(db_url, "DELETE FROM schema_migrations WHERE name = (SELECT max(name) FROM schema_migrations)")
+        body = contract.check(anon.get("/health/ready"), "/health/ready", 503)
+        assert body["status"] == "unavailable" and body["database"] == "ok" and body["migrations"] != "current"
+
+        psql(other.pg_url, f'ALTER DATABASE "{other.dbname}" WITH ALLOW_CONNECTIONS false')
+        psql(other.pg_url, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{other.dbname}'")
+        contract.check(anon.get("/health/live"), "/health/live", 200)
+        # A readiness probe must answer promptly (probes typically time out after 1 to 10 s).
+        started = time.monotonic()
+        try:
+            resp = anon.get("/health/ready", timeout=READY_PROBE_BUDGET)
+        except TimeoutError:
+            pytest.fail(f"GET /health/ready gave no answer within {READY_PROBE_BUDGET:.0f} s while the database "
+                        "refuses connections (expected a prompt 503 with database: unreachable)")
+        body = contract.check(resp, "/health/ready", 503)
+        assert body == {"status": "unavailable", "database": "unreachable"}
+        assert time.monotonic() - started < READY_PROBE_BUDGET
+
+
+# ---------------------------------------------------------------------------------- requests
+
+
+def test_create_get_patch(api, contract):
+    dept = unique("Pytest CRUD")
+    r = create(api, contract, items={"contact": CONTACT, "service": SERVICE}, department=dept,
+               division="scotland", notes="first", optional_modules=["users_right_now", "users_right_now"])
+    assert (r["state"], r["version"], r["division"], r["optional_modules"]) == ("requested", 1, "scotland", ["users_right_now"])
+    assert r["service_name"] == "Renew your driving licence"
+    assert "cost_per_transaction" in r["missing_items"]
+
+    resp = api.get(path(REQUEST, id=r["id"]))
+    got = contract.check(resp, REQUEST, 200)
+    assert resp.header("ETag") == got["etag"] == r["etag"]
+    assert got["id"] == r["id"]
+
+    resp = api.patch(path(REQUEST, id=r["id"]), {"notes": "second", "assignee": "admin@callboard.test"},
+                     headers={"If-Match": got["etag"]})
+    patched = contract.check(resp, REQUEST, 200)
+    assert resp.header("ETag") == patched["etag"] == '"v2"'
+    assert (patched["notes"], patched["assignee"]) == ("second", "admin@callboard.test")
+
+    # A change that alters nothing keeps the version; the weak form of If-Match is accepted.
+    resp = api.patch(path(REQUEST, id=r["id"]), {"notes": "second"}, headers={"If-Match": 'W/"v2"'})
+    same = contract.check(resp, REQUEST, 200)
+    assert same["version"] == 2
+
+    # Supplying the remaining items completes the information automatically.
+    rest = {k: v for k, v in ALL_ITEMS.items() if k not in ("contact", "service")}
+    resp = api.patch(path(REQUEST, id=r["id"]), {"items": rest}, headers={"If-Match": same["etag"]})
+    done = contract.check(resp, REQUEST, 200)
+    assert done["state"] == "info_complete" and done["missing_items"] == [] and done["info_complete_at"]
+
+
+def test_idempotent_create_is_replayed(api, contract):
+    key = unique("pytest-key")
+    body = {"kind": "non_transactional", "department": unique("Pytest Idem")}
+    first = api.post(REQUESTS, body, headers={"Idempotency-Key": key})
+    created = contract.check(first, REQUESTS, 201)
+    again = api.post(REQUESTS, body, headers={"Idempotency-Key": key})
+    replayed = contract.check(again, REQUESTS, 201, replayed=True)
+    assert again.header("Idempotent-Replayed") == "true"
+    assert replayed == created and again.header("Location") == first.header("Location")
+
+    reused = api.post(REQUESTS, {**body, "notes": "different"}, headers={"Idempotency-Key": key})
+    assert problem_type(contract.check(reused, REQUESTS, 422)) == "idempotency-key-reused"
+
+
+def test_list_filters_and_cursor(api, contract):
+    dept = unique("Pytest List")
+    word = "Zyx" + secrets.token_hex(3)
+    service = copy.deepcopy(SERVICE)
+    service["value"]["name"] = f"{word} licence"
+    a = create(api, contract, department=dept, items={"contact": CONTACT, "service": service})
+    b = create(api, contract, department=dept, items=ALL_ITEMS)
+    c = create(api, contract, department=dept, kind="non_transactional", assignee="admin@callboard.test")
+    assert b["state"] == "info_complete"
+
+    def listing(**query):
+        return contract.check(api.get(REQUESTS, query=query), REQUESTS, 200)
+
+    page = listing(department=dept.upper())
+    assert [x["id"] for x in page["items"]] == [a["id"], b["id"], c["id"]] and page["next_cursor"] is None
+
+    assert [x["id"] for x in listing(department=dept, state="requested")["items"]] == [a["id"], c["id"]]
+    assert [x["id"] for x in listing(department=dept, state="info_complete,withdrawn")["items"]] == [b["id"]]
+    assert [x["id"] for x in listing(department=dept, kind="non_transactional")["items"]] == [c["id"]]
+    assert [x["id"] for x in listing(department=dept, missing="cost_per_transaction")["items"]] == [a["id"]]
+    assert [x["id"] for x in listing(department=dept, assignee="none")["items"]] == [a["id"], b["id"]]
+    assert [x["id"] for x in listing(department=dept, assignee="ADMIN@callboard.test")["items"]] == [c["id"]]
+    assert [x["id"] for x in listing(q=word)["items"]] == [a["id"]]
+
+    seen, cursor = [], None
+    for _ in range(10):
+        query = {"department": dept, "limit": 1}
+        if cursor:
+            query["cursor"] = cursor
+        page = listing(**query)
+        seen += [x["id"] for x in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [a["id"], b["id"], c["id"]]
+
+
+def test_full_lifecycle(api, contract):
+    r = create(api, contract, items=ALL_ITEMS, department=unique("Pytest Lifecycle"))
+    assert (r["state"], r["version"], r["missing_items"]) == ("info_complete", 2, [])
+    assert r["info_complete_at"] is not None
+
+    r = fire(api, contract, r, "request_sign_off")
+    assert r["state"] == "signoff_pending" and r["sign_off_decision"] is None
+    r = fire(api, contract, r, "approve_sign_off", {"evidence": "Email from Grace, 3 March"})
+    assert r["state"] == "signoff_pending" and r["sign_off_decision"] == "approved"
+    r = fire(api, contract, r, "mark_built")
+    assert r["state"] == "built"
+    r = fire(api, contract, r, "publish_preview", {"preview_url": "https://preview.gov.uk/performance/renew"})
+    assert r["state"] == "preview_published" and r["preview_url"] == "https://preview.gov.uk/performance/renew"
+    r = fire(api, contract, r, "go_live", {"live_url": "https://www.gov.uk/performance/renew"})
+    assert r["state"] == "live" and r["live_url"] == "https://www.gov.uk/performance/renew"
+    r = fire(api, contract, r, "start_product_audit", headers={"Idempotency-Key": unique("audit")})
+    assert r["state"] == "product_audit"
+    r = fire(api, contract, r, "complete_product_audit", {"outcome": "actions_agreed", "reason": "Two fixes agreed"})
+    assert (r["state"], r["audit_outcome"]) == ("live", "actions_agreed")
+    assert r["version"] == 9
+
+
+def test_comments_and_events(api, contract):
+    r = create(api, contract, items=ALL_ITEMS, department=unique("Pytest Events"))
+    r = fire(api, contract, r, "request_sign_off")
+    resp = api.post(path(COMMENTS, id=r["id"]), {"text": "Chased the sign-off owner"})
+    comment = contract.check(resp, COMMENTS, 201)
+    assert (comment["kind"], comment["data"], comment["version"]) == ("comment", {"text": "Chased the sign-off owner"}, r["version"])
+
+    events, cursor = [], None
+    for _ in range(10):
+        query = {"limit": 2}
+        if cursor:
+            query["cursor"] = cursor
+        page = contract.check(api.get(path(EVENTS, id=r["id"]), query=query), EVENTS, 200)
+        assert len(page["items"]) <= 2
+        events += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [e["kind"] for e in events] == ["created", "transitioned", "transitioned", "comment"]
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    assert events[1]["actor"] == {"kind": "system", "id": None}
+    assert events[1]["data"]["transition"] == "complete_information"
+
+
+# ---------------------------------------------------------------------------------- staff and tokens
+
+
+def test_staff_and_tokens(api, contract):
+    email = unique("triager") + "@callboard.test"
+    staff = contract.check(api.post(STAFF, {"email": email.upper(), "role": "triager"}), STAFF, 201)
+    assert staff["email"] == email and staff["disabled_at"] is None
+
+    listed = contract.check(api.get(STAFF), STAFF, 200)
+    assert staff["id"] in [s["id"] for s in listed["items"]]
+
+    resp = api.post(TOKENS, {"email": email, "name": "laptop", "expires_in_days": 30})
+    token = contract.check(resp, TOKENS, 201)
+    assert resp.header("Cache-Control") == "no-store"
+    assert token["staff_id"] == staff["id"] and token["expires_at"] is not None
+    triager = api.with_token(token["token"])
+    contract.check(triager.get(REQUESTS, query={"limit": 1}), REQUESTS, 200)
+
+    tokens = contract.check(api.get(TOKENS), TOKENS, 200)
+    listed_token = next(t for t in tokens["items"] if t["id"] == token["id"])
+    assert "token" not in listed_token and listed_token["last_used_at"] is not None
+
+    revoked = contract.check(api.post(path(REVOKE, id=token["id"])), REVOKE, 200)
+    assert revoked["revoked_at"] is not None
+    again = contract.check(api.post(path(REVOKE, id=token["id"])), REVOKE, 200)
+    assert again["revoked_at"] == revoked["revoked_at"]
+    contract.check(triager.get(REQUESTS), REQUESTS, 401)
+
+    second = contract.check(api.post(TOKENS, {"email": email, "expires_at": "2099-01-31T17:00:00Z"}), TOKENS, 201)
+    disabled = contract.check(api.post(path(DISABLE, id=staff["id"]), headers={"Idempotency-Key": unique("dis")}), DISABLE, 200)
+    assert disabled["disabled_at"] is not None
+    again = contract.check(api.post(path(DISABLE, id=staff["id"])), DISABLE, 200)
+    assert again["disabled_at"] == disabled["disabled_at"]
+    contract.check(api.with_token(second["token"]).get(REQUESTS), REQUESTS, 401)
+
+
+# ---------------------------------------------------------------------------------- errors
+
+
+def test_401_without_or_with_unknown_token(api, contract):
+    for client in (api.with_token(None), api.with_token("cb_" + "A" * 43)):
+        resp = client.get(REQUESTS)
+        body = contract.check(resp, REQUESTS, 401)
+        assert problem_type(body) == "unauthorized"
+        assert resp.header("WWW-Authenticate") == 'Bearer realm="callboard"'
+    contract.check(api.with_token(None).post(REQUESTS, {"kind": "transactional", "department": "X"}), REQUESTS, 401)
+    contract.check(api.with_token("nonsense").get(STAFF), STAFF, 401)
+
+
+def test_403_for_a_viewer(api, contract, viewer_api):
+    r = create(api, contract, items=ALL_ITEMS, department=unique("Pytest Viewer"))
+    # Viewers read ...
+    contract.check(viewer_api.get(path(REQUEST, id=r["id"])), REQUEST, 200)
+    # ... and may do nothing else.
+    checks = [
+        (viewer_api.post(REQUESTS, {"kind": "transactional", "department": "X"}), REQUESTS),
+        (viewer_api.patch(path(REQUEST, id=r["id"]), {"notes": "x"}, headers={"If-Match": r["etag"]}), REQUEST),
+        (viewer_api.post(path(COMMENTS, id=r["id"]), {"text": "hello"}), COMMENTS),
+        (viewer_api.get(STAFF), STAFF),
+        (viewer_api.post(STAFF, {"email": "x@callboard.test", "role": "admin"}), STAFF),
+        (viewer_api.get(TOKENS), TOKENS),
+        (viewer_api.post(TOKENS, {"email": "admin@callboard.test"}), TOKENS),
+    ]
+    for resp, template in checks:
+        assert problem_type(contract.check(resp, template, 403)) == "forbidden"
+    resp = viewer_api.post(path(TRANSITION, id=r["id"], name="request_sign_off"), headers={"If-Match": r["etag"]})
+    body = contract.check(resp, TRANSITION, 403)
+    assert problem_type(body) == "forbidden" and body["allowed_actors"] == ["admin", "triager"]
+
+
+def test_404s(api, contract):
+    missing = str(uuid.uuid4())
+    r = create(api, contract, department=unique("Pytest 404"))
+    cases = [
+        (api.get(path(REQUEST, id=missing)), REQUEST, "not-found"),
+        (api.get(path(REQUEST, id="not-a-uuid")), REQUEST, "not-found"),
+        (api.patch(path(REQUEST, id=missing), {"notes": "x"}, headers={"If-Match": '"v1"'}), REQUEST, "not-found"),
+        (api.post(path(TRANSITION, id=missing, name="withdraw"), {"reason": "x"}, headers={"If-Match": '"v1"'}),
+         TRANSITION, "not-found"),
+        (api.post(path(TRANSITION, id=r["id"], name="teleport"), headers={"If-Match": r["etag"]}),
+         TRANSITION, "unknown-transition"),
+        (api.post(path(COMMENTS, id=missing), {"text": "x"}), COMMENTS, "not-found"),
+        (api.get(path(EVENTS, id=missing)), EVENTS, "not-found"),
+        (api.post(path(DISABLE, id=missing)), DISABLE, "not-found"),
+        (api.post(path(REVOKE, id=missing)), REVOKE, "not-found"),
+    ]
+    for resp, template, slug in cases:
+        assert problem_type(contract.check(resp, template, 404)) == slug, str(resp)
+
+
+def test_409s(api, contract):
+    r = create(api, contract, items={"contact": CONTACT}, department=unique("Pytest 409"))
+    # Illegal from the current state.
+    body = contract.check(api.post(path(TRANSITION, id=r["id"], name="mark_built"), headers={"If-Match": r["etag"]}),
+                          TRANSITION, 409)
+    assert problem_type(body) == "illegal-transition" and body["state"] == "requested"
+    assert "withdraw" in body["allowed_transitions"]
+    # Legal, but conditions unmet.
+    body = contract.check(api.post(path(TRANSITION, id=r["id"], name="complete_information"), headers={"If-Match": r["etag"]}),
+                          TRANSITION, 409)
+    assert problem_type(body) == "guards-unmet"
+    assert [g["code"] for g in body["unmet_guards"]] == ["required_items_settled"]
+    # A withdrawn request cannot change.
+    w = fire(api, contract, r, "withdraw", {"reason": "Duplicate"})
+    assert w["state"] == "withdrawn" and w["transitions"] == []
+    body = contract.check(api.patch(path(REQUEST, id=r["id"]), {"notes": "x"}, headers={"If-Match": w["etag"]}), REQUEST, 409)
+    assert problem_type(body) == "conflict"
+    # A duplicate staff email, and disabling yourself.
+    email = unique("dup") + "@callboard.test"
+    contract.check(api.post(STAFF, {"email": email, "role": "viewer"}), STAFF, 201)
+    assert problem_type(contract.check(api.post(STAFF, {"email": email, "role": "triager"}), STAFF, 409)) == "conflict"
+    me = next(s for s in contract.check(api.get(STAFF), STAFF, 200)["items"] if s["email"] == "admin@callboard.test")
+    assert problem_type(contract.check(api.post(path(DISABLE, id=me["id"])), DISABLE, 409)) == "conflict"
+
+
+def test_412_stale_if_match(api, contract):
+    r = create(api, contract, department=unique("Pytest 412"))
+    r2 = contract.check(api.patch(path(REQUEST, id=r["id"]), {"notes": "new"}, headers={"If-Match": r["etag"]}), REQUEST, 200)
+    for resp, template in (
+        (api.patch(path(REQUEST, id=r["id"]), {"notes": "newer"}, headers={"If-Match": r["etag"]}), REQUEST),
+        (api.post(path(TRANSITION, id=r["id"], name="withdraw"), {"reason": "x"}, headers={"If-Match": r["etag"]}), TRANSITION),
+    ):
+        body = contract.check(resp, template, 412)
+        assert problem_type(body) == "stale-version"
+        assert body["current_etag"] == resp.header("ETag") == r2["etag"]
+
+
+def test_413_body_over_1mb(api, contract):
+    big = {"kind": "transactional", "department": "DVLA", "notes": "x" * (1024 * 1024)}
+    body = contract.check(api.post(REQUESTS, big), REQUESTS, 413)
+    assert problem_type(body) == "body-too-large"
+    r = create(api, contract, department=unique("Pytest 413"))
+    body = contract.check(api.patch(path(REQUEST, id=r["id"]), big, headers={"If-Match": r["etag"]}), REQUEST, 413)
+    assert problem_type(body) == "body-too-large"
+
+
+def test_415_unsupported_media_type(api, contract):
+    resp = api.call("POST", REQUESTS, raw=b'{"kind":"transactional","department":"DVLA"}', content_type="text/plain")
+    assert problem_type(contract.check(resp, REQUESTS, 415)) == "unsupported-media-type"
+    # application/*+json is accepted.
+    resp = api.call("POST", REQUESTS, raw=b'{"kind":"transactional","department":"DVLA"}',
+                    content_type="application/merge-patch+json; charset=utf-8")
+    contract.check(resp, REQUESTS, 201)
+
+
+def test_422_validation(api, contract):
+    resp = api.post(REQUESTS, {"kind": "bogus", "department": "", "surprise": 1,
+                               "items": {"contact": {"status": "provided", "value": {"name": "A", "email": "nope", "phone": "1"}}}})
+    body = contract.check(resp, REQUESTS, 422)
+    assert problem_type(body) == "validation"
+    pointers = {e["pointer"] for e in body["errors"]}
+    assert {"/kind", "/department", "/surprise"} <= pointers, pointers
+    assert any(p.startswith("/items/contact") for p in pointers), pointers
+
+    body = contract.check(api.get(REQUESTS, query={"state": "nope", "limit": 0, "colour": "red"}), REQUESTS, 422)
+    assert {e["pointer"] for e in body["errors"]} == {"/query/state", "/query/limit", "/query/colour"}
+
+    r = create(api, contract, items=ALL_ITEMS, department=unique("Pytest 422"))
+    body = contract.check(api.get(path(EVENTS, id=r["id"]), query={"cursor": "abc"}), EVENTS, 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/query/cursor"]
+    body = contract.check(api.patch(path(REQUEST, id=r["id"]), {"kind": 7}, headers={"If-Match": r["etag"]}), REQUEST, 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/kind"]
+    # Inputs the transition does not declare.
+    body = contract.check(api.post(path(TRANSITION, id=r["id"], name="request_sign_off"), {"reason": "x"},
+                                   headers={"If-Match": r["etag"]}), TRANSITION, 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/reason"]
+    body = contract.check(api.post(path(COMMENTS, id=r["id"]), {"text": ""}), COMMENTS, 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/text"]
+    body = contract.check(api.post(STAFF, {"email": "not-an-email", "role": "boss"}), STAFF, 422)
+    assert {e["pointer"] for e in body["errors"]} == {"/email", "/role"}
+    body = contract.check(api.post(TOKENS, {"email": "admin@callboard.test", "expires_in_days": 0}), TOKENS, 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/expires_in_days"]
+
+
+def test_428_missing_if_match(api, contract):
+    r = create(api, contract, department=unique("Pytest 428"))
+    body = contract.check(api.patch(path(REQUEST, id=r["id"]), {"notes": "x"}), REQUEST, 428)
+    assert problem_type(body) == "if-match-required"
+    body = contract.check(api.post(path(TRANSITION, id=r["id"], name="withdraw"), {"reason": "x"}), TRANSITION, 428)
+    assert problem_type(body) == "if-match-required"
+
+
+def test_400s(api, contract):
+    resp = api.call("POST", REQUESTS, raw=b'{"kind": "transactional",', content_type="application/json")
+    assert problem_type(contract.check(resp, REQUESTS, 400)) == "malformed-json"
+    resp = api.call("POST", REQUESTS)
+    assert problem_type(contract.check(resp, REQUESTS, 400)) == "missing-body"
+    r = create(api, contract, department=unique("Pytest 400"))
+    resp = api.call("PATCH", path(REQUEST, id=r["id"]), raw=b"[1,", content_type="application/json",
+                    headers={"If-Match": r["etag"]})
+    assert problem_type(contract.check(resp, REQUEST, 400)) == "malformed-json"
+    resp = api.patch(path(REQUEST, id=r["id"]), {"notes": "x"}, headers={"If-Match": "v1"})
+    assert problem_type(contract.check(resp, REQUEST, 400)) == "bad-if-match"
+    resp = api.post(path(TRANSITION, id=r["id"], name="withdraw"), {"reason": "x"}, headers={"If-Match": "*"})
+    assert problem_type(contract.check(resp, TRANSITION, 400)) == "bad-if-match"
+    resp = api.post(path(COMMENTS, id=r["id"]), {"text": "x"}, headers={"Idempotency-Key": "has space"})
+    assert problem_type(contract.check(resp, COMMENTS, 400)) == "bad-idempotency-key"
+    resp = api.post(path(REVOKE, id=str(uuid.uuid4())), headers={"Idempotency-Key": "k" * 256})
+    assert problem_type(contract.check(resp, REVOKE, 400)) == "bad-idempotency-key"
+    resp = api.call("POST", STAFF, raw=b"{", content_type="application/json")
+    assert problem_type(contract.check(resp, STAFF, 400)) == "malformed-json"
+
+
+# ---------------------------------------------------------------------------------- coverage
+
+
+def test_every_documented_operation_was_exercised(request, contract):
+    module_tests = {item.name for item in request.session.items if item.module is request.module}
+    defined = {name for name in dir(request.module) if name.startswith("test_")}
+    if module_tests != defined:
+        pytest.skip("only part of this module ran")
+    succeeded = {(m, p) for m, p, s in contract.seen if s.startswith("2")}
+    missing = [f"{m} {p}" for m, p in contract.operations() if (m, p) not in succeeded]
+    assert not missing, "documented operations never answered 2xx in this walk: " + ", ".join(missing)
