@@ -75,7 +75,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
             headers[field.name.canonicalName] = field.value
         }
         var stored = bytes
-        if response.headers[.cacheControl] == "no-store", case .object(var o)? = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) {
+        if response.headers[.cacheControl] == "no-store", case .object(var o)? = try? JSONValue.parse(bytes) {
             o["token"] = .null
             stored = JSONOutput.encode(.object(o))
         }

@@ -6,11 +6,7 @@ import Hummingbird
 
 /// Builds the API's JSON bodies. Field names are written out here, snake_case, exactly as documented.
 enum JSONOutput {
-    static func encode(_ value: JSONValue) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try! encoder.encode(value))
-    }
+    static func encode(_ value: JSONValue) -> [UInt8] { value.serialized() }
 
     static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var h = headers
@@ -19,10 +15,7 @@ enum JSONOutput {
     }
 
     static func date(_ d: Date?) -> JSONValue {
-        guard let d else { return .null }
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return .string(f.string(from: d))
+        d.map { .string(Timestamp.rfc3339($0)) } ?? .null
     }
 
     static func string(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }

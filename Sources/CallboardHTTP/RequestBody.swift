@@ -16,9 +16,9 @@ extension Request {
                           detail: "Send the body as application/json")
         }
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(buffer: buffer))
+            return try JSONValue.parse(buffer.readableBytesView)
         } catch {
-            throw Problem.badRequest("The body is not valid JSON", type: "malformed-json")
+            throw Problem.badRequest("The body is not valid JSON: \(error.reason) at byte \(error.offset)", type: "malformed-json")
         }
     }
 

@@ -80,22 +80,26 @@ public enum EmailStore {
     /// A suppressed address is stored as `suppressed` at once. Workers are woken on commit.
     public static func enqueue(_ e: NewEmail, at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> EmailStatus? {
         let messageID = "<\(e.id.uuidString.lowercased())@\(e.messageDomain)>"
+        // One round trip: the row, its event on the request, and the wake-up (delivered on commit).
         let rows = try await conn.query("""
-            INSERT INTO emails (id, request_id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, status,
-                                run_at, max_attempts, message_id, created_at, updated_at)
-            VALUES (\(e.id), \(e.requestID), \(e.kind), \(e.recipient), \(e.subject), \(e.bodyText), \(e.bodyHTML),
-                    \(JSONText.encode(e.templateData))::jsonb, \(e.dedupKey),
-                    CASE WHEN EXISTS (SELECT 1 FROM email_suppressions WHERE address = lower(\(e.recipient))) THEN 'suppressed' ELSE 'queued' END,
-                    \(e.runAt), \(e.maxAttempts), \(messageID), \(now), \(now))
-            ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('queued', 'sending', 'sent') DO NOTHING
-            RETURNING status
+            WITH ins AS (
+                INSERT INTO emails (id, request_id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, status,
+                                    run_at, max_attempts, message_id, created_at, updated_at)
+                VALUES (\(e.id), \(e.requestID), \(e.kind), \(e.recipient), \(e.subject), \(e.bodyText), \(e.bodyHTML),
+                        \(JSONText.encode(e.templateData))::jsonb, \(e.dedupKey),
+                        CASE WHEN EXISTS (SELECT 1 FROM email_suppressions WHERE address = lower(\(e.recipient))) THEN 'suppressed' ELSE 'queued' END,
+                        \(e.runAt), \(e.maxAttempts), \(messageID), \(now), \(now))
+                ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('queued', 'sending', 'sent') DO NOTHING
+                RETURNING id, request_id, kind, recipient, status
+            ), ev AS (
+                INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
+                SELECT ins.request_id, r.version, 'email_' || ins.status, 'system', NULL, \(now),
+                       jsonb_build_object('email_id', ins.id, 'email_kind', ins.kind, 'recipient', ins.recipient, 'attempt', 0)
+                FROM ins JOIN requests r ON r.id = ins.request_id
+            )
+            SELECT ins.status, (SELECT count(pg_notify(\(channel), '')) FROM ins WHERE ins.status = 'queued') FROM ins
             """, logger: logger).collect()
-        guard let status = try rows.first.map({ EmailStatus(rawValue: try $0.decode(String.self))! }) else { return nil }
-        try await recordEvent(e.id, status == .queued ? "email_queued" : "email_suppressed", at: now, on: conn, logger: logger)
-        if status == .queued {
-            try await conn.query("SELECT pg_notify(\(channel), '')", logger: logger)
-        }
-        return status
+        return try rows.first.map { EmailStatus(rawValue: try $0.decode((String, Int64).self).0)! }
     }
 
     /// Claims up to `limit` due emails in one statement: status `sending`, attempt + 1, a lease.
@@ -331,7 +335,7 @@ public enum EmailStore {
             id: try r["id"].decode(UUID.self), requestID: try r["request_id"].decode(UUID?.self), kind: try r["kind"].decode(String.self),
             recipient: try r["recipient"].decode(String.self), subject: try r["subject"].decode(String.self),
             bodyText: try r["body_text"].decode(String.self), bodyHTML: try r["body_html"].decode(String.self),
-            templateData: try JSONText.decode(JSONValue.self, try r["template_data"].decode(String.self)),
+            templateData: try JSONText.decode(try r["template_data"].decode(String.self)),
             dedupKey: try r["dedup_key"].decode(String?.self), status: EmailStatus(rawValue: try r["status"].decode(String.self)) ?? .queued,
             runAt: try r["run_at"].decode(Date.self), attempts: try r["attempts"].decode(Int.self), maxAttempts: try r["max_attempts"].decode(Int.self),
             lastError: try r["last_error"].decode(String?.self), messageID: try r["message_id"].decode(String.self),

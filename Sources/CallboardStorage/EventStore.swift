@@ -25,7 +25,7 @@ public enum EventStore {
             (Int64, UUID, Int, String, String, String?, Date, String).self) {
             events.append(EventRecord(id: id, requestID: rid, version: version, kind: kind,
                                       actorKind: ActorKind(rawValue: actor) ?? .system, actorID: actorID, occurredAt: at,
-                                      data: try JSONText.decode(JSONValue.self, data)))
+                                      data: try JSONText.decode(data)))
         }
         let next = events.count > limit ? events[limit - 1].id : nil
         return (Array(events.prefix(limit)), next)

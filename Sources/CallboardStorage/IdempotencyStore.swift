@@ -28,7 +28,7 @@ public enum IdempotencyStore {
             SELECT fingerprint, status, headers::text, body FROM idempotency_keys WHERE principal = \(principal) AND key = \(key)
             """, logger: logger)
         for try await (fp, status, headers, body) in rows.decode((ByteBuffer, Int?, String?, ByteBuffer?).self) {
-            let h = try headers.map { try JSONText.decode([String: String].self, $0) } ?? [:]
+            let h = try headers.map { try JSONText.decode($0).objectValue?.compactMapValues(\.stringValue) ?? [:] } ?? [:]
             return .existing(Stored(fingerprint: Array(buffer: fp), status: status, headers: h, body: body.map { Array(buffer: $0) } ?? []))
         }
         // Released between the two statements: try once more.

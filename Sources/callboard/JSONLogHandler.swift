@@ -1,4 +1,5 @@
 import Foundation
+import CallboardDomain
 import Logging
 
 /// One JSON object per line on stderr: time, level, label, message and metadata.
@@ -14,7 +15,7 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var object: [String: Any] = [
-            "time": ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds]),
+            "time": Timestamp.rfc3339(Date()),
             "level": event.level.rawValue,
             "logger": label,
             "message": event.message.description,

@@ -89,6 +89,7 @@ class ServerInfo:
     bin: Path = field(repr=False)
     pg_url: str = ""
     dbname: str = ""
+    pid: int = 0
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return run_cli(self.bin, self.env, *args)
@@ -161,7 +162,7 @@ def running_callboard(workdir: Path, pg_url: str | None = None) -> Iterator[Serv
                                 env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
         wait_ready(proc, host, port, log_path)
         info = ServerInfo(base_url=f"http://{host}:{port}", token=token, host=host, port=port,
-                          log_path=log_path, env=env, bin=binary, pg_url=pg_url, dbname=dbname)
+                          log_path=log_path, env=env, bin=binary, pg_url=pg_url, dbname=dbname, pid=proc.pid)
         yield info
 
         proc.send_signal(signal.SIGTERM)

@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+@testable import CallboardDomain
+
+@Suite struct JSONCodecTests {
+    @Test func roundTripsEveryKind() throws {
+        let text = #"{"a":[1,-2.5,3e2,true,false,null],"b":{"c":"q\"uote\\ \n tab\t é 😀 \u0001"},"d":""}"#
+        let v = try JSONValue.parse(text)
+        #expect(v["a"] == .array([.number(1), .number(-2.5), .number(300), .bool(true), .bool(false), .null]))
+        #expect(v["b"]?["c"] == .string("q\"uote\\ \n tab\t é 😀 \u{1}"))
+        #expect(try JSONValue.parse(v.serialized()) == v)
+        #expect(v.serializedString == #"{"a":[1,-2.5,300,true,false,null],"b":{"c":"q\"uote\\ \n tab\t é 😀 \u0001"},"d":""}"#)
+    }
+
+    @Test func surrogatePairsAndEscapes() throws {
+        #expect(try JSONValue.parse(#""\ud83d\ude00 \/ \u00e9""#) == .string("😀 / é"))
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(#""\ud83d""#) }
+    }
+
+    @Test(arguments: ["", "{", "[1,]", "{\"a\" 1}", "01", "1.", "tru", "\"abc", "{\"a\":1}x", "[1 2]", "\"\u{1}\"", "NaN", "1e999"])
+    func rejectsMalformed(_ text: String) {
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(text) }
+    }
+
+    @Test func refusesDeepNesting() {
+        let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(throws: JSONValue.ParseError(offset: 65, reason: "nested too deeply")) { try JSONValue.parse(deep) }
+        #expect(throws: Never.self) { try JSONValue.parse(String(repeating: "[", count: 60) + String(repeating: "]", count: 60)) }
+    }
+
+    @Test func timestampsAreRFC3339UTCWithMilliseconds() {
+        #expect(Timestamp.rfc3339(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.rfc3339(Date(timeIntervalSince1970: 1_795_000_000.123_9)) == "2026-11-18T11:06:40.123Z")
+        #expect(Timestamp.rfc3339(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")
+    }
+}
