@@ -1,4 +1,5 @@
 import CallboardDomain
+import CallboardStorage
 import Hummingbird
 import HTTPTypes
 import Logging
@@ -23,6 +24,16 @@ public final class HTTPMetrics: Sendable {
         registry.makeDurationHistogram(descriptor: .init(namespace: "callboard", metricName: "http_request_duration", unitName: "seconds",
                                                          helpText: "HTTP request latency by route"),
                                        labels: [("route", route)], buckets: Self.buckets).record(duration)
+    }
+
+    func setEmailQueue(_ byStatus: [EmailStatus: Int], oldestQueuedSeconds: Double) {
+        for status in EmailStatus.allCases {
+            registry.makeGauge(descriptor: .init(namespace: "callboard", metricName: "emails", unitName: "",
+                                                 helpText: "Emails in the outbox by status"),
+                               labels: [("status", status.rawValue)]).set(Double(byStatus[status] ?? 0))
+        }
+        registry.makeGauge(descriptor: .init(namespace: "callboard", metricName: "email_oldest_queued", unitName: "seconds",
+                                             helpText: "Age of the oldest due email still queued"), labels: []).set(oldestQueuedSeconds)
     }
 
     func setRequestsByState(_ counts: [RequestState: Int]) {

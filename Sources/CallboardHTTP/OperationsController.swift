@@ -35,6 +35,10 @@ struct OperationsController {
             if let counts = try? await RequestStore.countByState(on: db, logger: logger) {
                 metrics.setRequestsByState(counts)
             }
+            // Queue depth comes from the database, so it is right whichever process runs the workers.
+            if let stats = try? await EmailStore.stats(at: Date(), on: db, logger: logger) {
+                metrics.setEmailQueue(stats.byStatus, oldestQueuedSeconds: stats.oldestQueuedSeconds)
+            }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
         }

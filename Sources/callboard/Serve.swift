@@ -5,6 +5,8 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
@@ -21,6 +23,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .long, help: "Apply pending migrations before serving (default: refuse to start with pending migrations)")
     var migrate = false
 
+    @Flag(name: .customLong("with-worker"), help: "Also deliver queued emails in this process (one-process setups)")
+    var withWorker = false
+
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
         let logger = Logs.bootstrap()
@@ -31,13 +36,22 @@ struct Serve: AsyncParsableCommand {
         let migrator = Migrator(migrations: try Migration.bundled(), logger: logger)
         let wantMigrate = migrate || env["CALLBOARD_MIGRATE_ON_START"] == "true"
 
-        let app = try buildApplication(AppDependencies(db: client, logger: logger), hostname: host, port: port)
+        let metrics = HTTPMetrics()
+        // Library metrics (the email worker's sends and latencies) land in the same registry as /metrics.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
+        let app = try buildApplication(AppDependencies(db: client, logger: logger, metrics: metrics, email: .fromEnvironment()),
+                                       hostname: host, port: port)
         let startup = StartupCheck(client: client, migrator: migrator, migrate: wantMigrate, logger: logger)
         logger.info("starting", metadata: ["database": .string(url.description), "address": .string("\(host):\(port)")])
         // The client runs first so queries can start; the check gates the HTTP server.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: client), .init(service: startup, successTerminationBehavior: .ignore), .init(service: GatedService(app, gate: startup.gate)),
+        ]
+        if withWorker || env["CALLBOARD_WITH_WORKER"] == "true" {
+            services.append(.init(service: GatedService(try makeWorker(client: client, url: url, logger: logger), gate: startup.gate)))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: client), .init(service: startup, successTerminationBehavior: .ignore),
-                       .init(service: GatedService(app, gate: startup.gate))],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

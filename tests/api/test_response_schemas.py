@@ -114,15 +114,21 @@ def test_health_metrics_and_documents(api, contract):
     assert text.startswith("openapi: 3.1")
 
 
-def test_readiness_503(tmp_path, contract):
-    """On its own server: pending migrations, then an unreachable database, are a 503 (and shutdown stays clean)."""
+def test_readiness_503_when_migrations_pending(tmp_path, contract):
+    """On its own server: a bundled migration not recorded as applied makes it unready."""
     with running_callboard(tmp_path) as other:
         anon = API(other.host, other.port, None)
-        db_url = database_url_for(other.pg_url, other.dbname)
-        psql(db_url, "DELETE FROM schema_migrations WHERE name = (SELECT max(name) FROM schema_migrations)")
+        psql(database_url_for(other.pg_url, other.dbname),
+             "DELETE FROM schema_migrations WHERE name = (SELECT max(name) FROM schema_migrations)")
         body = contract.check(anon.get("/health/ready"), "/health/ready", 503)
         assert body["status"] == "unavailable" and body["database"] == "ok" and body["migrations"] != "current"
+        contract.check(anon.get("/health/live"), "/health/live", 200)
 
+
+def test_readiness_503_when_database_unreachable(tmp_path, contract):
+    """On its own server: a database that refuses connections is a prompt 503, and SIGTERM still stops it cleanly."""
+    with running_callboard(tmp_path) as other:
+        anon = API(other.host, other.port, None)
         psql(other.pg_url, f'ALTER DATABASE "{other.dbname}" WITH ALLOW_CONNECTIONS false')
         psql(other.pg_url, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{other.dbname}'")
         contract.check(anon.get("/health/live"), "/health/live", 200)
