@@ -26,7 +26,6 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/bench" CALLBOARD_LOG
 $cb migrate
 echo "Seeding 100,000 requests…"
 psql_ -d bench -v n=100000 -f bench/seed.sql
-psql_ -d bench -c "CREATE TABLE IF NOT EXISTS bench_outbox (id bigserial PRIMARY KEY, request_id uuid, recipient text, payload jsonb, created_at timestamptz DEFAULT now())"
 $cb admin create-staff --email bench@callboard.local --role admin >/dev/null
 token=$($cb admin create-token --email bench@callboard.local)
 psql_ -d bench -c "SELECT id FROM requests WHERE state = 'info_complete' ORDER BY random() LIMIT 2000" > .local/bench-ids.txt

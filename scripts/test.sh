@@ -1,28 +1,57 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what is missing, starts a throwaway PostgreSQL
-# in .local/test-pg, then runs the Swift test suites (unit + integration against that server).
+# (.local/test-pg) and a real SMTP server with STARTTLS, TLS and AUTH (tests/smtp_server.py),
+# runs the Swift suites (unit + integration), then the black-box API tests (tests/api, pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 port=${CALLBOARD_TEST_PG_PORT:-54339}
+smtp_port=${CALLBOARD_TEST_SMTP_PORT:-52525}
+smtps_port=${CALLBOARD_TEST_SMTPS_PORT:-52465}
 pgdir=.local/test-pg
 bin=/usr/lib/postgresql/15/bin
+smtp_pid=""
 
-stop_pg() {
+stop_all() {
+  [ -n "$smtp_pid" ] && kill "$smtp_pid" 2>/dev/null || true
   if [ -f "$pgdir/data/postmaster.pid" ]; then
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bin/pg_ctl" -D "$pgdir/data" -m fast stop >/dev/null 2>&1 || true
     else "$bin/pg_ctl" -D "$pgdir/data" -m fast stop >/dev/null 2>&1 || true; fi
   fi
 }
 
+# Python test tools (aiosmtpd, pytest, schemathesis) live in a project venv.
+if [ ! -x .local/venv/bin/python ]; then
+  python3 -m venv .local/venv 2>/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv .local/venv
+  }
+fi
+.local/venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+command -v openssl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
+
 # A fresh cluster every run: no state leaks between runs. fsync off: test data is disposable.
-stop_pg
-rm -rf "$pgdir"
+stop_all
+rm -rf "$pgdir" .local/test-smtp
 PG_FSYNC=off bash scripts/postgres.sh "$pgdir" "$port"
-trap stop_pg EXIT
+trap stop_all EXIT
 export CALLBOARD_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+
+# The SMTP server, with a throwaway certificate for localhost that the tests trust explicitly.
+mkdir -p .local/test-smtp/inbox
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+  -keyout .local/test-smtp/key.pem -out .local/test-smtp/cert.pem 2>/dev/null
+.local/venv/bin/python tests/smtp_server.py --port "$smtp_port" --tls-port "$smtps_port" --dir .local/test-smtp/inbox \
+  --cert .local/test-smtp/cert.pem --key .local/test-smtp/key.pem > .local/test-smtp/server.log 2>&1 &
+smtp_pid=$!
+for _ in $(seq 1 50); do grep -q "smtp ready" .local/test-smtp/server.log 2>/dev/null && break; sleep 0.1; done
+grep -q "smtp ready" .local/test-smtp/server.log || { cat .local/test-smtp/server.log; echo "SMTP test server did not start"; exit 1; }
+export CALLBOARD_TEST_SMTP_PORT=$smtp_port CALLBOARD_TEST_SMTPS_PORT=$smtps_port
+export CALLBOARD_TEST_SMTP_DIR=$PWD/.local/test-smtp/inbox CALLBOARD_TEST_SMTP_CA=$PWD/.local/test-smtp/cert.pem
 
 echo "== swift build (tests)"
 swift build --build-tests
 echo "== swift test"
 swift test --skip-build
+echo "== API tests (pytest: response schemas, schemathesis)"
+CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q tests/api

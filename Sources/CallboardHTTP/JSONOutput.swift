@@ -71,6 +71,26 @@ enum JSONOutput {
         ])
     }
 
+    /// A list entry: enough to triage, no item values; GET the request for everything.
+    static func summary(_ r: RequestSummary) -> JSONValue {
+        .object([
+            "id": .string(r.id.uuidString.lowercased()),
+            "kind": .string(r.kind.rawValue),
+            "state": .string(r.state.rawValue),
+            "version": .number(Double(r.version)),
+            "etag": .string(ETag.make(r.version)),
+            "service_name": string(r.serviceName),
+            "department": .string(r.department),
+            "division": .string(r.division),
+            "assignee": string(r.assigneeEmail),
+            "missing_items": .array(r.missingItems.map { .string($0.rawValue) }),
+            "sign_off_decision": string(r.signOffDecision?.rawValue),
+            "info_complete_at": date(r.infoCompleteAt),
+            "created_at": date(r.createdAt),
+            "updated_at": date(r.updatedAt),
+        ])
+    }
+
     static func event(_ e: EventRecord) -> JSONValue {
         .object([
             "id": .number(Double(e.id)),

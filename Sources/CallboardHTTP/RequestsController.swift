@@ -24,7 +24,7 @@ struct RequestsController {
             let (filter, cursor, limit) = try parseListQuery(request.uri)
             let page = try await requests.list(filter, cursor: cursor, limit: limit, by: who)
             return JSONOutput.response(.object([
-                "items": .array(page.records.map { JSONOutput.request($0, for: who) }),
+                "items": .array(page.records.map(JSONOutput.summary)),
                 "next_cursor": JSONOutput.string(page.next?.encoded),
             ]))
         }

@@ -27,7 +27,7 @@ public struct RequestService: Sendable {
     }
 
     public func list(_ filter: RequestFilter, cursor: ListCursor?, limit: Int, by who: Principal) async throws
-        -> (records: [RequestRecord], next: ListCursor?) {
+        -> (records: [RequestSummary], next: ListCursor?) {
         try who.require(.readRequests)
         return try await RequestStore.list(filter, after: cursor, limit: limit, on: db, logger: logger)
     }
@@ -79,8 +79,9 @@ public struct RequestService: Sendable {
             guard !diff.isEmpty else { return before }  // nothing changed: no new version, no event
             record.version += 1
             record.updatedAt = time.now()
-            guard try await RequestStore.update(record, on: conn, logger: logger) else { throw await staleError(id) }
-            try await appendEvent(record, "updated", by: who, data: .object(["changes": .object(diff)]), on: conn)
+            guard try await RequestStore.update(record, event: event(record, "updated", by: who, data: .object(["changes": .object(diff)])),
+                                                on: conn, logger: logger)
+            else { throw await staleError(id) }
             try await completeIfReady(&record, on: conn)
             return record
         }
@@ -158,7 +159,6 @@ public struct RequestService: Sendable {
         }
         record.version += 1
         record.updatedAt = now
-        guard try await RequestStore.update(record, on: conn, logger: logger) else { throw await staleError(record.id) }
         var data: [String: JSONValue] = [
             "transition": .string(name.rawValue), "from": .string(plan.from.rawValue), "to": .string(plan.to.rawValue),
         ]
@@ -167,7 +167,8 @@ public struct RequestService: Sendable {
         if let u = arguments.previewURL { data["preview_url"] = .string(u) }
         if let u = arguments.liveURL { data["live_url"] = .string(u) }
         if let o = arguments.outcome { data["outcome"] = .string(o.rawValue) }
-        try await appendEvent(record, "transitioned", by: who, data: .object(data), on: conn)
+        guard try await RequestStore.update(record, event: event(record, "transitioned", by: who, data: .object(data)), on: conn, logger: logger)
+        else { throw await staleError(record.id) }
         try await outbox.queue(for: plan, record: record, arguments: arguments, at: now, on: conn, logger: logger)
     }
 
@@ -177,9 +178,12 @@ public struct RequestService: Sendable {
         try await fire(.completeInformation, .init(), on: &record, by: .system, conn: conn)
     }
 
+    private func event(_ r: RequestRecord, _ kind: String, by who: Principal, data: JSONValue) -> EventRecord {
+        EventRecord(requestID: r.id, version: r.version, kind: kind, actorKind: who.actor, actorID: who.actorID, occurredAt: r.updatedAt, data: data)
+    }
+
     private func appendEvent(_ r: RequestRecord, _ kind: String, by who: Principal, data: JSONValue, on conn: PostgresConnection) async throws {
-        try await EventStore.append(EventRecord(requestID: r.id, version: r.version, kind: kind, actorKind: who.actor, actorID: who.actorID,
-                                                occurredAt: r.updatedAt, data: data), on: conn, logger: logger)
+        try await EventStore.append(event(r, kind, by: who, data: data), on: conn, logger: logger)
     }
 
     private func resolveAssignee(_ email: String??) async throws -> StaffRecord? {

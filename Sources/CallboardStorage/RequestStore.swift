@@ -40,7 +40,30 @@ public struct ListCursor: Sendable, Equatable {
     }
 }
 
+/// What the triage list shows of a request: no item values, read from plain columns.
+public struct RequestSummary: Sendable, Equatable {
+    public var id: UUID
+    public var kind: RequestKind
+    public var state: RequestState
+    public var version: Int
+    public var serviceName: String?
+    public var department: String
+    public var division: String
+    public var assigneeEmail: String?
+    public var missingItems: [ItemName]
+    public var signOffDecision: SignOffDecision?
+    public var infoCompleteAt: Date?
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
 public enum RequestStore {
+    static let summaryColumns = """
+        r.id, r.kind, r.state, r.version, r.service_name, r.department, r.division, s.email AS assignee_email, r.missing_items,
+        r.sign_off_decision, r.info_complete_at, r.created_at, r.updated_at,
+        (extract(epoch FROM r.created_at) * 1000000)::int8 AS created_us
+        """
+
     static let columns = """
         r.id, r.kind, r.state, r.version, r.department, r.division, r.assignee_id, s.email AS assignee_email,
         r.items::text AS items, r.optional_modules, r.notes, r.sign_off_decision, r.preview_url, r.live_url,
@@ -62,9 +85,11 @@ public enum RequestStore {
     }
 
     /// Compare-and-set: writes `r` (with `r.version` already the new version) only if the stored
-    /// version is still `r.version - 1`. Returns false when another change got there first.
-    public static func update(_ r: RequestRecord, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
+    /// version is still `r.version - 1`, and appends `event` in the same statement (one round trip).
+    /// Returns false, writing nothing, when another change got there first.
+    public static func update(_ r: RequestRecord, event e: EventRecord, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
         let rows = try await conn.query("""
+            WITH updated AS (
             UPDATE requests SET kind = \(r.kind.rawValue), state = \(r.state.rawValue), version = \(r.version),
                 department = \(r.department), division = \(r.division), assignee_id = \(r.assigneeID),
                 items = \(r.checklist.storedJSON)::jsonb, missing_items = \(r.checklist.unsettledRequiredItems(for: r.kind).map(\.rawValue)),
@@ -73,7 +98,12 @@ public enum RequestStore {
                 live_url = \(r.liveURL), audit_outcome = \(r.auditOutcome?.rawValue), info_complete_at = \(r.infoCompleteAt),
                 updated_at = \(r.updatedAt)
             WHERE id = \(r.id) AND version = \(r.version - 1)
-            RETURNING version
+            RETURNING id
+            )
+            INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
+            SELECT id, \(e.version), \(e.kind), \(e.actorKind.rawValue), \(e.actorID), \(e.occurredAt), \(JSONText.encode(e.data))::jsonb
+            FROM updated
+            RETURNING id
             """, logger: logger).collect()
         return rows.count == 1
     }
@@ -92,7 +122,7 @@ public enum RequestStore {
 
     /// One page in (created_at, id) order; the cursor is set when more rows follow.
     public static func list(_ filter: RequestFilter, after cursor: ListCursor?, limit: Int, on client: PostgresClient,
-                            logger: Logger) async throws -> (records: [RequestRecord], next: ListCursor?) {
+                            logger: Logger) async throws -> (records: [RequestSummary], next: ListCursor?) {
         var binds = PostgresBindings()
         var conditions: [String] = []
         func bind(_ value: some PostgresNonThrowingEncodable) -> String {
@@ -111,15 +141,25 @@ public enum RequestStore {
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = """
-            SELECT \(columns) FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id
+            SELECT \(summaryColumns) FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id
             \(whereClause) ORDER BY r.created_at, r.id LIMIT \(bind(limit + 1))
             """
         let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
-        var records: [RequestRecord] = []
+        var records: [RequestSummary] = []
         var lastMicros: Int64 = 0
         for row in rows.prefix(limit) {
-            records.append(try decode(row))
-            lastMicros = try row.makeRandomAccess()["created_us"].decode(Int64.self)
+            let r = row.makeRandomAccess()
+            let name = try r["service_name"].decode(String.self)
+            records.append(RequestSummary(
+                id: try r["id"].decode(UUID.self), kind: RequestKind(rawValue: try r["kind"].decode(String.self))!,
+                state: RequestState(rawValue: try r["state"].decode(String.self))!, version: try r["version"].decode(Int.self),
+                serviceName: name.isEmpty ? nil : name, department: try r["department"].decode(String.self),
+                division: try r["division"].decode(String.self), assigneeEmail: try r["assignee_email"].decode(String?.self),
+                missingItems: try r["missing_items"].decode([String].self).compactMap(ItemName.init(rawValue:)),
+                signOffDecision: try r["sign_off_decision"].decode(String?.self).flatMap(SignOffDecision.init(rawValue:)),
+                infoCompleteAt: try r["info_complete_at"].decode(Date?.self), createdAt: try r["created_at"].decode(Date.self),
+                updatedAt: try r["updated_at"].decode(Date.self)))
+            lastMicros = try r["created_us"].decode(Int64.self)
         }
         let next = rows.count > limit ? records.last.map { ListCursor(createdMicros: lastMicros, id: $0.id) } : nil
         return (records, next)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import secrets
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -269,7 +270,10 @@ def test_comments_and_events(api, contract):
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert [e["kind"] for e in events] == ["created", "transitioned", "transitioned", "comment"]
+    kinds = [e["kind"] for e in events]
+    assert [k for k in kinds if not k.startswith("email_")] == ["created", "transitioned", "transitioned", "comment"]
+    # request_sign_off notifies the sign-off owner: the queued email is in the history after it.
+    assert "email_queued" in kinds[kinds.index("transitioned") + 2:], kinds
     assert [e["id"] for e in events] == sorted(e["id"] for e in events)
     assert events[1]["actor"] == {"kind": "system", "id": None}
     assert events[1]["data"]["transition"] == "complete_information"
@@ -309,6 +313,75 @@ def test_staff_and_tokens(api, contract):
     again = contract.check(api.post(path(DISABLE, id=staff["id"])), DISABLE, 200)
     assert again["disabled_at"] == disabled["disabled_at"]
     contract.check(api.with_token(second["token"]).get(REQUESTS), REQUESTS, 401)
+
+
+# ---------------------------------------------------------------------------------- emails
+
+
+EMAILS = "/api/v1/emails"
+EMAIL = "/api/v1/emails/{id}"
+RETRY = "/api/v1/emails/{id}/retry"
+CANCEL = "/api/v1/emails/{id}/cancel"
+SUPPRESSIONS = "/api/v1/suppressions"
+SUPPRESSION = "/api/v1/suppressions/{address}"
+
+
+def test_emails_and_suppressions(api, contract, viewer_api):
+    """request_sign_off queues an email to the sign-off contact (no worker runs, so it stays queued)."""
+    owner = unique("owner") + "@dvla.gov.uk"
+    items = copy.deepcopy(ALL_ITEMS)
+    items["sign_off_contact"]["value"]["email"] = owner
+    r = create(api, contract, items=items, department=unique("Pytest Emails"))
+    r = fire(api, contract, r, "request_sign_off")
+
+    listed = contract.check(api.get(EMAILS, query={"request_id": r["id"]}), EMAILS, 200)
+    assert [(e["kind"], e["recipient"], e["status"]) for e in listed["items"]] == [("sign_off_request", owner, "queued")]
+    email = listed["items"][0]
+    assert listed["next_cursor"] is None
+    by_recipient = contract.check(api.get(EMAILS, query={"recipient": owner.upper(), "status": "queued", "limit": 1}),
+                                  EMAILS, 200)
+    assert [e["id"] for e in by_recipient["items"]] == [email["id"]]
+
+    detail = contract.check(viewer_api.get(path(EMAIL, id=email["id"])), EMAIL, 200)
+    assert detail["id"] == email["id"] and detail["body_text"] and detail["attempt_history"] == []
+
+    cancelled = contract.check(api.post(path(CANCEL, id=email["id"])), CANCEL, 200)
+    assert cancelled["status"] == "cancelled"
+    assert problem_type(contract.check(api.post(path(CANCEL, id=email["id"])), CANCEL, 409)) == "conflict"
+    retried = contract.check(api.post(path(RETRY, id=email["id"]), headers={"Idempotency-Key": unique("retry")}), RETRY, 200)
+    assert retried["status"] == "queued"
+    assert problem_type(contract.check(api.post(path(RETRY, id=email["id"])), RETRY, 409)) == "conflict"
+
+    created = contract.check(api.post(SUPPRESSIONS, {"address": owner.upper(), "reason": "Hard bounce"}), SUPPRESSIONS, 201)
+    assert created == {"address": owner}
+    assert contract.check(api.get(path(EMAIL, id=email["id"])), EMAIL, 200)["status"] == "suppressed"
+    listed = contract.check(viewer_api.get(SUPPRESSIONS), SUPPRESSIONS, 200)
+    assert [(x["address"], x["reason"]) for x in listed["items"] if x["address"] == owner] == [(owner, "Hard bounce")]
+    # Suppressed recipient: no retry.
+    assert problem_type(contract.check(api.post(path(RETRY, id=email["id"])), RETRY, 409)) == "conflict"
+
+    # Viewers read but may not manage emails.
+    for resp, template in (
+        (viewer_api.post(path(CANCEL, id=email["id"])), CANCEL),
+        (viewer_api.post(path(RETRY, id=email["id"])), RETRY),
+        (viewer_api.post(SUPPRESSIONS, {"address": "x@dvla.gov.uk"}), SUPPRESSIONS),
+        (viewer_api.call("DELETE", path(SUPPRESSION, address=urllib.parse.quote(owner))), SUPPRESSION),
+    ):
+        assert problem_type(contract.check(resp, template, 403)) == "forbidden"
+
+    resp = api.call("DELETE", path(SUPPRESSION, address=urllib.parse.quote(owner.upper(), safe="")))
+    contract.check(resp, SUPPRESSION, 204)
+    resp = api.call("DELETE", path(SUPPRESSION, address=urllib.parse.quote(owner, safe="")))
+    assert problem_type(contract.check(resp, SUPPRESSION, 404)) == "not-found"
+
+    missing = str(uuid.uuid4())
+    for resp, template in ((api.get(path(EMAIL, id=missing)), EMAIL), (api.post(path(RETRY, id=missing)), RETRY),
+                           (api.post(path(CANCEL, id=missing)), CANCEL), (api.get(path(EMAIL, id="nope")), EMAIL)):
+        assert problem_type(contract.check(resp, template, 404)) == "not-found"
+    body = contract.check(api.get(EMAILS, query={"status": "lost", "request_id": "x", "colour": "red"}), EMAILS, 422)
+    assert {e["pointer"] for e in body["errors"]} == {"/query/status", "/query/request_id", "/query/colour"}
+    body = contract.check(api.post(SUPPRESSIONS, {"address": "not-an-email"}), SUPPRESSIONS, 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/address"]
 
 
 # ---------------------------------------------------------------------------------- errors
@@ -478,11 +551,56 @@ def test_400s(api, contract):
     assert problem_type(contract.check(resp, STAFF, 400)) == "malformed-json"
 
 
+NUL = "a\u0000b"
+
+
+@pytest.mark.parametrize("case", [
+    "create.department", "create.notes", "create.items.service.name", "patch.notes", "comment.text",
+    "transition.reason", "staff.name", "token.name", "list.q", "list.department",
+])
+def test_nul_character_is_a_validation_error(api, contract, case):
+    """PostgreSQL cannot store U+0000 in text or jsonb: it must be a 422 naming the field, never a 500."""
+    r = create(api, contract, items=ALL_ITEMS, department=unique("Pytest NUL"))
+    service = copy.deepcopy(SERVICE)
+    service["value"]["name"] = NUL
+    calls = {
+        "create.department": (lambda: api.post(REQUESTS, {"kind": "transactional", "department": NUL}), REQUESTS, "/department"),
+        "create.notes": (lambda: api.post(REQUESTS, {"kind": "transactional", "department": "DVLA", "notes": NUL}),
+                         REQUESTS, "/notes"),
+        "create.items.service.name": (lambda: api.post(REQUESTS, {"kind": "transactional", "department": "DVLA",
+                                                                  "items": {"service": service}}),
+                                      REQUESTS, "/items/service/value/name"),
+        "patch.notes": (lambda: api.patch(path(REQUEST, id=r["id"]), {"notes": NUL}, headers={"If-Match": r["etag"]}),
+                        REQUEST, "/notes"),
+        "comment.text": (lambda: api.post(path(COMMENTS, id=r["id"]), {"text": NUL}), COMMENTS, "/text"),
+        "transition.reason": (lambda: api.post(path(TRANSITION, id=r["id"], name="withdraw"), {"reason": NUL},
+                                               headers={"If-Match": r["etag"]}), TRANSITION, "/reason"),
+        "staff.name": (lambda: api.post(STAFF, {"email": unique("nul") + "@callboard.test", "role": "viewer", "name": NUL}),
+                       STAFF, "/name"),
+        "token.name": (lambda: api.post(TOKENS, {"email": "admin@callboard.test", "name": NUL}), TOKENS, "/name"),
+        "list.q": (lambda: api.get(REQUESTS, query={"q": NUL}), REQUESTS, "/query/q"),
+        "list.department": (lambda: api.get(REQUESTS, query={"department": NUL}), REQUESTS, "/query/department"),
+    }
+    call, template, pointer = calls[case]
+    body = contract.check(call(), template, 422)
+    assert problem_type(body) == "validation"
+    assert [e["pointer"] for e in body["errors"]] == [pointer]
+
+
+def test_request_id_is_echoed(api, contract):
+    resp = api.get("/health/live", headers={"X-Request-Id": "pytest-trace-42"})
+    contract.check(resp, "/health/live", 200)
+    assert resp.header("X-Request-Id") == "pytest-trace-42"
+    resp = api.get(path(REQUEST, id=str(uuid.uuid4())), headers={"X-Request-Id": "not valid!"})
+    contract.check(resp, REQUEST, 404)
+    assert resp.header("X-Request-Id") not in (None, "", "not valid!")
+
+
 # ---------------------------------------------------------------------------------- coverage
 
 
 def test_every_documented_operation_was_exercised(request, contract):
-    module_tests = {item.name for item in request.session.items if item.module is request.module}
+    module_tests = {item.originalname for item in request.session.items if item.module is request.module}
     defined = {name for name in dir(request.module) if name.startswith("test_")}
     if module_tests != defined:
         pytest.skip("only part of this module ran")

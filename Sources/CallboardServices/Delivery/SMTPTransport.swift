@@ -115,6 +115,8 @@ public final class SMTPTransport: EmailTransport, Sendable {
         let s = settings
         let tls = try makeTLSContext()
         let host = s.host
+        // The reply stream exists before the connection does, so the greeting cannot be missed.
+        let (replies, continuation) = AsyncThrowingStream<SMTPReply, any Error>.makeStream()
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(s.timeout)
             .channelInitializer { channel in
@@ -122,11 +124,11 @@ public final class SMTPTransport: EmailTransport, Sendable {
                     if s.security == .tls {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: host.isIPAddress ? nil : host))
                     }
-                    try channel.pipeline.syncOperations.addHandler(SMTPReplyDecoder())
+                    try channel.pipeline.syncOperations.addHandler(SMTPReplyDecoder(continuation))
                 }
             }
         let channel = try await bootstrap.connect(host: s.host, port: s.port).get()
-        let conn = try await SMTPConnection(channel: channel)
+        let conn = SMTPConnection(channel: channel, replies: replies)
         do {
             try await conn.expect(conn.readReply(timeout: s.timeout), 220, stage: "greeting")
             var ehlo = try await conn.command("EHLO \(s.heloName)", timeout: s.timeout)
@@ -223,13 +225,10 @@ final class SMTPConnection: Sendable {
     private let replies: AsyncThrowingStream<SMTPReply, any Error>
     private let iterator: IteratorBox
 
-    init(channel: any Channel) async throws {
+    init(channel: any Channel, replies: AsyncThrowingStream<SMTPReply, any Error>) {
         self.channel = channel
-        let (stream, continuation) = AsyncThrowingStream<SMTPReply, any Error>.makeStream()
-        replies = stream
-        iterator = IteratorBox(stream.makeAsyncIterator())
-        let decoder = try await channel.pipeline.handler(type: SMTPReplyDecoder.self).get()
-        try await channel.eventLoop.submit { decoder.continuation = continuation }.get()
+        self.replies = replies
+        iterator = IteratorBox(replies.makeAsyncIterator())
     }
 
     func command(_ line: String, timeout: TimeAmount, secret: Bool = false) async throws -> SMTPReply {
@@ -289,7 +288,8 @@ private final class IteratorBox: @unchecked Sendable {
 /// Splits the byte stream into CRLF lines and groups `250-…`/`250 …` lines into replies.
 final class SMTPReplyDecoder: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
-    var continuation: AsyncThrowingStream<SMTPReply, any Error>.Continuation?
+    let continuation: AsyncThrowingStream<SMTPReply, any Error>.Continuation
+    init(_ continuation: AsyncThrowingStream<SMTPReply, any Error>.Continuation) { self.continuation = continuation }
     private var pending = ""
     private var lines: [String] = []
 
@@ -303,19 +303,19 @@ final class SMTPReplyDecoder: ChannelInboundHandler, @unchecked Sendable {
             let more = line.count > 3 && line[line.index(line.startIndex, offsetBy: 3)] == "-"
             lines.append(line.count > 4 ? String(line.dropFirst(4)) : "")
             if !more {
-                continuation?.yield(SMTPReply(code: code, lines: lines))
+                continuation.yield(SMTPReply(code: code, lines: lines))
                 lines = []
             }
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        continuation?.finish()
+        continuation.finish()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        continuation?.finish(throwing: SMTPFailure(stage: "connection", message: String(describing: error)))
+        continuation.finish(throwing: SMTPFailure(stage: "connection", message: String(describing: error)))
         context.close(promise: nil)
     }
 }
