@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Callboard locally: its own PostgreSQL in .local/dev-pg, migrated, with a local admin
-# (token printed once, on first run), optional example requests (--seed), serving 127.0.0.1:8080.
+# (token printed once, on first run), optional example requests (--seed), serving 127.0.0.1:8080
+# with the email worker in the same process, writing every email as a .eml file to .local/emails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,8 @@ if [ "$(psql_ -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'callboa
 fi
 export DATABASE_URL="postgres://postgres@127.0.0.1:$port/callboard"
 export CALLBOARD_LOG_FORMAT=${CALLBOARD_LOG_FORMAT:-text}
+export CALLBOARD_EMAIL_TRANSPORT=${CALLBOARD_EMAIL_TRANSPORT:-file}
+export CALLBOARD_EMAIL_DIR=${CALLBOARD_EMAIL_DIR:-$PWD/.local/emails}
 
 echo "Building callboard (the first build takes a few minutes)…"
 swift build --product callboard
@@ -41,5 +44,5 @@ if $seed && [ "$(psql_ -d callboard -c "SELECT count(*) FROM requests")" = "0" ]
   $cb seed
 fi
 
-echo "Serving on http://127.0.0.1:8080 (Ctrl-C stops; PostgreSQL keeps running in .local/dev-pg)"
-exec $cb serve --hostname 127.0.0.1 --port 8080
+echo "Serving on http://127.0.0.1:8080; emails go to $CALLBOARD_EMAIL_DIR (Ctrl-C stops; PostgreSQL keeps running in .local/dev-pg)"
+exec $cb serve --hostname 127.0.0.1 --port 8080 --with-worker

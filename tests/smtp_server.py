@@ -8,7 +8,10 @@ part starts with:
   permfail  -> 550 at RCPT (permanent)
   dropdata  -> the first time a Message-ID is seen, the connection is dropped after the message
                body arrived and before any reply; later copies are accepted
-  hang      -> no reply to the end of DATA, ever (for kill-in-the-middle tests)
+  hang      -> no reply to the end of DATA, ever
+  hangonce  -> the first time a Message-ID is seen, no reply to the end of DATA (a marker file
+               hanging-<n> appears in --dir so a test knows the message was handed over);
+               later copies are accepted (for kill-in-the-middle tests)
 """
 import argparse, asyncio, os, ssl, itertools
 from aiosmtpd.controller import Controller
@@ -16,6 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 counter = itertools.count(1)
 seen_dropped = set()
+seen_hung = set()
 
 
 class Handler:
@@ -36,7 +40,13 @@ class Handler:
         text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
         message_id = next((l.split(":", 1)[1].strip() for l in text.splitlines() if l.lower().startswith("message-id:")), "")
         rcpt = envelope.rcpt_tos[0].split("@")[0] if envelope.rcpt_tos else ""
-        if rcpt.startswith("hang"):
+        if rcpt.startswith("hangonce") and message_id not in seen_hung:
+            seen_hung.add(message_id)
+            with open(os.path.join(self.directory, f"hanging-{len(seen_hung)}"), "w") as f:
+                f.write(message_id)
+            await asyncio.sleep(3600)
+            return "451 too late"
+        if rcpt.startswith("hang") and not rcpt.startswith("hangonce"):
             await asyncio.sleep(3600)
         if rcpt.startswith("dropdata") and message_id not in seen_dropped:
             seen_dropped.add(message_id)
@@ -50,6 +60,20 @@ class Handler:
             f.write(text)
         os.rename(path + ".tmp", path)
         return "250 2.0.0 Accepted"
+
+
+class Sink:
+    """Accepts everything and keeps only a count (written to <dir>/sink-count on each message)."""
+    def __init__(self, directory):
+        self.path = os.path.join(directory, "sink-count")
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        if self.count % 500 == 0:
+            with open(self.path, "w") as f:
+                f.write(str(self.count))
+        return "250 OK"
 
 
 def authenticator(user, password):
@@ -69,6 +93,7 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--user", default="callboard")
     p.add_argument("--password", default="s3cret-test-password")
+    p.add_argument("--sink-port", type=int, help="also accept plain, unauthenticated mail here and only count it (benchmarks)")
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -80,6 +105,8 @@ def main():
                           authenticator=auth, auth_required=True, auth_require_tls=False)
     starttls.start()
     implicit.start()
+    if a.sink_port:
+        Controller(Sink(a.dir), hostname="127.0.0.1", port=a.sink_port, server_hostname="localhost").start()
     print(f"smtp ready on {a.port} (STARTTLS) and {a.tls_port} (TLS)", flush=True)
     try:
         asyncio.get_event_loop().run_forever()

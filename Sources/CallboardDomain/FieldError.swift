@@ -71,6 +71,10 @@ public struct ObjectReader {
             errors.add(path(key), "must be a string, got \(value.typeName)")
             return nil
         }
+        if s.unicodeScalars.contains("\u{0}") {
+            errors.add(path(key), "must not contain the NUL character")
+            return nil
+        }
         let trimmed = s.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.isEmpty {
             if required { errors.add(path(key), "is required") }

@@ -110,7 +110,9 @@ extension JSONValue {
                 while true {
                     skipWhitespace()
                     guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+                    let keyStart = i
                     let key = try string()
+                    if o[key] != nil { throw ParseError(offset: keyStart, reason: "duplicate key \"\(key)\"") }
                     skipWhitespace()
                     guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                     i += 1

@@ -25,7 +25,9 @@ struct EmailsController {
                 filter.requestID = UUID(uuidString: s)
                 if filter.requestID == nil { errors.add("/query/request_id", "must be a request id") }
             }
-            if let s = q.get("recipient") { filter.recipient = s }
+            if let s = q.get("recipient") {
+                if s.unicodeScalars.contains("\u{0}") { errors.add("/query/recipient", "must not contain the NUL character") } else { filter.recipient = s }
+            }
             var cursor: ListCursor?
             if let c = q.get("cursor") {
                 cursor = ListCursor(encoded: c)

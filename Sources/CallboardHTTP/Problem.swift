@@ -111,6 +111,9 @@ enum ETag {
         var s = header.trimmingCharacters(in: .whitespaces)
         if s.hasPrefix("W/") { s.removeFirst(2) }
         guard s.hasPrefix("\"v"), s.hasSuffix("\""), s.count > 3 else { return nil }
-        return Int(s.dropFirst(2).dropLast())
+        let digits = s.dropFirst(2).dropLast()
+        // Only the form this API writes: no sign, no leading zero.
+        guard digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.first != "0", digits.count <= 9 else { return nil }
+        return Int(digits)
     }
 }

@@ -89,7 +89,11 @@ struct RequestsController {
         for (key, _) in q where !known.contains(String(key)) {
             errors.add("/query/\(key)", "is not a filter; filters are: " + known.sorted().joined(separator: ", "))
         }
+        for (key, value) in q where value.unicodeScalars.contains("\u{0}") {
+            errors.add("/query/\(key)", "must not contain the NUL character")
+        }
         if let s = q.get("state") {
+            if s.isEmpty { errors.add("/query/state", "must be one of: " + RequestState.allCases.map(\.rawValue).joined(separator: ", ")) }
             for part in s.split(separator: ",") {
                 if let st = RequestState(rawValue: String(part)) { filter.states.append(st) }
                 else { errors.add("/query/state", "must be one of: " + RequestState.allCases.map(\.rawValue).joined(separator: ", ")) }
@@ -108,8 +112,9 @@ struct RequestsController {
             else if FieldRules.emailProblem(a) == nil { filter.assigneeEmail = a }
             else { errors.add("/query/assignee", "must be a staff email, or none for unassigned requests") }
         }
-        if let d = q.get("department"), !d.isEmpty { filter.department = d }
-        if let text = q.get("q") {
+        // Free text may arrive form-encoded, with + for a space.
+        if let d = q.get("department")?.replacingOccurrences(of: "+", with: " "), !d.isEmpty, !d.contains("\u{0}") { filter.department = d }
+        if let text = q.get("q")?.replacingOccurrences(of: "+", with: " "), !text.contains("\u{0}") {
             if text.count > 200 { errors.add("/query/q", "must be at most 200 characters") }
             else if !text.trimmingCharacters(in: .whitespaces).isEmpty { filter.text = text }
         }

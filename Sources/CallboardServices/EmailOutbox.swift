@@ -80,34 +80,37 @@ public struct EmailOutbox: Sendable {
         self.templates = templates
     }
 
-    /// The emails a fired transition owes, queued with dedup keys unique to this firing.
-    func queue(for plan: TransitionPlan, record: RequestRecord, arguments: TransitionArguments, at now: Date,
-               on conn: PostgresConnection, logger: Logger) async throws {
-        for intent in Notifications.intents(for: plan.definition) {
-            guard let to = Notifications.recipient(intent.audience, checklist: record.checklist, teamAddress: settings.teamAddress) else { continue }
+    /// The emails a fired transition owes, rendered, with dedup keys unique to this firing.
+    /// The request store queues them in the statement that writes the transition.
+    func drafts(for plan: TransitionPlan, record: RequestRecord, arguments: TransitionArguments, at now: Date) -> [NewEmail] {
+        Notifications.intents(for: plan.definition).compactMap { intent in
+            guard let to = Notifications.recipient(intent.audience, checklist: record.checklist, teamAddress: settings.teamAddress) else { return nil }
             var context = baseContext(record)
             if let r = arguments.reason { context["reason"] = r }
             context["approved"] = record.signOffDecision == .approved
-            try await queue(intent.kind, to: to, requestID: record.id, context: context,
-                            dedupKey: "\(record.id.uuidString.lowercased()):v\(record.version):\(intent.kind.rawValue):\(intent.audience.rawValue)",
-                            at: now, on: conn, logger: logger)
+            return draft(intent.kind, to: to, requestID: record.id, context: context,
+                         dedupKey: "\(record.id.uuidString.lowercased()):v\(record.version):\(intent.kind.rawValue):\(intent.audience.rawValue)",
+                         runAt: now)
         }
     }
 
-    @discardableResult
-    public func queue(_ kind: EmailKind, to recipient: String, requestID: UUID?, context: [String: Any], dedupKey: String?,
-                      runAt: Date? = nil, at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> EmailStatus? {
+    func draft(_ kind: EmailKind, to recipient: String, requestID: UUID?, context: [String: Any], dedupKey: String?, runAt: Date) -> NewEmail {
         let rendered = templates.render(kind, context)
         var data: [String: JSONValue] = [:]
         for (k, v) in context {
             if let s = v as? String { data[k] = .string(s) } else if let b = v as? Bool { data[k] = .bool(b) }
         }
         data["subject"] = .string(rendered.subject)
-        return try await EmailStore.enqueue(
-            NewEmail(requestID: requestID, kind: kind.rawValue, recipient: recipient, subject: rendered.subject, bodyText: rendered.text,
-                     bodyHTML: rendered.html, templateData: .object(data), dedupKey: dedupKey, runAt: runAt ?? now,
-                     maxAttempts: settings.retry.maxAttempts, messageDomain: settings.messageDomain),
-            at: now, on: conn, logger: logger)
+        return NewEmail(requestID: requestID, kind: kind.rawValue, recipient: recipient, subject: rendered.subject, bodyText: rendered.text,
+                        bodyHTML: rendered.html, templateData: .object(data), dedupKey: dedupKey, runAt: runAt,
+                        maxAttempts: settings.retry.maxAttempts, messageDomain: settings.messageDomain)
+    }
+
+    @discardableResult
+    public func queue(_ kind: EmailKind, to recipient: String, requestID: UUID?, context: [String: Any], dedupKey: String?,
+                      runAt: Date? = nil, at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> EmailStatus? {
+        try await EmailStore.enqueue(draft(kind, to: recipient, requestID: requestID, context: context, dedupKey: dedupKey, runAt: runAt ?? now),
+                                     at: now, on: conn, logger: logger)
     }
 
     func baseContext(_ r: RequestRecord) -> [String: Any] {

@@ -80,7 +80,7 @@ public struct RequestService: Sendable {
             record.version += 1
             record.updatedAt = time.now()
             guard try await RequestStore.update(record, event: event(record, "updated", by: who, data: .object(["changes": .object(diff)])),
-                                                on: conn, logger: logger)
+                                                at: record.updatedAt, on: conn, logger: logger)
             else { throw await staleError(id) }
             try await completeIfReady(&record, on: conn)
             return record
@@ -92,7 +92,9 @@ public struct RequestService: Sendable {
         guard Permissions.allows(who.actor, .fire(name)) else { throw ServiceError.refused(.forbidden(actor: who.actor, transition: name)) }
         let arguments: TransitionArguments
         do { arguments = try TransitionArguments.parse(body, for: definition) } catch { throw ServiceError.validation(error.errors) }
-        return try await db.transaction(logger: logger) { conn in
+        // No explicit transaction: the read is checked by the version compare-and-set, and the
+        // write (state, event, emails) is a single statement.
+        return try await db.withConnection { conn in
             var record = try await load(id, expectedVersion: expectedVersion, on: conn)
             try await fire(name, arguments, on: &record, by: who, conn: conn)
             return record
@@ -167,9 +169,10 @@ public struct RequestService: Sendable {
         if let u = arguments.previewURL { data["preview_url"] = .string(u) }
         if let u = arguments.liveURL { data["live_url"] = .string(u) }
         if let o = arguments.outcome { data["outcome"] = .string(o.rawValue) }
-        guard try await RequestStore.update(record, event: event(record, "transitioned", by: who, data: .object(data)), on: conn, logger: logger)
+        let emails = outbox.drafts(for: plan, record: record, arguments: arguments, at: now)
+        guard try await RequestStore.update(record, event: event(record, "transitioned", by: who, data: .object(data)), emails: emails,
+                                            at: now, on: conn, logger: logger)
         else { throw await staleError(record.id) }
-        try await outbox.queue(for: plan, record: record, arguments: arguments, at: now, on: conn, logger: logger)
     }
 
     /// `complete_information` fires by itself (actor `system`) once every required item is settled.

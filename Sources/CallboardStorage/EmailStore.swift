@@ -21,6 +21,7 @@ public struct NewEmail: Sendable {
     public var runAt: Date
     public var maxAttempts: Int
     public var messageDomain: String
+    public var messageID: String { "<\(id.uuidString.lowercased())@\(messageDomain)>" }
 
     public init(requestID: UUID?, kind: String, recipient: String, subject: String, bodyText: String, bodyHTML: String,
                 templateData: JSONValue, dedupKey: String?, runAt: Date, maxAttempts: Int, messageDomain: String) {
@@ -79,7 +80,7 @@ public enum EmailStore {
     /// Queues in the caller's transaction. Returns nil when the dedup key is already live or sent.
     /// A suppressed address is stored as `suppressed` at once. Workers are woken on commit.
     public static func enqueue(_ e: NewEmail, at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> EmailStatus? {
-        let messageID = "<\(e.id.uuidString.lowercased())@\(e.messageDomain)>"
+        let messageID = e.messageID
         // One round trip: the row, its event on the request, and the wake-up (delivered on commit).
         let rows = try await conn.query("""
             WITH ins AS (

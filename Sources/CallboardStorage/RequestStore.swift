@@ -84,28 +84,69 @@ public enum RequestStore {
             """, logger: logger)
     }
 
-    /// Compare-and-set: writes `r` (with `r.version` already the new version) only if the stored
-    /// version is still `r.version - 1`, and appends `event` in the same statement (one round trip).
-    /// Returns false, writing nothing, when another change got there first.
-    public static func update(_ r: RequestRecord, event e: EventRecord, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
-        let rows = try await conn.query("""
+    /// Compare-and-set in one statement: writes `r` (whose `version` is already the new one) only if
+    /// the stored version is still `r.version - 1`, and with it appends `event` and queues `emails`
+    /// (each with its own `email_queued`/`email_suppressed` event; workers are woken on commit).
+    /// Every part hangs off the UPDATE, so when another change got there first nothing at all is
+    /// written and the result is false. Being one statement, it is atomic without a transaction.
+    public static func update(_ r: RequestRecord, event e: EventRecord, emails: [NewEmail] = [], at now: Date,
+                              on conn: PostgresConnection, logger: Logger) async throws -> Bool {
+        var binds = PostgresBindings()
+        func bind(_ v: some PostgresNonThrowingEncodable) -> String { binds.append(v); return "$\(binds.count)" }
+        func bind(_ v: (some PostgresNonThrowingEncodable)?) -> String { binds.append(v); return "$\(binds.count)" }
+        var sql = """
             WITH updated AS (
-            UPDATE requests SET kind = \(r.kind.rawValue), state = \(r.state.rawValue), version = \(r.version),
-                department = \(r.department), division = \(r.division), assignee_id = \(r.assigneeID),
-                items = \(r.checklist.storedJSON)::jsonb, missing_items = \(r.checklist.unsettledRequiredItems(for: r.kind).map(\.rawValue)),
-                optional_modules = \(r.optionalModules.map(\.rawValue)), service_name = \(r.checklist.serviceName ?? ""),
-                notes = \(r.notes), sign_off_decision = \(r.signOffDecision?.rawValue), preview_url = \(r.previewURL),
-                live_url = \(r.liveURL), audit_outcome = \(r.auditOutcome?.rawValue), info_complete_at = \(r.infoCompleteAt),
-                updated_at = \(r.updatedAt)
-            WHERE id = \(r.id) AND version = \(r.version - 1)
-            RETURNING id
+                UPDATE requests SET kind = \(bind(r.kind.rawValue)), state = \(bind(r.state.rawValue)), version = \(bind(r.version)),
+                    department = \(bind(r.department)), division = \(bind(r.division)), assignee_id = \(bind(r.assigneeID)),
+                    items = \(bind(r.checklist.storedJSON))::jsonb,
+                    missing_items = \(bind(r.checklist.unsettledRequiredItems(for: r.kind).map(\.rawValue))),
+                    optional_modules = \(bind(r.optionalModules.map(\.rawValue))), service_name = \(bind(r.checklist.serviceName ?? "")),
+                    notes = \(bind(r.notes)), sign_off_decision = \(bind(r.signOffDecision?.rawValue)), preview_url = \(bind(r.previewURL)),
+                    live_url = \(bind(r.liveURL)), audit_outcome = \(bind(r.auditOutcome?.rawValue)),
+                    info_complete_at = \(bind(r.infoCompleteAt)), updated_at = \(bind(r.updatedAt))
+                WHERE id = \(bind(r.id)) AND version = \(bind(r.version - 1))
+                RETURNING id, version
+            ), event AS (
+                INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
+                SELECT id, version, \(bind(e.kind)), \(bind(e.actorKind.rawValue)), \(bind(e.actorID)), \(bind(e.occurredAt)),
+                       \(bind(JSONText.encode(e.data)))::jsonb
+                FROM updated
+                RETURNING id
             )
-            INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
-            SELECT id, \(e.version), \(e.kind), \(e.actorKind.rawValue), \(e.actorID), \(e.occurredAt), \(JSONText.encode(e.data))::jsonb
-            FROM updated
-            RETURNING id
-            """, logger: logger).collect()
-        return rows.count == 1
+            """
+        if !emails.isEmpty {
+            let rows = emails.map { m in
+                "(\(bind(m.id))::uuid, \(bind(m.kind))::text, \(bind(m.recipient))::text, \(bind(m.subject))::text, \(bind(m.bodyText))::text, "
+                    + "\(bind(m.bodyHTML))::text, \(bind(JSONText.encode(m.templateData)))::jsonb, \(bind(m.dedupKey))::text, "
+                    + "\(bind(m.runAt))::timestamptz, \(bind(m.maxAttempts))::int, \(bind(m.messageID))::text)"
+            }.joined(separator: ", ")
+            sql += """
+                , queued AS (
+                    INSERT INTO emails (id, request_id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, status,
+                                        run_at, max_attempts, message_id, created_at, updated_at)
+                    SELECT v.id, updated.id, v.kind, v.recipient, v.subject, v.body_text, v.body_html, v.template_data, v.dedup_key,
+                           CASE WHEN EXISTS (SELECT 1 FROM email_suppressions WHERE address = lower(v.recipient)) THEN 'suppressed' ELSE 'queued' END,
+                           v.run_at, v.max_attempts, v.message_id, \(bind(now)), \(bind(now))
+                    FROM (VALUES \(rows)) AS v(id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, run_at, max_attempts, message_id)
+                    CROSS JOIN updated
+                    ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('queued', 'sending', 'sent') DO NOTHING
+                    RETURNING id, request_id, kind, recipient, status
+                ), email_events AS (
+                    INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
+                    SELECT queued.request_id, updated.version, 'email_' || queued.status, 'system', NULL, \(bind(now)),
+                           jsonb_build_object('email_id', queued.id, 'email_kind', queued.kind, 'recipient', queued.recipient, 'attempt', 0)
+                    -- Joining the transition's event makes its row (and id) come first in the history.
+                    FROM queued CROSS JOIN updated CROSS JOIN event
+                    ORDER BY queued.id
+                )
+                SELECT (SELECT count(*) FROM updated), (SELECT count(pg_notify(\(bind(EmailStore.channel)), '')) FROM queued WHERE status = 'queued')
+                """
+        } else {
+            sql += " SELECT (SELECT count(*) FROM updated), 0::int8"
+        }
+        guard let row = try await conn.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect().first else { return false }
+        let (updated, _) = try row.decode((Int64, Int64).self)
+        return updated == 1
     }
 
     public static func fetch(_ id: UUID, on conn: PostgresConnection, logger: Logger, forUpdate: Bool = false) async throws -> RequestRecord? {

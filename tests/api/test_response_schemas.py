@@ -193,6 +193,17 @@ def test_idempotent_create_is_replayed(api, contract):
     assert problem_type(contract.check(reused, REQUESTS, 422)) == "idempotency-key-reused"
 
 
+def test_idempotent_token_creation_is_replayed(api, contract):
+    """The replay of a new token is still the documented 201 TokenWithSecret (the secret is never stored)."""
+    key = unique("pytest-token-key")
+    body = {"email": "admin@callboard.test", "name": unique("replayed")}
+    first = contract.check(api.post(TOKENS, body, headers={"Idempotency-Key": key}), TOKENS, 201)
+    again = api.post(TOKENS, body, headers={"Idempotency-Key": key})
+    assert again.header("Idempotent-Replayed") == "true", str(again)
+    replayed = contract.check(again, TOKENS, 201, replayed=True)
+    assert replayed["id"] == first["id"]
+
+
 def test_list_filters_and_cursor(api, contract):
     dept = unique("Pytest List")
     word = "Zyx" + secrets.token_hex(3)
@@ -549,6 +560,10 @@ def test_400s(api, contract):
     assert problem_type(contract.check(resp, REVOKE, 400)) == "bad-idempotency-key"
     resp = api.call("POST", STAFF, raw=b"{", content_type="application/json")
     assert problem_type(contract.check(resp, STAFF, 400)) == "malformed-json"
+    # Signed numbers are not ETags this API gives (`"v[0-9]+"`): 400, not a 412 or a match.
+    for etag in ('"v-1"', '"v+1"'):
+        resp = api.patch(path(REQUEST, id=r["id"]), {"notes": "x"}, headers={"If-Match": etag})
+        assert problem_type(contract.check(resp, REQUEST, 400)) == "bad-if-match", etag
 
 
 NUL = "a\u0000b"

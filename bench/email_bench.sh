@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Email delivery benchmark (issue: email outbox). Drains 20,000 queued emails through the file
+# transport and through a local SMTP sink with 1 and 4 `callboard worker` processes, beside a
+# pgbench one-insert-per-transaction baseline on the same database in the same run, then measures
+# enqueue-to-sent latency on an idle queue (LISTEN/NOTIFY wake-up). Prints rates and ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pg_port=${BENCH_PG_PORT:-54359}
+sink_port=${BENCH_SINK_PORT:-52600}
+n=${BENCH_EMAILS:-20000}
+bin=/usr/lib/postgresql/15/bin
+[ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
+cb=$PWD/.build/release/callboard
+
+rm -rf .local/bench-email-pg .local/bench-mail
+mkdir -p .local/bench-mail/files .local/bench-mail/smtp
+bash scripts/postgres.sh .local/bench-email-pg "$pg_port"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bin/pg_ctl" -D .local/bench-email-pg/data -m fast stop >/dev/null 2>&1 || true
+  else "$bin/pg_ctl" -D .local/bench-email-pg/data -m fast stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+psql_() { psql -h 127.0.0.1 -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+psql_ -d postgres -c "CREATE DATABASE bench"
+export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/bench" CALLBOARD_LOG_LEVEL=error
+$cb migrate >/dev/null
+
+# The SMTP sink (plain, no auth, counts only) from the test server.
+[ -x .local/venv/bin/python ] || { python3 -m venv .local/venv; .local/venv/bin/pip install -q aiosmtpd; }
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout .local/bench-mail/key.pem -out .local/bench-mail/cert.pem 2>/dev/null
+.local/venv/bin/python tests/smtp_server.py --port $((sink_port + 1)) --tls-port $((sink_port + 2)) --sink-port "$sink_port" \
+  --dir .local/bench-mail/smtp --cert .local/bench-mail/cert.pem --key .local/bench-mail/key.pem >/dev/null 2>&1 &
+pids+=($!)
+
+cat > .local/bench-mail/insert.sql <<'SQL'
+INSERT INTO emails (id, kind, recipient, subject, body_text, body_html, run_at, message_id, created_at, updated_at)
+VALUES (gen_random_uuid(), 'live', 'bench@example.gov.uk', 'Benchmark', 'Hello', '<p>Hello</p>', now(), gen_random_uuid()::text, now(), now());
+SQL
+pg_tps=$(pgbench -n -f .local/bench-mail/insert.sql -c 16 -j 2 -T 8 -h 127.0.0.1 -p "$pg_port" -U postgres bench 2>/dev/null | awk '/^tps =/ {print int($3)}')
+
+enqueue() {
+  psql_ -d bench -c "TRUNCATE emails, email_attempts"
+  psql_ -d bench -c "INSERT INTO emails (id, kind, recipient, subject, body_text, body_html, run_at, message_id, created_at, updated_at)
+    SELECT gen_random_uuid(), 'live', 'bench' || g || '@example.gov.uk', 'Benchmark ' || g, repeat('Hello. ', 100), '<p>' || repeat('Hello. ', 100) || '</p>',
+           now(), '<' || gen_random_uuid() || '@bench>', now(), now() FROM generate_series(1, $n) g"
+  psql_ -d bench -c "VACUUM ANALYZE emails"
+}
+
+# Drains the queue with $1 worker processes; prints emails per second.
+drain() {
+  local workers=$1; shift
+  enqueue
+  local start end wp=()
+  start=$(date +%s.%N)
+  for _ in $(seq 1 "$workers"); do env "$@" CALLBOARD_WORKER_BATCH=200 CALLBOARD_WORKER_CONCURRENCY=16 $cb worker & wp+=($!); done
+  for _ in $(seq 1 6000); do
+    [ "$(psql_ -d bench -c "SELECT count(*) FROM emails WHERE status <> 'sent'")" = "0" ] && break
+    sleep 0.05
+  done
+  end=$(date +%s.%N)
+  kill "${wp[@]}" 2>/dev/null; wait "${wp[@]}" 2>/dev/null || true
+  local sent; sent=$(psql_ -d bench -c "SELECT count(*) FROM emails WHERE status = 'sent'")
+  [ "$sent" = "$n" ] || { echo "only $sent of $n sent" >&2; exit 1; }
+  echo "$n $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+}
+
+file_env=(CALLBOARD_EMAIL_TRANSPORT=file CALLBOARD_EMAIL_DIR=$PWD/.local/bench-mail/files)
+smtp_env=(CALLBOARD_EMAIL_TRANSPORT=smtp CALLBOARD_SMTP_HOST=127.0.0.1 CALLBOARD_SMTP_PORT=$sink_port CALLBOARD_SMTP_SECURITY=none)
+file1=$(drain 1 "${file_env[@]}")
+file4=$(drain 4 "${file_env[@]}")
+smtp1=$(drain 1 "${smtp_env[@]}")
+smtp4=$(drain 4 "${smtp_env[@]}")
+
+# Idle latency: one worker waiting on LISTEN; 200 emails queued one at a time, 50 ms apart.
+psql_ -d bench -c "TRUNCATE emails, email_attempts"
+env "${file_env[@]}" CALLBOARD_WORKER_POLL_SECONDS=30 $cb worker & pids+=($!)
+sleep 1
+for i in $(seq 1 200); do
+  echo "BEGIN; INSERT INTO emails (id, kind, recipient, subject, body_text, body_html, run_at, message_id, created_at, updated_at)
+        VALUES (gen_random_uuid(), 'live', 'idle$i@example.gov.uk', 's', 't', 'h', clock_timestamp(), gen_random_uuid()::text, clock_timestamp(), clock_timestamp());
+        SELECT pg_notify('callboard_email', ''); COMMIT; SELECT pg_sleep(0.05);"
+done | psql_ -d bench >/dev/null
+for _ in $(seq 1 100); do [ "$(psql_ -d bench -c "SELECT count(*) FROM emails WHERE status <> 'sent'")" = "0" ] && break; sleep 0.05; done
+latency=$(psql_ -d bench -c "SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)) * 1000)::numeric, 1) || ' ' ||
+                                    round((percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)) * 1000)::numeric, 1)
+                             FROM emails WHERE status = 'sent'")
+
+echo
+echo "pgbench, one INSERT into emails per transaction, 16 clients: $pg_tps tx/s"
+printf "%-22s %10s %10s\n" "drain $n emails" "emails/s" "vs pgbench"
+for row in "file, 1 worker:$file1" "file, 4 workers:$file4" "smtp sink, 1 worker:$smtp1" "smtp sink, 4 workers:$smtp4"; do
+  name=${row%%:*}; rate=${row##*:}
+  printf "%-22s %10s %10s\n" "$name" "$rate" "$(echo "$rate $pg_tps" | awk '{printf "%.2f", $1 / $2}')"
+done
+echo "enqueue-to-sent on an idle queue (file transport, LISTEN wake-up): p50 ${latency% *} ms, p99 ${latency#* } ms"
