@@ -108,6 +108,19 @@ async def bench_transitions(args, clients, ids):
     return await run_clients(clients, args.seconds, worker)
 
 
+def wrk(args, clients, script, extra):
+    """Load from wrk (C, like pgbench's client), so the load generator costs little CPU."""
+    threads = min(2, clients)
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{max(1, int(args.seconds))}s",
+                          "-s", os.path.join(os.path.dirname(__file__), script), f"http://{args.host}:{args.port}", "--",
+                          args.token, *extra(threads)], capture_output=True, text=True)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("{")), None)
+    if out.returncode != 0 or line is None:
+        raise RuntimeError("wrk failed: " + out.stdout + out.stderr)
+    r = json.loads(line)
+    return r["rps"], r["p50_ms"], r["p99_ms"], r["errors"]
+
+
 def rss_kb(pid, field):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -139,15 +152,22 @@ def main():
     p.add_argument("--database", default="bench")
     p.add_argument("--seconds", type=float, default=8)
     p.add_argument("--ids", required=True, help="file with info_complete request ids, one per line")
+    p.add_argument("--client", choices=["wrk", "python"], default="wrk",
+                   help="load generator: wrk (default, light) or this script's asyncio client")
     args = p.parse_args()
     ids = open(args.ids).read().split()
 
     rows, peak_rss = [], 0
     for clients in (1, 4, 16):
         base = pgbench(args, clients)
-        tr = asyncio.run(bench_transitions(args, clients, ids))
-        peak_rss = max(peak_rss, rss_kb(args.server_pid, "VmRSS"))
-        ls = asyncio.run(bench_lists(args, clients))
+        if args.client == "wrk":
+            tr = wrk(args, clients, "wrk_transition.lua", lambda threads: [os.path.abspath(args.ids), str(threads)])
+            peak_rss = max(peak_rss, rss_kb(args.server_pid, "VmRSS"))
+            ls = wrk(args, clients, "wrk_list.lua", lambda threads: [])
+        else:
+            tr = asyncio.run(bench_transitions(args, clients, ids))
+            peak_rss = max(peak_rss, rss_kb(args.server_pid, "VmRSS"))
+            ls = asyncio.run(bench_lists(args, clients))
         peak_rss = max(peak_rss, rss_kb(args.server_pid, "VmRSS"))
         rows.append((clients, base, tr, ls))
 

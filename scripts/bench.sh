@@ -30,8 +30,10 @@ $cb admin create-staff --email bench@callboard.local --role admin >/dev/null
 token=$($cb admin create-token --email bench@callboard.local)
 psql_ -d bench -c "SELECT id FROM requests WHERE state = 'info_complete' ORDER BY random() LIMIT 2000" > .local/bench-ids.txt
 
-$cb serve --hostname 127.0.0.1 --port "$http_port" &
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+# glibc's per-thread malloc arenas inflate RSS on many-threaded servers; two are plenty here.
+MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} $cb serve --hostname 127.0.0.1 --port "$http_port" &
 server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$http_port/health/ready" >/dev/null && break; sleep 0.1; done
 python3 bench/api_bench.py --port "$http_port" --token "$token" --server-pid "$server" --pg-port "$pg_port" \
-  --seconds "$seconds" --ids .local/bench-ids.txt
+  --seconds "$seconds" --ids .local/bench-ids.txt --client "${BENCH_CLIENT:-wrk}"

@@ -12,6 +12,17 @@ public enum WorkflowDiagram {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The transition table for documentation: name, from, to, who may fire it, guards.
+    public static func markdownTable() -> String {
+        var lines = ["| transition | from | to | who may fire it | guards |", "|---|---|---|---|---|"]
+        for def in Lifecycle.table {
+            lines.append("| `\(def.name.rawValue)` | " + def.from.map(\.rawValue).joined(separator: ", ") + " | \(def.to.rawValue) | "
+                + def.actors.sorted().map(\.rawValue).joined(separator: ", ") + " | "
+                + (def.guards.isEmpty ? "—" : def.guards.map(\.rawValue).joined(separator: ", ")) + " |")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     /// The same graph in Graphviz DOT.
     public static func dot() -> String {
         var lines = ["digraph callboard {", "  rankdir=LR;"]

@@ -159,36 +159,63 @@ public enum EmailStore {
     /// Records the outcome of attempt `attempt`; false when a newer attempt owns the email.
     @discardableResult
     public static func finish(id: UUID, attempt: Int, outcome: Outcome, at now: Date, on client: PostgresClient, logger: Logger) async throws -> Bool {
-        try await client.transaction(logger: logger) { conn in
-            let (status, runAt, error, label): (EmailStatus, Date?, String?, String) = switch outcome {
-            case .sent: (.sent, nil, nil, "sent")
-            case .retry(let at, let e): (.queued, at, e, "retry")
-            case .failed(let e, _): (.failed, nil, e, "failed")
-            case .dead(let e): (.dead, nil, e, "dead")
-            }
-            let rows = try await conn.query("""
-                UPDATE emails SET status = \(status.rawValue), run_at = coalesce(\(runAt), run_at), last_error = coalesce(\(error), last_error),
-                       lease_until = NULL, leased_by = NULL, updated_at = \(now),
-                       sent_at = CASE WHEN \(status.rawValue) = 'sent' THEN \(now) ELSE sent_at END
-                WHERE id = \(id) AND attempts = \(attempt) AND status = 'sending'
-                RETURNING recipient
-                """, logger: logger).collect()
-            guard let recipient = try rows.first?.decode(String.self) else { return false }
-            try await conn.query("""
-                UPDATE email_attempts SET finished_at = \(now), outcome = \(label), error = \(error)
-                WHERE email_id = \(id) AND attempt = \(attempt)
-                """, logger: logger)
-            if case .failed(let e, true) = outcome {
-                try await suppress(recipient, reason: "permanent failure: \(e)", at: now, on: conn, logger: logger)
-            }
+        try await finish([(id, attempt, outcome)], at: now, on: client, logger: logger).contains(id)
+    }
+
+    /// Records a batch of outcomes in one statement (plus one for any new suppressions), each fenced
+    /// by its attempt number; returns the ids whose outcome was recorded.
+    public static func finish(_ results: [(id: UUID, attempt: Int, outcome: Outcome)], at now: Date, on client: PostgresClient,
+                              logger: Logger) async throws -> Set<UUID> {
+        guard !results.isEmpty else { return [] }
+        var ids: [UUID] = [], attempts: [Int] = [], statuses: [String] = [], runAts: [Date] = [], errors: [String] = []
+        var suppressions: [(UUID, String)] = []
+        for (id, attempt, outcome) in results {
+            ids.append(id)
+            attempts.append(attempt)
             switch outcome {
-            case .sent: try await recordEvent(id, "email_sent", at: now, on: conn, logger: logger)
-            case .retry: try await recordEvent(id, "email_failed", at: now, on: conn, logger: logger, detail: error)
-            case .failed: try await recordEvent(id, "email_failed", at: now, on: conn, logger: logger, detail: error)
-            case .dead: try await recordEvent(id, "email_dead", at: now, on: conn, logger: logger, detail: error)
+            case .sent: statuses.append("sent"); runAts.append(now); errors.append("")
+            case .retry(let at, let e): statuses.append("queued"); runAts.append(at); errors.append(e)
+            case .failed(let e, let bad):
+                statuses.append("failed"); runAts.append(now); errors.append(e)
+                if bad { suppressions.append((id, e)) }
+            case .dead(let e): statuses.append("dead"); runAts.append(now); errors.append(e)
             }
-            return true
         }
+        let rows = try await client.query("""
+            WITH input AS (
+                SELECT * FROM unnest(\(ids), \(attempts), \(statuses), \(runAts), \(errors)) AS t(id, attempt, status, run_at, error)
+            ), done AS (
+                UPDATE emails e SET status = i.status,
+                       run_at = CASE WHEN i.status = 'queued' THEN i.run_at ELSE e.run_at END,
+                       last_error = coalesce(nullif(i.error, ''), e.last_error), lease_until = NULL, leased_by = NULL, updated_at = \(now),
+                       sent_at = CASE WHEN i.status = 'sent' THEN \(now) ELSE e.sent_at END
+                FROM input i WHERE e.id = i.id AND e.attempts = i.attempt AND e.status = 'sending'
+                RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, i.status, nullif(i.error, '') AS error
+            ), attempt AS (
+                UPDATE email_attempts a SET finished_at = \(now), error = done.error,
+                       outcome = CASE done.status WHEN 'queued' THEN 'retry' ELSE done.status END
+                FROM done WHERE a.email_id = done.id AND a.attempt = done.attempts
+            ), event AS (
+                INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
+                SELECT done.request_id, r.version, CASE done.status WHEN 'sent' THEN 'email_sent' WHEN 'dead' THEN 'email_dead' ELSE 'email_failed' END,
+                       'system', NULL, \(now),
+                       jsonb_strip_nulls(jsonb_build_object('email_id', done.id, 'email_kind', done.kind, 'recipient', done.recipient,
+                                                            'attempt', done.attempts, 'detail', done.error))
+                FROM done JOIN requests r ON r.id = done.request_id
+            )
+            SELECT id FROM done
+            """, logger: logger).collect()
+        let recorded = Set(try rows.map { try $0.decode(UUID.self) })
+        let toSuppress = suppressions.filter { recorded.contains($0.0) }
+        if !toSuppress.isEmpty {
+            try await client.transaction(logger: logger) { conn in
+                for (id, error) in toSuppress {
+                    guard let e = try await fetch(id, on: conn, logger: logger) else { continue }
+                    try await suppress(e.recipient, reason: "permanent failure: \(error)", at: now, on: conn, logger: logger)
+                }
+            }
+        }
+        return recorded
     }
 
     /// Staff: stop a queued (or failed) email. Returns the email, or nil when it does not exist.

@@ -77,19 +77,34 @@ public struct EmailWorker: Service {
         let batch = try await EmailStore.claim(limit: settings.batchSize, worker: settings.workerID, leaseSeconds: settings.leaseSeconds,
                                                at: time.now(), on: db, logger: logger)
         guard !batch.isEmpty else { return 0 }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // Send with bounded concurrency, then record every outcome of the batch in one statement.
+        let outcomes = try await withThrowingTaskGroup(of: (EmailRecord, EmailStore.Outcome, String).self) { group in
+            var results: [(EmailRecord, EmailStore.Outcome, String)] = []
             var running = 0
             for e in batch {
-                if running >= settings.concurrency { try await group.next(); running -= 1 }
+                if running >= settings.concurrency, let r = try await group.next() { results.append(r); running -= 1 }
                 group.addTask { try await deliver(e) }
                 running += 1
             }
-            try await group.waitForAll()
+            for try await r in group { results.append(r) }
+            return results
+        }
+        let recorded = try await EmailStore.finish(outcomes.map { ($0.0.id, $0.0.attempts, $0.1) }, at: time.now(), on: db, logger: logger)
+        for (e, _, label) in outcomes {
+            guard recorded.contains(e.id) else {
+                logger.warning("email outcome discarded: a newer attempt owns it", metadata: ["email_id": .string(e.id.uuidString)])
+                continue
+            }
+            Counter(label: "callboard_email_sends_total", dimensions: [("transport", transport.name), ("outcome", label)]).increment()
+            if label == "sent" {
+                Timer(label: "callboard_email_enqueue_to_sent_seconds").recordNanoseconds(Int64(time.now().timeIntervalSince(e.createdAt) * 1e9))
+            }
         }
         return batch.count
     }
 
-    func deliver(_ e: EmailRecord) async throws {
+    /// Sends one email and decides its outcome; the caller records it.
+    func deliver(_ e: EmailRecord) async throws -> (EmailRecord, EmailStore.Outcome, String) {
         let attempt = e.attempts
         let started = ContinuousClock.now
         // The lease is extended while the send is in progress, so a slow server does not look like a dead worker.
@@ -109,31 +124,25 @@ public struct EmailWorker: Service {
             outcome = .sent
             label = "sent"
         } catch {
+            let last = attempt >= e.maxAttempts
             switch error {
             case .permanent(let m, let bad):
                 outcome = .failed(error: m, suppressAddress: bad)
                 label = "failed"
             case .rateLimited(let after, let m):
-                outcome = attempt >= e.maxAttempts ? .dead(error: m) : .retry(at: time.now().addingTimeInterval(after), error: m)
-                label = attempt >= e.maxAttempts ? "dead" : "retry"
+                outcome = last ? .dead(error: m) : .retry(at: time.now().addingTimeInterval(after), error: m)
+                label = last ? "dead" : "retry"
             case .temporary(let m):
                 let delay = email.retry.delay(afterAttempt: attempt, unit: random())
-                outcome = attempt >= e.maxAttempts ? .dead(error: m) : .retry(at: time.now().addingTimeInterval(delay), error: m)
-                label = attempt >= e.maxAttempts ? "dead" : "retry"
+                outcome = last ? .dead(error: m) : .retry(at: time.now().addingTimeInterval(delay), error: m)
+                label = last ? "dead" : "retry"
             }
             logger.warning("email not sent", metadata: ["email_id": .string(e.id.uuidString), "attempt": .stringConvertible(attempt),
                                                         "outcome": .string(label), "error": .string(error.message)])
         }
-        let recorded = try await EmailStore.finish(id: e.id, attempt: attempt, outcome: outcome, at: time.now(), on: db, logger: logger)
-        if !recorded {
-            logger.warning("email outcome discarded: a newer attempt owns it", metadata: ["email_id": .string(e.id.uuidString)])
-        }
-        Counter(label: "callboard_email_sends_total", dimensions: [("transport", transport.name), ("outcome", label)]).increment()
         Timer(label: "callboard_email_send_duration_seconds", dimensions: [("transport", transport.name)])
             .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-        if label == "sent" {
-            Timer(label: "callboard_email_enqueue_to_sent_seconds").recordNanoseconds(Int64(time.now().timeIntervalSince(e.createdAt) * 1e9))
-        }
+        return (e, outcome, label)
     }
 
     /// Keeps a LISTEN connection open and rings the doorbell on every notification; reconnects with backoff.
