@@ -117,8 +117,21 @@ def wrk(args, clients, script, extra):
     line = next((l for l in out.stdout.splitlines() if l.startswith("{")), None)
     if out.returncode != 0 or line is None:
         raise RuntimeError("wrk failed: " + out.stdout + out.stderr)
+    if os.environ.get("WRK_DEBUG"):
+        sys.stderr.write(out.stderr)
     r = json.loads(line)
     return r["rps"], r["p50_ms"], r["p99_ms"], r["errors"]
+
+
+def current_versions(args, ids):
+    """Writes "id version state" for each benchmark request as the database has it now, for wrk."""
+    out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(args.pg_port), "-U", "postgres", "-d", args.database, "-qtA", "-F", " ",
+                          "-c", "SELECT id, version, state FROM requests WHERE id = ANY(string_to_array('" + ",".join(ids) + "', ',')::uuid[])"],
+                         capture_output=True, text=True, check=True).stdout
+    path = os.path.abspath(args.ids + ".now")
+    with open(path, "w") as f:
+        f.write(out)
+    return path
 
 
 def rss_kb(pid, field):
@@ -161,7 +174,8 @@ def main():
     for clients in (1, 4, 16):
         base = pgbench(args, clients)
         if args.client == "wrk":
-            tr = wrk(args, clients, "wrk_transition.lua", lambda threads: [os.path.abspath(args.ids), str(threads)])
+            snapshot = current_versions(args, ids)
+            tr = wrk(args, clients, "wrk_transition.lua", lambda threads: [snapshot, str(threads)])
             peak_rss = max(peak_rss, rss_kb(args.server_pid, "VmRSS"))
             ls = wrk(args, clients, "wrk_list.lua", lambda threads: [])
         else:

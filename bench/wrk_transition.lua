@@ -1,6 +1,7 @@
 -- wrk: transitions on info_complete requests, alternating reopen_information and
 -- complete_information. Each wrk thread owns a slice of the ids (args: token, ids file, threads)
--- and learns each request's version and state from the responses it gets back.
+-- and starts from a snapshot of versions and states (lines "id version state"), then learns each
+-- request's version and state from the responses it gets back.
 local token, ids, version, state, n = nil, {}, {}, {}, 0
 local thread_index = 0
 local counter = 0
@@ -15,11 +16,12 @@ function init(args)
   local threads = tonumber(args[3])
   local i = 0
   for line in io.lines(args[2]) do
-    if line ~= "" then
+    local id, v, st = line:match("^(%S+) (%d+) (%S+)$")
+    if id then
       if i % threads == index then
-        table.insert(ids, line)
-        version[line] = 1
-        state[line] = "info_complete"
+        table.insert(ids, id)
+        version[id] = tonumber(v)
+        state[id] = st
       end
       i = i + 1
     end
@@ -37,7 +39,12 @@ function request()
   return wrk.format("POST", "/api/v1/requests/" .. id .. "/transitions/complete_information", headers, nil)
 end
 
+local logged = 0
 function response(status, headers, body)
+  if status ~= 200 and logged < 3 and os.getenv("WRK_DEBUG") then
+    logged = logged + 1
+    io.stderr:write("DBG " .. status .. " " .. body:sub(1, 300) .. "\n")
+  end
   local id = body:match('"id":"([0-9a-f%-]+)"')
   if status == 200 and id then
     version[id] = tonumber(body:match('"version":(%d+)'))

@@ -266,3 +266,17 @@ actor NotifyStub {
         #expect(s.secret == NotifyStub.secret)
     }
 }
+
+@Suite struct MIMEMessageTests {
+    @Test func datesAreRFC5322() {
+        #expect(MIMEMessage.rfc5322Date(Date(timeIntervalSince1970: 1_795_000_000)) == "Wed, 18 Nov 2026 11:06:40 +0000")
+        #expect(MIMEMessage.rfc5322Date(Date(timeIntervalSince1970: 0)) == "Thu, 01 Jan 1970 00:00:00 +0000")
+    }
+
+    @Test func addressesAndEncodedWords() {
+        #expect(MIMEMessage.address("GOV.UK Performance Platform <pp@x.gov.uk>") == "pp@x.gov.uk")
+        #expect(MIMEMessage.address("pp@x.gov.uk") == "pp@x.gov.uk")
+        #expect(MIMEMessage.encodeWord("plain") == "plain")
+        #expect(MIMEMessage.encodeWord("é") == "=?UTF-8?B?w6k=?=")
+    }
+}
