@@ -13,7 +13,7 @@ part starts with:
                hanging-<n> appears in --dir so a test knows the message was handed over);
                later copies are accepted (for kill-in-the-middle tests)
 """
-import argparse, asyncio, os, ssl, itertools
+import argparse, asyncio, os, ssl, itertools, uuid
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -42,7 +42,7 @@ class Handler:
         rcpt = envelope.rcpt_tos[0].split("@")[0] if envelope.rcpt_tos else ""
         if rcpt.startswith("hangonce") and message_id not in seen_hung:
             seen_hung.add(message_id)
-            with open(os.path.join(self.directory, f"hanging-{len(seen_hung)}"), "w") as f:
+            with open(os.path.join(self.directory, f"hanging-{uuid.uuid4().hex}"), "w") as f:
                 f.write(message_id)
             await asyncio.sleep(3600)
             return "451 too late"

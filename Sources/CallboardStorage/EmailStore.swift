@@ -112,11 +112,9 @@ public enum EmailStore {
                 ORDER BY run_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
             ), claimed AS (
                 UPDATE emails e SET status = 'sending', attempts = e.attempts + 1, lease_until = \(now.addingTimeInterval(leaseSeconds)),
-                       leased_by = \(worker), updated_at = \(now)
+                       leased_by = \(worker), claimed_at = \(now), updated_at = \(now)
                 FROM next WHERE e.id = next.id
                 RETURNING e.*
-            ), attempt AS (
-                INSERT INTO email_attempts (email_id, attempt, worker, started_at) SELECT id, attempts, \(worker), \(now) FROM claimed
             )
             SELECT \(unescaped: columns) FROM claimed ORDER BY run_at
             """, logger: logger)
@@ -128,10 +126,12 @@ public enum EmailStore {
     public static func reclaimExpired(at now: Date, on client: PostgresClient, logger: Logger) async throws -> Int {
         let rows = try await client.query("""
             WITH expired AS (
-                SELECT id, attempts FROM emails WHERE status = 'sending' AND lease_until < \(now) LIMIT 1000 FOR UPDATE SKIP LOCKED
+                SELECT id, attempts, leased_by, claimed_at FROM emails WHERE status = 'sending' AND lease_until < \(now)
+                LIMIT 1000 FOR UPDATE SKIP LOCKED
             ), done AS (
-                UPDATE email_attempts a SET finished_at = \(now), outcome = 'lease_expired'
-                FROM expired WHERE a.email_id = expired.id AND a.attempt = expired.attempts AND a.finished_at IS NULL
+                INSERT INTO email_attempts (email_id, attempt, worker, started_at, finished_at, outcome)
+                SELECT id, attempts, coalesce(leased_by, ''), coalesce(claimed_at, \(now)), \(now), 'lease_expired' FROM expired
+                ON CONFLICT DO NOTHING
             )
             UPDATE emails e SET status = 'queued', lease_until = NULL, leased_by = NULL, updated_at = \(now),
                    last_error = 'worker stopped before finishing; lease expired'
@@ -187,14 +187,15 @@ public enum EmailStore {
             ), done AS (
                 UPDATE emails e SET status = i.status,
                        run_at = CASE WHEN i.status = 'queued' THEN i.run_at ELSE e.run_at END,
-                       last_error = coalesce(nullif(i.error, ''), e.last_error), lease_until = NULL, leased_by = NULL, updated_at = \(now),
+                       last_error = coalesce(nullif(i.error, ''), e.last_error), lease_until = NULL, updated_at = \(now),
                        sent_at = CASE WHEN i.status = 'sent' THEN \(now) ELSE e.sent_at END
                 FROM input i WHERE e.id = i.id AND e.attempts = i.attempt AND e.status = 'sending'
-                RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, i.status, nullif(i.error, '') AS error
+                RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, e.leased_by, e.claimed_at, i.status, nullif(i.error, '') AS error
             ), attempt AS (
-                UPDATE email_attempts a SET finished_at = \(now), error = done.error,
-                       outcome = CASE done.status WHEN 'queued' THEN 'retry' ELSE done.status END
-                FROM done WHERE a.email_id = done.id AND a.attempt = done.attempts
+                INSERT INTO email_attempts (email_id, attempt, worker, started_at, finished_at, outcome, error)
+                SELECT id, attempts, coalesce(leased_by, ''), coalesce(claimed_at, \(now)), \(now),
+                       CASE status WHEN 'queued' THEN 'retry' ELSE status END, error
+                FROM done
             ), event AS (
                 INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
                 SELECT done.request_id, r.version, CASE done.status WHEN 'sent' THEN 'email_sent' WHEN 'dead' THEN 'email_dead' ELSE 'email_failed' END,

@@ -18,7 +18,9 @@ CREATE TABLE emails (
     attempts      integer NOT NULL DEFAULT 0,
     max_attempts  integer NOT NULL DEFAULT 8,
     lease_until   timestamptz,
+    -- The worker holding (or last holding) the email, and when it claimed it.
     leased_by     text,
+    claimed_at    timestamptz,
     last_error    text,
     -- Stable across attempts: SMTP Message-ID and Notify reference, so duplicates downstream are recognisable.
     message_id    text NOT NULL,
@@ -34,7 +36,7 @@ CREATE INDEX emails_request_idx ON emails (request_id, created_at);
 CREATE INDEX emails_status_idx ON emails (status, created_at, id);
 CREATE INDEX emails_recipient_idx ON emails (lower(recipient), created_at);
 
--- One row per delivery attempt, for staff diagnosing a stuck email.
+-- One row per finished delivery attempt (written with its outcome), for staff diagnosing an email.
 CREATE TABLE email_attempts (
     email_id    uuid NOT NULL REFERENCES emails (id),
     attempt     integer NOT NULL,
