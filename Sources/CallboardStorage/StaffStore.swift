@@ -68,20 +68,20 @@ public enum TokenStore {
     /// The hash is an index lookup; the token itself never reaches the database. `last_used_at`
     /// is written at most once a minute, so reads stay reads.
     public static func authenticate(hash: [UInt8], at now: Date, on client: PostgresClient, logger: Logger) async throws -> (StaffRecord, UUID, [UInt8])? {
+        // Read the row to the end before acting on it: a row stream left half-read holds its buffers.
         let rows = try await client.query("""
             SELECT s.id, s.email, s.name, s.role, s.created_at, t.id, t.token_hash, t.last_used_at
             FROM api_tokens t JOIN staff s ON s.id = t.staff_id
             WHERE t.token_hash = \(ByteBuffer(bytes: hash)) AND t.revoked_at IS NULL
               AND (t.expires_at IS NULL OR t.expires_at > \(now)) AND s.disabled_at IS NULL
-            """, logger: logger)
-        for try await (id, email, name, role, created, tokenID, stored, lastUsed) in rows.decode((UUID, String, String, String, Date, UUID, ByteBuffer, Date?).self) {
-            if lastUsed.map({ now.timeIntervalSince($0) > 60 }) ?? true {
-                try await client.query("UPDATE api_tokens SET last_used_at = \(now) WHERE id = \(tokenID)", logger: logger)
-            }
-            return (StaffRecord(id: id, email: email, name: name, role: StaffRole(rawValue: role) ?? .viewer, createdAt: created), tokenID,
-                    Array(buffer: stored))
+            """, logger: logger).collect()
+        guard let row = rows.first else { return nil }
+        let (id, email, name, role, created, tokenID, stored, lastUsed) = try row.decode((UUID, String, String, String, Date, UUID, ByteBuffer, Date?).self)
+        if lastUsed.map({ now.timeIntervalSince($0) > 60 }) ?? true {
+            try await client.query("UPDATE api_tokens SET last_used_at = \(now) WHERE id = \(tokenID)", logger: logger)
         }
-        return nil
+        return (StaffRecord(id: id, email: email, name: name, role: StaffRole(rawValue: role) ?? .viewer, createdAt: created), tokenID,
+                Array(buffer: stored))
     }
 
     public static func list(staffID: UUID?, on client: PostgresClient, logger: Logger) async throws -> [TokenRecord] {

@@ -19,9 +19,9 @@ struct DatabaseOptions: ParsableArguments {
         do { return try DatabaseURL(raw) } catch { throw ValidationError(String(describing: error)) }
     }
 
-    func client(logger: Logger) throws -> PostgresClient {
+    func client(logger: Logger, keepOpen: Bool = false) throws -> PostgresClient {
         let size = poolSize ?? ProcessInfo.processInfo.environment["CALLBOARD_DB_POOL_SIZE"].flatMap(Int.init) ?? 20
-        return PostgresClient(configuration: try url().clientConfiguration(maxConnections: max(2, size)), backgroundLogger: logger)
+        return PostgresClient(configuration: try url().clientConfiguration(maxConnections: max(2, size), keepOpen: keepOpen), backgroundLogger: logger)
     }
 }
 
@@ -41,12 +41,13 @@ enum Logs {
 }
 
 /// Runs `body` with a started PostgresClient, then shuts the client down.
-func withDatabase<T: Sendable>(_ options: DatabaseOptions, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+func withDatabase<T: Sendable>(_ options: DatabaseOptions, logger: Logger, keepOpen: Bool = false,
+                               _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
     // A one-shot command may query before the pool's run() task is scheduled; PostgresNIO then
     // warns and waits. The wait is harmless, so only errors from the pool are shown here.
     var poolLogger = logger
     poolLogger.logLevel = max(logger.logLevel, .error)
-    let client = try options.client(logger: poolLogger)
+    let client = try options.client(logger: poolLogger, keepOpen: keepOpen)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await client.run() }
         defer { group.cancelAll() }

@@ -32,7 +32,7 @@ struct Serve: AsyncParsableCommand {
         let host = hostname ?? env["CALLBOARD_HOSTNAME"] ?? "127.0.0.1"
         let port = port ?? env["CALLBOARD_PORT"].flatMap(Int.init) ?? 8080
         let url = try database.url()
-        let client = try database.client(logger: logger)
+        let client = try database.client(logger: logger, keepOpen: true)
         let migrator = Migrator(migrations: try Migration.bundled(), logger: logger)
         let wantMigrate = migrate || env["CALLBOARD_MIGRATE_ON_START"] == "true"
 

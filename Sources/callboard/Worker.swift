@@ -12,7 +12,7 @@ struct Worker: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logs.bootstrap()
-        let client = try database.client(logger: logger)
+        let client = try database.client(logger: logger, keepOpen: true)
         let worker = try makeWorker(client: client, url: try database.url(), logger: logger)
         let startup = StartupCheck(client: client, migrator: Migrator(migrations: try Migration.bundled(), logger: logger), migrate: false, logger: logger)
         let group = ServiceGroup(configuration: .init(

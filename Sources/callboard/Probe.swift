@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Runs many trivial queries and prints the resident size: tells a leak in the database path
+/// apart from one in HTTP handling. Not needed for running Callboard.
+struct Probe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Diagnostics: resident memory across N database round trips.", shouldDisplay: false)
+    @OptionGroup var database: DatabaseOptions
+    @Option var count = 20000
+    @Option var mode = "query"
+
+    func run() async throws {
+        let logger = Logs.bootstrap()
+        let (count, mode) = (self.count, self.mode)
+        if mode == "conn" {
+            let conn = try await PostgresConnection.connect(configuration: try database.url().connectionConfiguration(), id: 1, logger: logger)
+            for round in 0..<3 {
+                for _ in 0..<count { _ = try await conn.query("SELECT 1::int8", logger: logger).collect() }
+                print("round \(round): \((try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("VmRSS") } ?? "")")
+            }
+            try await conn.close()
+            return
+        }
+        try await withDatabase(database, logger: logger, keepOpen: mode != "ondemand") { client in
+            func rss() -> String { (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("VmRSS") }.map(String.init) ?? "" }
+            for round in 0..<3 {
+                try await withThrowingTaskGroup(of: Void.self) { g in
+                    for w in 0..<16 {
+                        g.addTask {
+                            for _ in 0..<(count / 16) {
+                                switch mode {
+                                case "withConnection":
+                                    _ = try await client.withConnection { try await $0.query("SELECT 1", logger: logger).collect() }
+                                case "nolog", "ondemand":
+                                    _ = try await client.query("SELECT \(w)::int8").collect()
+                                case "iterate":
+                                    for try await _ in try await client.query("SELECT \(w)::int8") {}
+                                default:
+                                    _ = try await client.query("SELECT \(w)::int8", logger: logger).collect()
+                                }
+                            }
+                        }
+                    }
+                    try await g.waitForAll()
+                }
+                print("round \(round): \(rss())")
+            }
+        }
+    }
+}
