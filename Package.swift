@@ -52,7 +52,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            resources: [.copy("Templates")]
+            resources: [.copy("Templates"), .copy("Resources")]
         ),
         // HTTP: admin API, health, metrics.
         .target(

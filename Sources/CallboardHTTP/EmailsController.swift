@@ -11,31 +11,17 @@ struct EmailsController {
 
     func register(_ r: CatalogedRoutes) {
         r.on(.get, "/emails") { request, context in
-            let q = request.uri.queryParameters
-            var errors = ErrorCollector()
+            var q = QueryReader(request.uri, allowed: ["status", "request_id", "recipient"])
             var filter = EmailStore.Filter()
-            for (key, _) in q where !["status", "request_id", "recipient", "limit", "cursor"].contains(String(key)) {
-                errors.add("/query/\(key)", "is not a filter; filters are: cursor, limit, recipient, request_id, status")
-            }
-            if let s = q.get("status") {
-                filter.status = EmailStatus(rawValue: s)
-                if filter.status == nil { errors.add("/query/status", "must be one of: " + EmailStatus.allCases.map(\.rawValue).joined(separator: ", ")) }
-            }
-            if let s = q.get("request_id") {
+            filter.status = q.choice("status", EmailStatus.self)
+            if let s = q.string("request_id") {
                 filter.requestID = UUID(uuidString: s)
-                if filter.requestID == nil { errors.add("/query/request_id", "must be a request id") }
+                if filter.requestID == nil { q.errors.add("/query/request_id", "must be a request id") }
             }
-            if let s = q.get("recipient") {
-                if s.unicodeScalars.contains("\u{0}") { errors.add("/query/recipient", "must not contain the NUL character") } else { filter.recipient = s }
-            }
-            var cursor: ListCursor?
-            if let c = q.get("cursor") {
-                cursor = ListCursor(encoded: c)
-                if cursor == nil { errors.add("/query/cursor", "is not a cursor this API gave") }
-            }
-            var limit = 50
-            do { limit = try request.uri.limit() } catch let p as Problem { errors.add(contentsOf: p.errors) }
-            if !errors.isEmpty { throw Problem.invalid(errors.errors) }
+            filter.recipient = q.string("recipient")
+            let cursor = q.cursor(ListCursor.init(encoded:))
+            let limit = q.limit()
+            try q.finish()
             let page = try await emails.list(filter, cursor: cursor, limit: limit, by: try context.caller())
             return JSONOutput.response(.object([
                 "items": .array(page.emails.map { JSONOutput.email($0) }),

@@ -49,14 +49,3 @@ extension Parameters {
         return id
     }
 }
-
-extension URI {
-    /// Query parameter as a positive integer within bounds; errors name the parameter as a pointer.
-    func limit(default value: Int = 50, max: Int = 200) throws -> Int {
-        guard let s = queryParameters.get("limit") else { return value }
-        guard let n = Int(s), (1...max).contains(n) else {
-            throw Problem.invalid([FieldError(pointer: "/query/limit", message: "must be a whole number from 1 to \(max)")])
-        }
-        return n
-    }
-}

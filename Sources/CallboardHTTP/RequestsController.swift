@@ -64,14 +64,10 @@ struct RequestsController {
         }
         r.on(.get, "/requests/:id/events") { request, context in
             let id = try context.parameters.uuid("id", what: "request")
-            let limit = try request.uri.limit()
-            var after: Int64 = 0
-            if let c = request.uri.queryParameters.get("cursor") {
-                guard let n = Int64(c), n >= 0 else {
-                    throw Problem.invalid([FieldError(pointer: "/query/cursor", message: "is not a cursor this API gave")])
-                }
-                after = n
-            }
+            var q = QueryReader(request.uri, allowed: [])
+            let after = q.cursor { Int64($0).flatMap { $0 >= 0 ? $0 : nil } } ?? 0
+            let limit = q.limit()
+            try q.finish()
             let page = try await requests.events(id, afterID: after, limit: limit, by: try context.caller())
             return JSONOutput.response(.object([
                 "items": .array(page.events.map(JSONOutput.event)),
@@ -82,50 +78,24 @@ struct RequestsController {
 
     /// Filters: state (comma-separated), kind, assignee (email or `none`), missing, department, q; limit; cursor.
     func parseListQuery(_ uri: URI) throws -> (RequestFilter, ListCursor?, Int) {
-        let q = uri.queryParameters
-        var errors = ErrorCollector()
+        var q = QueryReader(uri, allowed: ["state", "kind", "assignee", "missing", "department", "q"])
         var filter = RequestFilter()
-        let known: Set<String> = ["state", "kind", "assignee", "missing", "department", "q", "limit", "cursor"]
-        for (key, _) in q where !known.contains(String(key)) {
-            errors.add("/query/\(key)", "is not a filter; filters are: " + known.sorted().joined(separator: ", "))
-        }
-        for (key, value) in q where value.unicodeScalars.contains("\u{0}") {
-            errors.add("/query/\(key)", "must not contain the NUL character")
-        }
-        if let s = q.get("state") {
-            if s.isEmpty { errors.add("/query/state", "must be one of: " + RequestState.allCases.map(\.rawValue).joined(separator: ", ")) }
-            for part in s.split(separator: ",") {
-                if let st = RequestState(rawValue: String(part)) { filter.states.append(st) }
-                else { errors.add("/query/state", "must be one of: " + RequestState.allCases.map(\.rawValue).joined(separator: ", ")) }
-            }
-        }
-        if let k = q.get("kind") {
-            if let kind = RequestKind(rawValue: k) { filter.kind = kind }
-            else { errors.add("/query/kind", "must be one of: " + RequestKind.allCases.map(\.rawValue).joined(separator: ", ")) }
-        }
-        if let m = q.get("missing") {
-            if let item = ItemName(rawValue: m) { filter.missing = item }
-            else { errors.add("/query/missing", "must be one of: " + ItemName.allCases.map(\.rawValue).joined(separator: ", ")) }
-        }
-        if let a = q.get("assignee") {
+        filter.states = q.choices("state", RequestState.self)
+        filter.kind = q.choice("kind", RequestKind.self)
+        filter.missing = q.choice("missing", ItemName.self)
+        if let a = q.string("assignee") {
             if a == "none" { filter.unassigned = true }
             else if FieldRules.emailProblem(a) == nil { filter.assigneeEmail = a }
-            else { errors.add("/query/assignee", "must be a staff email, or none for unassigned requests") }
+            else { q.errors.add("/query/assignee", "must be a staff email, or none for unassigned requests") }
         }
-        // Free text may arrive form-encoded, with + for a space.
-        if let d = q.get("department")?.replacingOccurrences(of: "+", with: " "), !d.isEmpty, !d.contains("\u{0}") { filter.department = d }
-        if let text = q.get("q")?.replacingOccurrences(of: "+", with: " "), !text.contains("\u{0}") {
-            if text.count > 200 { errors.add("/query/q", "must be at most 200 characters") }
+        if let d = q.text("department"), !d.isEmpty { filter.department = d }
+        if let text = q.text("q") {
+            if text.count > 200 { q.errors.add("/query/q", "must be at most 200 characters") }
             else if !text.trimmingCharacters(in: .whitespaces).isEmpty { filter.text = text }
         }
-        var cursor: ListCursor?
-        if let c = q.get("cursor") {
-            cursor = ListCursor(encoded: c)
-            if cursor == nil { errors.add("/query/cursor", "is not a cursor this API gave") }
-        }
-        var limit = 50
-        do { limit = try uri.limit() } catch let p as Problem { errors.add(contentsOf: p.errors) }
-        if !errors.isEmpty { throw Problem.invalid(errors.errors) }
+        let cursor = q.cursor(ListCursor.init(encoded:))
+        let limit = q.limit()
+        try q.finish()
         return (filter, cursor, limit)
     }
 }
