@@ -108,7 +108,8 @@ public enum TransitionEngine {
             case .recordChangesRequested: after.signOffDecision = .changesRequested
             case .recordPreviewURL: if let u = arguments.previewURL { after.previewURL = u }
             case .recordLiveURL: if let u = arguments.liveURL { after.liveURL = u }
-            case .recordInfoComplete, .recordAuditOutcome, .notifySignOffOwner, .notifyTeam, .notifyServiceContact: break
+            case .recordInfoComplete, .recordAuditOutcome, .notifySignOffOwner, .notifyTeam, .notifyServiceContact,
+                 .startPreviewSLA, .clearPreviewSLA, .meetPreviewSLA: break
             }
         }
         return .success(TransitionPlan(definition: def, from: request.state, to: def.to, arguments: arguments, after: after))

@@ -52,6 +52,12 @@ public enum Guard: String, CaseIterable, Codable, Sendable {
 /// What a transition does besides changing state; run by the application service in the same transaction.
 public enum Effect: String, CaseIterable, Codable, Sendable {
     case recordInfoComplete = "record_info_complete"
+    /// The preview promise starts (again, if information was reopened) …
+    case startPreviewSLA = "start_preview_sla"
+    /// … stops without a verdict when information is reopened …
+    case clearPreviewSLA = "clear_preview_sla"
+    /// … and is met when the preview is published.
+    case meetPreviewSLA = "meet_preview_sla"
     case clearSignOffDecision = "clear_sign_off_decision"
     case recordApproval = "record_approval"
     case recordChangesRequested = "record_changes_requested"
@@ -83,10 +89,10 @@ public enum Lifecycle {
     public static let table: [TransitionDefinition] = [
         .init(name: .completeInformation, from: [.requested], to: .infoComplete,
               actors: staff.union([.system]), inputs: [], guards: [.requiredItemsSettled],
-              effects: [.recordInfoComplete],
+              effects: [.recordInfoComplete, .startPreviewSLA],
               summary: "All required information is in; the 5-working-day preview promise starts."),
         .init(name: .reopenInformation, from: [.infoComplete], to: .requested,
-              actors: staff, inputs: [.reason], guards: [.reasonGiven], effects: [.notifyServiceContact],
+              actors: staff, inputs: [.reason], guards: [.reasonGiven], effects: [.clearPreviewSLA, .notifyServiceContact],
               summary: "Information turned out to be incomplete or wrong; the service contact is asked again."),
         .init(name: .requestSignOff, from: [.infoComplete], to: .signoffPending,
               actors: staff, inputs: [], guards: [.signOffContactProvided],
@@ -106,7 +112,7 @@ public enum Lifecycle {
               summary: "The dashboard is built."),
         .init(name: .publishPreview, from: [.built], to: .previewPublished,
               actors: staff, inputs: [.previewURL], guards: [.previewURLKnown],
-              effects: [.recordPreviewURL, .notifyServiceContact, .notifySignOffOwner],
+              effects: [.recordPreviewURL, .meetPreviewSLA, .notifyServiceContact, .notifySignOffOwner],
               summary: "The preview is published; this meets the preview promise."),
         .init(name: .goLive, from: [.previewPublished], to: .live,
               actors: staff, inputs: [.liveURL], guards: [.signOffApproved, .liveURLKnown],

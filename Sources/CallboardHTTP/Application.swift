@@ -14,9 +14,13 @@ public struct AppDependencies: Sendable {
     public var metrics: HTTPMetrics
     public var catalog: RouteCatalog
     public var email: EmailSettings
+    /// nil: the bundled bank-holiday snapshot and 5 working days.
+    public var sla: PreviewSLASettings?
 
     public init(db: PostgresClient, time: any TimeSource = SystemTime(), logger: Logger,
-                metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog(), email: EmailSettings = EmailSettings()) {
+                metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog(), email: EmailSettings = EmailSettings(),
+                sla: PreviewSLASettings? = nil) {
+        self.sla = sla
         self.db = db
         self.time = time
         self.logger = logger
@@ -33,7 +37,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     router.add(middleware: ProblemMiddleware())
 
     let outbox = EmailOutbox(settings: deps.email, templates: try EmailTemplates.bundled())
-    let requests = RequestService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox)
+    let requests = RequestService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: try deps.sla ?? .bundled())
     let staff = StaffService(db: deps.db, time: deps.time, logger: deps.logger)
     let ops = OperationsController(db: deps.db, migrator: Migrator(migrations: try Migration.bundled(), logger: deps.logger),
                                    metrics: deps.metrics, logger: deps.logger)

@@ -26,7 +26,24 @@ enum JSONOutput {
         return .object(o)
     }
 
-    static func request(_ r: RequestRecord, for who: Principal) -> JSONValue {
+    /// The preview promise: when due and why then, how many working days are left, and the verdict.
+    static func sla(_ promise: (PreviewSLA, PreviewSLA.Status)?) -> JSONValue {
+        guard let (sla, status) = promise else { return .null }
+        return .object([
+            "started_at": date(sla.startedAt),
+            "due_date": .string(sla.dueDate.description),
+            "due_at": date(sla.dueAt),
+            "working_days_remaining": .number(Double(status.workingDaysRemaining)),
+            "at_risk": .bool(status.atRisk),
+            "breached": .bool(status.breached),
+            "met_at": date(sla.metAt),
+            "uncertain": .bool(sla.uncertain),
+            "calendar_version": .string(sla.calendarVersion),
+            "excluded_days": .array(sla.excluded.map { .object(["date": .string($0.date.description), "reason": .string($0.reason)]) }),
+        ])
+    }
+
+    static func request(_ r: RequestRecord, for who: Principal, sla: JSONValue) -> JSONValue {
         var items: [String: JSONValue] = [:]
         for name in ItemName.allCases {
             let item = r.checklist[name]
@@ -68,12 +85,17 @@ enum JSONOutput {
             "created_at": date(r.createdAt),
             "updated_at": date(r.updatedAt),
             "transitions": .array(options),
+            "sla": sla,
         ])
     }
 
     /// A list entry: enough to triage, no item values; GET the request for everything.
-    static func summary(_ r: RequestSummary) -> JSONValue {
-        .object([
+    static func summary(_ r: RequestSummary, now: Date) -> JSONValue {
+        let flags = r.slaDueAt.map { PreviewSLA.flags(at: now, dueAt: $0, atRiskAt: r.slaAtRiskAt ?? $0, metAt: r.slaMetAt) }
+        return .object([
+            "sla_due_at": date(r.slaDueAt),
+            "sla_at_risk": .bool(flags?.atRisk ?? false),
+            "sla_breached": .bool(flags?.breached ?? false),
             "id": .string(r.id.uuidString.lowercased()),
             "kind": .string(r.kind.rawValue),
             "state": .string(r.state.rawValue),

@@ -16,7 +16,7 @@ struct RequestsController {
             let body = try await request.requiredJSONBody(context: context)
             let who = try context.caller()
             let record = try await requests.create(body, by: who)
-            return JSONOutput.response(JSONOutput.request(record, for: who), status: .created,
+            return JSONOutput.response(JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record))), status: .created,
                                        headers: [.eTag: ETag.make(record.version), .location: "/api/v1/requests/\(record.id.uuidString.lowercased())"])
         }
         r.on(.get, "/requests") { request, context in
@@ -24,14 +24,14 @@ struct RequestsController {
             let (filter, cursor, limit) = try parseListQuery(request.uri)
             let page = try await requests.list(filter, cursor: cursor, limit: limit, by: who)
             return JSONOutput.response(.object([
-                "items": .array(page.records.map(JSONOutput.summary)),
+                "items": .array(page.records.map { JSONOutput.summary($0, now: requests.now) }),
                 "next_cursor": JSONOutput.string(page.next?.encoded),
             ]))
         }
         r.on(.get, "/requests/:id") { request, context in
             let who = try context.caller()
             let record = try await requests.get(try context.parameters.uuid("id", what: "request"), by: who)
-            return JSONOutput.response(JSONOutput.request(record, for: who), headers: [.eTag: ETag.make(record.version)])
+            return JSONOutput.response(JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record))), headers: [.eTag: ETag.make(record.version)])
         }
         r.on(.patch, "/requests/:id") { request, context in
             var request = request
@@ -40,7 +40,7 @@ struct RequestsController {
             let body = try await request.requiredJSONBody(context: context)
             let who = try context.caller()
             let record = try await requests.update(id, body, expectedVersion: version, by: who)
-            return JSONOutput.response(JSONOutput.request(record, for: who), headers: [.eTag: ETag.make(record.version)])
+            return JSONOutput.response(JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record))), headers: [.eTag: ETag.make(record.version)])
         }
         r.on(.post, "/requests/:id/transitions/:name") { request, context in
             var request = request
@@ -53,7 +53,7 @@ struct RequestsController {
             let body = try await request.jsonBody(context: context)
             let who = try context.caller()
             let record = try await requests.transition(id, name, body, expectedVersion: version, by: who)
-            return JSONOutput.response(JSONOutput.request(record, for: who), headers: [.eTag: ETag.make(record.version)])
+            return JSONOutput.response(JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record))), headers: [.eTag: ETag.make(record.version)])
         }
         r.on(.post, "/requests/:id/comments") { request, context in
             var request = request
@@ -78,11 +78,12 @@ struct RequestsController {
 
     /// Filters: state (comma-separated), kind, assignee (email or `none`), missing, department, q; limit; cursor.
     func parseListQuery(_ uri: URI) throws -> (RequestFilter, ListCursor?, Int) {
-        var q = QueryReader(uri, allowed: ["state", "kind", "assignee", "missing", "department", "q"])
+        var q = QueryReader(uri, allowed: ["state", "kind", "assignee", "missing", "department", "q", "sla"])
         var filter = RequestFilter()
         filter.states = q.choices("state", RequestState.self)
         filter.kind = q.choice("kind", RequestKind.self)
         filter.missing = q.choice("missing", ItemName.self)
+        filter.sla = q.choice("sla", SLAFilter.self)
         if let a = q.string("assignee") {
             if a == "none" { filter.unassigned = true }
             else if FieldRules.emailProblem(a) == nil { filter.assigneeEmail = a }

@@ -12,13 +12,24 @@ public struct RequestService: Sendable {
     let time: any TimeSource
     let logger: Logger
     let outbox: EmailOutbox
+    let sla: PreviewSLASettings
 
-    public init(db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox) {
+    public init(db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox, sla: PreviewSLASettings) {
         self.db = db
         self.time = time
         self.logger = logger
         self.outbox = outbox
+        self.sla = sla
     }
+
+    /// The request's preview promise as of now, with the calendar's explanation; nil before it starts.
+    public func previewSLA(_ r: RequestRecord) -> (PreviewSLA, PreviewSLA.Status)? {
+        guard let stored = r.sla else { return nil }
+        let view = sla.view(stored, division: r.division)
+        return (view, view.status(at: time.now(), calendar: sla.calendar(for: r.division)))
+    }
+
+    public var now: Date { time.now() }
 
     public func get(_ id: UUID, by who: Principal) async throws -> RequestRecord {
         try who.require(.readRequests)
@@ -29,6 +40,8 @@ public struct RequestService: Sendable {
     public func list(_ filter: RequestFilter, cursor: ListCursor?, limit: Int, by who: Principal) async throws
         -> (records: [RequestSummary], next: ListCursor?) {
         try who.require(.readRequests)
+        var filter = filter
+        filter.now = time.now()
         return try await RequestStore.list(filter, after: cursor, limit: limit, on: db, logger: logger)
     }
 
@@ -153,6 +166,12 @@ public struct RequestService: Sendable {
         for effect in plan.definition.effects {
             switch effect {
             case .recordInfoComplete: record.infoCompleteAt = now
+            case .startPreviewSLA:
+                let promise = PreviewSLA.start(at: now, workingDays: sla.workingDays, calendar: sla.calendar(for: record.division))
+                record.sla = StoredSLA(startedAt: now, dueAt: promise.dueAt, atRiskAt: promise.atRiskAt, metAt: nil,
+                                       calendarVersion: promise.calendarVersion)
+            case .clearPreviewSLA: record.sla = nil
+            case .meetPreviewSLA: record.sla?.metAt = now
             case .recordAuditOutcome: record.auditOutcome = arguments.outcome
             // Email effects are queued below, after the new version is written.
             case .clearSignOffDecision, .recordApproval, .recordChangesRequested, .recordPreviewURL, .recordLiveURL,

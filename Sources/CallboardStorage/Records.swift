@@ -21,11 +21,14 @@ public struct RequestRecord: Sendable, Equatable {
     public var infoCompleteAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
+    /// The preview promise's stored facts (nil until information is complete).
+    public var sla: StoredSLA?
 
     public init(id: UUID, kind: RequestKind, state: RequestState, version: Int, department: String, division: String,
                 assigneeID: UUID? = nil, assigneeEmail: String? = nil, checklist: Checklist, optionalModules: [OptionalModule] = [],
                 notes: String = "", signOffDecision: SignOffDecision? = nil, previewURL: String? = nil, liveURL: String? = nil,
-                auditOutcome: AuditOutcome? = nil, infoCompleteAt: Date? = nil, createdAt: Date, updatedAt: Date) {
+                auditOutcome: AuditOutcome? = nil, infoCompleteAt: Date? = nil, createdAt: Date, updatedAt: Date, sla: StoredSLA? = nil) {
+        self.sla = sla
         self.id = id
         self.kind = kind
         self.state = state
@@ -60,6 +63,23 @@ public struct RequestRecord: Sendable, Equatable {
             previewURL = newValue.previewURL
             liveURL = newValue.liveURL
         }
+    }
+}
+
+/// What is stored of a preview promise; the rest is worked out from the calendar when shown.
+public struct StoredSLA: Sendable, Equatable {
+    public var startedAt: Date
+    public var dueAt: Date
+    public var atRiskAt: Date
+    public var metAt: Date?
+    public var calendarVersion: String
+
+    public init(startedAt: Date, dueAt: Date, atRiskAt: Date, metAt: Date?, calendarVersion: String) {
+        self.startedAt = startedAt
+        self.dueAt = dueAt
+        self.atRiskAt = atRiskAt
+        self.metAt = metAt
+        self.calendarVersion = calendarVersion
     }
 }
 

@@ -12,7 +12,15 @@ public struct RequestFilter: Sendable, Equatable {
     public var missing: ItemName?
     public var department: String?
     public var text: String?
+    /// Preview promises at risk (at most a working day left) or breached, as of `now`.
+    public var sla: SLAFilter?
+    public var now = Date()
     public init() {}
+}
+
+public enum SLAFilter: String, CaseIterable, Sendable {
+    case atRisk = "at_risk"
+    case breached
 }
 
 /// Position in the stable (created_at, id) order, opaque to clients.
@@ -55,12 +63,15 @@ public struct RequestSummary: Sendable, Equatable {
     public var infoCompleteAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
+    public var slaDueAt: Date?
+    public var slaAtRiskAt: Date?
+    public var slaMetAt: Date?
 }
 
 public enum RequestStore {
     static let summaryColumns = """
         r.id, r.kind, r.state, r.version, r.service_name, r.department, r.division, s.email AS assignee_email, r.missing_items,
-        r.sign_off_decision, r.info_complete_at, r.created_at, r.updated_at,
+        r.sign_off_decision, r.info_complete_at, r.created_at, r.updated_at, r.sla_due_at, r.sla_at_risk_at, r.sla_met_at,
         (extract(epoch FROM r.created_at) * 1000000)::int8 AS created_us
         """
 
@@ -68,6 +79,7 @@ public enum RequestStore {
         r.id, r.kind, r.state, r.version, r.department, r.division, r.assignee_id, s.email AS assignee_email,
         r.items::text AS items, r.optional_modules, r.notes, r.sign_off_decision, r.preview_url, r.live_url,
         r.audit_outcome, r.info_complete_at, r.created_at, r.updated_at,
+        r.sla_started_at, r.sla_due_at, r.sla_at_risk_at, r.sla_met_at, r.sla_calendar_version,
         (extract(epoch FROM r.created_at) * 1000000)::int8 AS created_us
         """
 
@@ -103,7 +115,9 @@ public enum RequestStore {
                     optional_modules = \(bind(r.optionalModules.map(\.rawValue))), service_name = \(bind(r.checklist.serviceName ?? "")),
                     notes = \(bind(r.notes)), sign_off_decision = \(bind(r.signOffDecision?.rawValue)), preview_url = \(bind(r.previewURL)),
                     live_url = \(bind(r.liveURL)), audit_outcome = \(bind(r.auditOutcome?.rawValue)),
-                    info_complete_at = \(bind(r.infoCompleteAt)), updated_at = \(bind(r.updatedAt))
+                    info_complete_at = \(bind(r.infoCompleteAt)), updated_at = \(bind(r.updatedAt)),
+                    sla_started_at = \(bind(r.sla?.startedAt)), sla_due_at = \(bind(r.sla?.dueAt)), sla_at_risk_at = \(bind(r.sla?.atRiskAt)),
+                    sla_met_at = \(bind(r.sla?.metAt)), sla_calendar_version = \(bind(r.sla?.calendarVersion))
                 WHERE id = \(bind(r.id)) AND version = \(bind(r.version - 1))
                 RETURNING id, version
             ), event AS (
@@ -177,6 +191,15 @@ public enum RequestStore {
         if let m = filter.missing { conditions.append("r.missing_items @> ARRAY[\(bind(m.rawValue))]::text[]") }
         if let d = filter.department { conditions.append("lower(r.department) = lower(\(bind(d)))") }
         if let q = filter.text { conditions.append("r.search @@ websearch_to_tsquery('simple', \(bind(q)))") }
+        switch filter.sla {
+        case .atRisk?:
+            let now = bind(filter.now)
+            conditions.append("r.sla_due_at IS NOT NULL AND r.sla_met_at IS NULL AND r.sla_at_risk_at <= \(now) AND r.sla_due_at > \(now)")
+        case .breached?:
+            let now = bind(filter.now)
+            conditions.append("r.sla_due_at IS NOT NULL AND ((r.sla_met_at IS NULL AND r.sla_due_at <= \(now)) OR r.sla_met_at >= r.sla_due_at)")
+        case nil: break
+        }
         if let c = cursor {
             conditions.append("(r.created_at, r.id) > ('epoch'::timestamptz + \(bind(c.createdMicros)) * interval '1 microsecond', \(bind(c.id)))")
         }
@@ -199,7 +222,8 @@ public enum RequestStore {
                 missingItems: try r["missing_items"].decode([String].self).compactMap(ItemName.init(rawValue:)),
                 signOffDecision: try r["sign_off_decision"].decode(String?.self).flatMap(SignOffDecision.init(rawValue:)),
                 infoCompleteAt: try r["info_complete_at"].decode(Date?.self), createdAt: try r["created_at"].decode(Date.self),
-                updatedAt: try r["updated_at"].decode(Date.self)))
+                updatedAt: try r["updated_at"].decode(Date.self), slaDueAt: try r["sla_due_at"].decode(Date?.self),
+                slaAtRiskAt: try r["sla_at_risk_at"].decode(Date?.self), slaMetAt: try r["sla_met_at"].decode(Date?.self)))
             lastMicros = try r["created_us"].decode(Int64.self)
         }
         let next = rows.count > limit ? records.last.map { ListCursor(createdMicros: lastMicros, id: $0.id) } : nil
@@ -236,6 +260,10 @@ public enum RequestStore {
             auditOutcome: try r["audit_outcome"].decode(String?.self).flatMap(AuditOutcome.init(rawValue:)),
             infoCompleteAt: try r["info_complete_at"].decode(Date?.self),
             createdAt: try r["created_at"].decode(Date.self),
-            updatedAt: try r["updated_at"].decode(Date.self))
+            updatedAt: try r["updated_at"].decode(Date.self),
+            sla: try r["sla_due_at"].decode(Date?.self).map { due in
+                StoredSLA(startedAt: try r["sla_started_at"].decode(Date.self), dueAt: due, atRiskAt: try r["sla_at_risk_at"].decode(Date.self),
+                          metAt: try r["sla_met_at"].decode(Date?.self), calendarVersion: try r["sla_calendar_version"].decode(String.self))
+            })
     }
 }

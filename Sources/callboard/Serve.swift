@@ -39,7 +39,8 @@ struct Serve: AsyncParsableCommand {
         let metrics = HTTPMetrics()
         // Library metrics (the email worker's sends and latencies) land in the same registry as /metrics.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
-        let app = try buildApplication(AppDependencies(db: client, logger: logger, metrics: metrics, email: .fromEnvironment()),
+        let app = try buildApplication(AppDependencies(db: client, logger: logger, metrics: metrics, email: .fromEnvironment(),
+                                                       sla: try .fromEnvironment()),
                                        hostname: host, port: port)
         let startup = StartupCheck(client: client, migrator: migrator, migrate: wantMigrate, logger: logger)
         logger.info("starting", metadata: ["database": .string(url.description), "address": .string("\(host):\(port)")])

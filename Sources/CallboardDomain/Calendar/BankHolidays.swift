@@ -81,6 +81,13 @@ public struct WorkingCalendar: Sendable {
         return Deadline(date: d, excluded: excluded, uncertain: d.year > (holidays.lastYear[division] ?? 0))
     }
 
+    /// The last working day before `date`.
+    public func previousWorkingDay(before date: CivilDate) -> CivilDate {
+        var d = date.adding(days: -1)
+        while !isWorkingDay(d) { d = d.adding(days: -1) }
+        return d
+    }
+
     /// Working days in (from, to]: 0 when `to` is not after `from`.
     public func workingDays(after from: CivilDate, through to: CivilDate) -> Int {
         guard to > from else { return 0 }
