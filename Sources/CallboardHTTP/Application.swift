@@ -15,11 +15,11 @@ public struct AppDependencies: Sendable {
     public var catalog: RouteCatalog
     public var email: EmailSettings
     /// nil: the bundled bank-holiday snapshot and 5 working days.
-    public var sla: PreviewSLASettings?
+    public var sla: PreviewSLAHolder?
 
     public init(db: PostgresClient, time: any TimeSource = SystemTime(), logger: Logger,
                 metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog(), email: EmailSettings = EmailSettings(),
-                sla: PreviewSLASettings? = nil) {
+                sla: PreviewSLAHolder? = nil) {
         self.sla = sla
         self.db = db
         self.time = time
@@ -37,7 +37,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     router.add(middleware: ProblemMiddleware())
 
     let outbox = EmailOutbox(settings: deps.email, templates: try EmailTemplates.bundled())
-    let requests = RequestService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: try deps.sla ?? .bundled())
+    let requests = RequestService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: try deps.sla ?? PreviewSLAHolder(.bundled()))
     let staff = StaffService(db: deps.db, time: deps.time, logger: deps.logger)
     let ops = OperationsController(db: deps.db, migrator: Migrator(migrations: try Migration.bundled(), logger: deps.logger),
                                    metrics: deps.metrics, logger: deps.logger)

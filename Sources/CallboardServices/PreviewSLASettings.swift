@@ -2,6 +2,9 @@ import CallboardDomain
 import CallboardStorage
 import Crypto
 import Foundation
+import Synchronization
+import Logging
+import PostgresNIO
 
 /// The working-day calendar and the promise's length, as the services use them.
 public struct PreviewSLASettings: Sendable {
@@ -13,14 +16,31 @@ public struct PreviewSLASettings: Sendable {
         self.workingDays = workingDays
     }
 
-    /// The GOV.UK snapshot shipped with the program; its version is a hash of its bytes.
+    /// A snapshot's version: a hash of its bytes, so the same feed always has the same version.
+    public static func version(of data: Data) -> String {
+        "govuk-" + SHA256.hash(data: data).prefix(6).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Parses a feed snapshot (the GOV.UK JSON) with its content version.
+    public static func parse(_ data: Data) throws -> BankHolidays {
+        try BankHolidays.parse(data, version: version(of: data))
+    }
+
+    /// The GOV.UK snapshot shipped with the program.
     public static func bundled(workingDays: Int = 5) throws -> PreviewSLASettings {
         guard let url = Bundle.module.url(forResource: "bank-holidays", withExtension: "json", subdirectory: "Resources") else {
             throw MigrationError.missingBundle
         }
-        let data = try Data(contentsOf: url)
-        let version = "govuk-" + SHA256.hash(data: data).prefix(6).map { String(format: "%02x", $0) }.joined()
-        return PreviewSLASettings(holidays: try BankHolidays.parse(data, version: version), workingDays: workingDays)
+        return PreviewSLASettings(holidays: try parse(try Data(contentsOf: url)), workingDays: workingDays)
+    }
+
+    /// The newest snapshot stored by `callboard calendar refresh`, else the program's own.
+    public static func current(db: PostgresClient, logger: Logger, env: [String: String] = ProcessInfo.processInfo.environment) async throws -> PreviewSLASettings {
+        let days = env["CALLBOARD_PREVIEW_SLA_WORKING_DAYS"].flatMap(Int.init).map { max(1, $0) } ?? 5
+        if let body = try await CalendarStore.latest(on: db, logger: logger) {
+            return PreviewSLASettings(holidays: try parse(Data(body.utf8)), workingDays: days)
+        }
+        return try bundled(workingDays: days)
     }
 
     public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> PreviewSLASettings {
@@ -42,4 +62,13 @@ public struct PreviewSLASettings: Sendable {
         sla.calendarVersion = stored.calendarVersion
         return sla
     }
+}
+
+/// The settings in force, replaceable once the database is reachable (servers load the newest
+/// stored snapshot at start-up, after migrating).
+public final class PreviewSLAHolder: Sendable {
+    private let value: Mutex<PreviewSLASettings>
+    public init(_ settings: PreviewSLASettings) { value = Mutex(settings) }
+    public var current: PreviewSLASettings { value.withLock { $0 } }
+    public func replace(_ settings: PreviewSLASettings) { value.withLock { $0 = settings } }
 }

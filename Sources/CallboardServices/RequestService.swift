@@ -12,14 +12,15 @@ public struct RequestService: Sendable {
     let time: any TimeSource
     let logger: Logger
     let outbox: EmailOutbox
-    let sla: PreviewSLASettings
+    let slaHolder: PreviewSLAHolder
+    var sla: PreviewSLASettings { slaHolder.current }
 
-    public init(db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox, sla: PreviewSLASettings) {
+    public init(db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox, sla: PreviewSLAHolder) {
         self.db = db
         self.time = time
         self.logger = logger
         self.outbox = outbox
-        self.sla = sla
+        self.slaHolder = sla
     }
 
     /// The request's preview promise as of now, with the calendar's explanation; nil before it starts.

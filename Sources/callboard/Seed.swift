@@ -16,7 +16,8 @@ struct Seed: AsyncParsableCommand {
         try await withDatabase(database, logger: logger) { client in
             try await Migrator(migrations: try Migration.bundled(), logger: logger).requireCurrent(client)
             let outbox = EmailOutbox(settings: .fromEnvironment(), templates: try EmailTemplates.bundled())
-            let service = RequestService(db: client, time: SystemTime(), logger: logger, outbox: outbox, sla: try .fromEnvironment())
+            let service = RequestService(db: client, time: SystemTime(), logger: logger, outbox: outbox,
+                                         sla: PreviewSLAHolder(try await .current(db: client, logger: logger)))
             let seeder = Principal(actor: .admin, email: "seed@callboard.local")
             for example in ExampleRequests.all {
                 var record = try await service.create(example.body, by: seeder)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CallboardHTTP
+import CallboardServices
 import CallboardStorage
 import Foundation
 import Hummingbird
@@ -39,10 +40,14 @@ struct Serve: AsyncParsableCommand {
         let metrics = HTTPMetrics()
         // Library metrics (the email worker's sends and latencies) land in the same registry as /metrics.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
-        let app = try buildApplication(AppDependencies(db: client, logger: logger, metrics: metrics, email: .fromEnvironment(),
-                                                       sla: try .fromEnvironment()),
+        let sla = PreviewSLAHolder(try .fromEnvironment())
+        let app = try buildApplication(AppDependencies(db: client, logger: logger, metrics: metrics, email: .fromEnvironment(), sla: sla),
                                        hostname: host, port: port)
-        let startup = StartupCheck(client: client, migrator: migrator, migrate: wantMigrate, logger: logger)
+        let startup = StartupCheck(client: client, migrator: migrator, migrate: wantMigrate, logger: logger) {
+            // The newest bank-holiday snapshot stored by `callboard calendar refresh`, if any.
+            sla.replace(try await .current(db: client, logger: logger))
+            logger.info("calendar", metadata: ["version": .string(sla.current.holidays.version)])
+        }
         logger.info("starting", metadata: ["database": .string(url.description), "address": .string("\(host):\(port)")])
         // The client runs first so queries can start; the check gates the HTTP server.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -64,7 +69,17 @@ struct StartupCheck: Service {
     let migrator: Migrator
     let migrate: Bool
     let logger: Logger
+    /// Runs once the schema is current, before the gate opens.
+    var afterMigrations: @Sendable () async throws -> Void = {}
     let gate = Gate()
+
+    init(client: PostgresClient, migrator: Migrator, migrate: Bool, logger: Logger, afterMigrations: @escaping @Sendable () async throws -> Void = {}) {
+        self.client = client
+        self.migrator = migrator
+        self.migrate = migrate
+        self.logger = logger
+        self.afterMigrations = afterMigrations
+    }
 
     func run() async throws {
         do {
@@ -74,6 +89,7 @@ struct StartupCheck: Service {
             } else {
                 try await migrator.requireCurrent(client)
             }
+            try await afterMigrations()
             await gate.open()
         } catch {
             logger.critical("cannot start", metadata: ["reason": .string(String(describing: error))])
