@@ -78,12 +78,13 @@ struct RequestsController {
 
     /// Filters: state (comma-separated), kind, assignee (email or `none`), missing, department, q; limit; cursor.
     func parseListQuery(_ uri: URI) throws -> (RequestFilter, ListCursor?, Int) {
-        var q = QueryReader(uri, allowed: ["state", "kind", "assignee", "missing", "department", "q", "sla"])
+        var q = QueryReader(uri, allowed: ["state", "kind", "assignee", "missing", "department", "q", "sla", "sort"])
         var filter = RequestFilter()
         filter.states = q.choices("state", RequestState.self)
         filter.kind = q.choice("kind", RequestKind.self)
         filter.missing = q.choice("missing", ItemName.self)
         filter.sla = q.choice("sla", SLAFilter.self)
+        filter.order = q.choice("sort", RequestOrder.self) ?? .created
         if let a = q.string("assignee") {
             if a == "none" { filter.unassigned = true }
             else if FieldRules.emailProblem(a) == nil { filter.assigneeEmail = a }
@@ -94,7 +95,9 @@ struct RequestsController {
             if text.count > 200 { q.errors.add("/query/q", "must be at most 200 characters") }
             else if !text.trimmingCharacters(in: .whitespaces).isEmpty { filter.text = text }
         }
-        let cursor = q.cursor(ListCursor.init(encoded:))
+        // A cursor belongs to the order it was made in.
+        let order = filter.order
+        let cursor = q.cursor { ListCursor(encoded: $0).flatMap { c in (c.dueMicros != nil) == (order == .slaDue) ? c : nil } }
         let limit = q.limit()
         try q.finish()
         return (filter, cursor, limit)

@@ -14,6 +14,7 @@ public struct RequestFilter: Sendable, Equatable {
     public var text: String?
     /// Preview promises at risk (at most a working day left) or breached, as of `now`.
     public var sla: SLAFilter?
+    public var order: RequestOrder = .created
     public var now = Date()
     public init() {}
 }
@@ -27,14 +28,19 @@ public enum SLAFilter: String, CaseIterable, Sendable {
 public struct ListCursor: Sendable, Equatable {
     public var createdMicros: Int64
     public var id: UUID
+    /// For the due-date order: the last row's due instant (`nil`: it had none, so only rows without one follow).
+    public var dueMicros: Int64??
 
-    public init(createdMicros: Int64, id: UUID) {
+    public init(createdMicros: Int64, id: UUID, dueMicros: Int64?? = .none) {
         self.createdMicros = createdMicros
         self.id = id
+        self.dueMicros = dueMicros
     }
 
     public var encoded: String {
-        Data("\(createdMicros)|\(id.uuidString)".utf8).base64EncodedString()
+        var text = "\(createdMicros)|\(id.uuidString)"
+        if case .some(let due) = dueMicros { text += "|" + (due.map(String.init) ?? "-") }
+        return Data(text.utf8).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
@@ -43,9 +49,20 @@ public struct ListCursor: Sendable, Equatable {
         while b64.count % 4 != 0 { b64 += "=" }
         guard let data = Data(base64Encoded: b64), let s = String(data: data, encoding: .utf8) else { return nil }
         let parts = s.split(separator: "|")
-        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
+        guard parts.count == 2 || parts.count == 3, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
         self.init(createdMicros: micros, id: id)
+        if parts.count == 3 {
+            if parts[2] == "-" { dueMicros = .some(nil) } else if let d = Int64(parts[2]) { dueMicros = .some(d) } else { return nil }
+        }
     }
+}
+
+/// How the request list is ordered.
+public enum RequestOrder: String, CaseIterable, Sendable {
+    /// Oldest first: (created_at, id).
+    case created
+    /// Soonest preview due first, requests without a running promise last: (sla_due_at, created_at, id).
+    case slaDue = "sla_due"
 }
 
 /// What the triage list shows of a request: no item values, read from plain columns.
@@ -200,19 +217,34 @@ public enum RequestStore {
             conditions.append("r.sla_due_at IS NOT NULL AND ((r.sla_met_at IS NULL AND r.sla_due_at <= \(now)) OR r.sla_met_at >= r.sla_due_at)")
         case nil: break
         }
+        // A met promise is no longer due: in the due-date order it sorts with those that have none.
+        let due = "(CASE WHEN r.sla_met_at IS NULL THEN r.sla_due_at END)"
         if let c = cursor {
-            conditions.append("(r.created_at, r.id) > ('epoch'::timestamptz + \(bind(c.createdMicros)) * interval '1 microsecond', \(bind(c.id)))")
+            let after = "(r.created_at, r.id) > ('epoch'::timestamptz + \(bind(c.createdMicros)) * interval '1 microsecond', \(bind(c.id)))"
+            switch (filter.order, c.dueMicros) {
+            case (.slaDue, .some(.some(let d))):
+                let dueAt = "('epoch'::timestamptz + \(bind(d)) * interval '1 microsecond')"
+                conditions.append("(\(due) IS NULL OR \(due) > \(dueAt) OR (\(due) = \(dueAt) AND \(after)))")
+            case (.slaDue, .some(.none)):
+                conditions.append("\(due) IS NULL AND \(after)")
+            default:
+                conditions.append(after)
+            }
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let orderBy = filter.order == .slaDue ? "\(due) ASC NULLS LAST, r.created_at, r.id" : "r.created_at, r.id"
         let sql = """
-            SELECT \(summaryColumns) FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id
-            \(whereClause) ORDER BY r.created_at, r.id LIMIT \(bind(limit + 1))
+            SELECT \(summaryColumns), (extract(epoch FROM \(due)) * 1000000)::int8 AS due_us
+            FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id
+            \(whereClause) ORDER BY \(orderBy) LIMIT \(bind(limit + 1))
             """
         let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
         var records: [RequestSummary] = []
         var lastMicros: Int64 = 0
+        var lastDue: Int64?
         for row in rows.prefix(limit) {
             let r = row.makeRandomAccess()
+            lastDue = try r["due_us"].decode(Int64?.self)
             let name = try r["service_name"].decode(String.self)
             records.append(RequestSummary(
                 id: try r["id"].decode(UUID.self), kind: RequestKind(rawValue: try r["kind"].decode(String.self))!,
@@ -226,7 +258,9 @@ public enum RequestStore {
                 slaAtRiskAt: try r["sla_at_risk_at"].decode(Date?.self), slaMetAt: try r["sla_met_at"].decode(Date?.self)))
             lastMicros = try r["created_us"].decode(Int64.self)
         }
-        let next = rows.count > limit ? records.last.map { ListCursor(createdMicros: lastMicros, id: $0.id) } : nil
+        let next = rows.count > limit
+            ? records.last.map { ListCursor(createdMicros: lastMicros, id: $0.id, dueMicros: filter.order == .slaDue ? .some(lastDue) : .none) }
+            : nil
         return (records, next)
     }
 

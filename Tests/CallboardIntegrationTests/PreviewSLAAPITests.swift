@@ -74,4 +74,39 @@ import Testing
             #expect(try await app.call(.get, "/api/v1/requests?sla=breached").json["items"]?.arrayValue == [])
         }
     }
+
+    @Test func theTriageOrderIsSoonestDueFirst() async throws {
+        try await TestApp.run { app in
+            func create(_ items: [String: JSONValue]) async throws -> String {
+                app.clock.advance(by: 60)
+                return try await app.call(.post, "/api/v1/requests", json: Items.request(items)).json["id"]!.stringValue!
+            }
+            let partial = try await create(["contact": Items.contact])
+            app.clock.advance(by: 86_400)
+            let later = try await create(Items.all)
+            app.clock.advance(by: -2 * 86_400)
+            let sooner = try await create(Items.all)
+            let noneYet = try await create([:])
+            func page(_ query: String) async throws -> ([String], String?) {
+                let r = try await app.call(.get, "/api/v1/requests?sort=sla_due&" + query)
+                #expect(r.status == .ok, "\(r.text)")
+                return (r.json["items"]!.arrayValue!.map { $0["id"]!.stringValue! }, r.json["next_cursor"]?.stringValue)
+            }
+            // Without a running promise: oldest first (noneYet was created, clock-wise, before partial).
+            let expected = [sooner, later, noneYet, partial]
+            #expect(try await page("limit=10").0 == expected)
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                let (ids, next) = try await page("limit=1" + (cursor.map { "&cursor=\($0)" } ?? ""))
+                seen += ids
+                cursor = next
+            } while cursor != nil
+            #expect(seen == expected)
+            // A cursor from one order does not continue the other.
+            let created = try await app.call(.get, "/api/v1/requests?limit=1").json["next_cursor"]!.stringValue!
+            #expect(try await app.call(.get, "/api/v1/requests?sort=sla_due&cursor=\(created)").status == .unprocessableContent)
+            #expect(try await app.call(.get, "/api/v1/requests?sort=urgent").status == .unprocessableContent)
+        }
+    }
 }
