@@ -37,7 +37,8 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     router.add(middleware: ProblemMiddleware())
 
     let outbox = EmailOutbox(settings: deps.email, templates: try EmailTemplates.bundled())
-    let requests = RequestService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: try deps.sla ?? PreviewSLAHolder(.bundled()))
+    let sla = try deps.sla ?? PreviewSLAHolder(.bundled())
+    let requests = RequestService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla)
     let staff = StaffService(db: deps.db, time: deps.time, logger: deps.logger)
     let ops = OperationsController(db: deps.db, migrator: Migrator(migrations: try Migration.bundled(), logger: deps.logger),
                                    metrics: deps.metrics, logger: deps.logger)
@@ -53,6 +54,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     RequestsController(requests: requests).register(routes)
     StaffController(staff: staff).register(routes)
     EmailsController(emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger)).register(routes)
+    DataSetsController(dataSets: DataSetService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla)).register(routes)
     return router
 }
 

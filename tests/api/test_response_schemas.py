@@ -27,6 +27,9 @@ STAFF = "/api/v1/staff"
 DISABLE = "/api/v1/staff/{id}/disable"
 TOKENS = "/api/v1/tokens"
 REVOKE = "/api/v1/tokens/{id}/revoke"
+DATA_SETS = "/api/v1/requests/{id}/data-sets"
+DATA_SET = "/api/v1/requests/{id}/data-sets/{data_set_id}"
+UPLOADS = "/api/v1/data-sets/{id}/uploads"
 PROBLEM = "https://callboard.service.gov.uk/problems/"
 READY_PROBE_BUDGET = 10.0
 
@@ -393,6 +396,25 @@ def test_emails_and_suppressions(api, contract, viewer_api):
     assert {e["pointer"] for e in body["errors"]} == {"/query/status", "/query/request_id", "/query/colour"}
     body = contract.check(api.post(SUPPRESSIONS, {"address": "not-an-email"}), SUPPRESSIONS, 422)
     assert [e["pointer"] for e in body["errors"]] == ["/address"]
+
+
+def test_data_sets_and_uploads(api, contract, viewer_api):
+    r = create(api, contract, items=ALL_ITEMS, department=unique("Pytest Data"))
+    body = {"name": "Channel volumes", "cadence": "monthly", "due_working_days_after_period": 5,
+            "uploaders": [{"name": "Sam Patel", "email": "sam@dvla.gov.uk"}]}
+    ds = contract.check(api.post(path(DATA_SETS, id=r["id"]), body, headers={"Idempotency-Key": unique("ds")}), DATA_SETS, 201)
+    assert ds["name"] == "Channel volumes" and ds["last_upload"] is None
+    listed = contract.check(viewer_api.get(path(DATA_SETS, id=r["id"])), DATA_SETS, 200)
+    assert [d["id"] for d in listed["items"]] == [ds["id"]]
+    changed = contract.check(api.patch(path(DATA_SET, id=r["id"], data_set_id=ds["id"]), {"cadence": "quarterly"}), DATA_SET, 200)
+    assert changed["cadence"] == "quarterly"
+    up = contract.check(api.post(path(UPLOADS, id=ds["id"]), {"note": "from the feed"}), UPLOADS, 201)
+    assert up["data_set"]["status"] == "received" and up["upload"]["note"] == "from the feed"
+    assert up["upload"]["period_start"] == up["data_set"]["current_period"]["start"]
+    bad = contract.check(api.post(path(DATA_SETS, id=r["id"]), {"name": "", "cadence": "daily", "uploaders": []}), DATA_SETS, 422)
+    assert {e["pointer"] for e in bad["errors"]} == {"/name", "/cadence", "/uploaders"}
+    assert problem_type(contract.check(viewer_api.post(path(UPLOADS, id=ds["id"])), UPLOADS, 403)) == "forbidden"
+    assert problem_type(contract.check(api.post(path(UPLOADS, id=str(uuid.uuid4()))), UPLOADS, 404)) == "not-found"
 
 
 # ---------------------------------------------------------------------------------- errors

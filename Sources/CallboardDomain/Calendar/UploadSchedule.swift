@@ -8,6 +8,11 @@ public struct Period: Sendable, Equatable, Hashable {
     public var start: CivilDate
     public var end: CivilDate
 
+    public init(start: CivilDate, end: CivilDate) {
+        self.start = start
+        self.end = end
+    }
+
     /// The period of `cadence` that contains `date`.
     public static func containing(_ date: CivilDate, cadence: Cadence) -> Period {
         switch cadence {
