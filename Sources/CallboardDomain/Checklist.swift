@@ -85,9 +85,6 @@ public struct Checklist: Sendable, Equatable {
         set { items[name] = newValue }
     }
 
-    /// Items still `missing`, in checklist order.
-    public var missingItems: [ItemName] { ItemName.allCases.filter { self[$0].status == .missing } }
-
     /// Required items that are neither provided nor declared not available.
     public func unsettledRequiredItems(for kind: RequestKind) -> [ItemName] {
         kind.requiredItems.filter { self[$0].status == .missing }

@@ -16,7 +16,7 @@ struct RequestsController {
             let body = try await request.requiredJSONBody(context: context)
             let who = try context.caller()
             let record = try await requests.create(body, by: who)
-            return JSONOutput.response(JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record))), status: .created,
+            return JSONOutput.response(render(record, for: who), status: .created,
                                        headers: [.eTag: ETag.make(record.version), .location: "/api/v1/requests/\(record.id.uuidString.lowercased())"])
         }
         r.on(.get, "/requests") { request, context in
@@ -31,7 +31,7 @@ struct RequestsController {
         r.on(.get, "/requests/:id") { request, context in
             let who = try context.caller()
             let record = try await requests.get(try context.parameters.uuid("id", what: "request"), by: who)
-            return JSONOutput.response(JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record))), headers: [.eTag: ETag.make(record.version)])
+            return JSONOutput.response(render(record, for: who), headers: [.eTag: ETag.make(record.version)])
         }
         r.on(.patch, "/requests/:id") { request, context in
             var request = request
@@ -40,7 +40,7 @@ struct RequestsController {
             let body = try await request.requiredJSONBody(context: context)
             let who = try context.caller()
             let record = try await requests.update(id, body, expectedVersion: version, by: who)
-            return JSONOutput.response(JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record))), headers: [.eTag: ETag.make(record.version)])
+            return JSONOutput.response(render(record, for: who), headers: [.eTag: ETag.make(record.version)])
         }
         r.on(.post, "/requests/:id/transitions/:name") { request, context in
             var request = request
@@ -53,7 +53,7 @@ struct RequestsController {
             let body = try await request.jsonBody(context: context)
             let who = try context.caller()
             let record = try await requests.transition(id, name, body, expectedVersion: version, by: who)
-            return JSONOutput.response(JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record))), headers: [.eTag: ETag.make(record.version)])
+            return JSONOutput.response(render(record, for: who), headers: [.eTag: ETag.make(record.version)])
         }
         r.on(.post, "/requests/:id/comments") { request, context in
             var request = request
@@ -74,6 +74,11 @@ struct RequestsController {
                 "next_cursor": page.next.map { .string(String($0)) } ?? .null,
             ]))
         }
+    }
+
+    /// A request as its caller sees it: the transitions they may fire and the preview promise as of now.
+    func render(_ record: RequestRecord, for who: Principal) -> JSONValue {
+        JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record)))
     }
 
     /// Filters: state (comma-separated), kind, assignee (email or `none`), missing, department, q; limit; cursor.

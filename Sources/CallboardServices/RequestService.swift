@@ -125,7 +125,7 @@ public struct RequestService: Sendable {
         }
         try errors.throwIfAny()
         return try await db.transaction(logger: logger) { conn in
-            guard let record = try await RequestStore.fetch(id, on: conn, logger: logger, forUpdate: false) else {
+            guard let record = try await RequestStore.fetch(id, on: conn, logger: logger) else {
                 throw ServiceError.notFound("request")
             }
             let event = EventRecord(requestID: id, version: record.version, kind: "comment", actorKind: who.actor,

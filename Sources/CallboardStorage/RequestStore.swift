@@ -180,9 +180,8 @@ public enum RequestStore {
         return updated == 1
     }
 
-    public static func fetch(_ id: UUID, on conn: PostgresConnection, logger: Logger, forUpdate: Bool = false) async throws -> RequestRecord? {
+    public static func fetch(_ id: UUID, on conn: PostgresConnection, logger: Logger) async throws -> RequestRecord? {
         let sql = "SELECT \(columns) FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id WHERE r.id = $1"
-            + (forUpdate ? " FOR UPDATE OF r" : "")
         var binds = PostgresBindings()
         binds.append(id)
         return try await conn.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect().first.map(decode)
