@@ -7,7 +7,8 @@ public enum EmailKind: String, CaseIterable, Codable, Sendable {
     case live
     case withdrawn
     case productAuditStarted = "product_audit_started"
-    case missingInformationReminder = "missing_information_reminder"
+    /// The scheduler's reminders for one person, gathered into one email.
+    case reminderDigest = "reminder_digest"
 }
 
 /// Who an email goes to, resolved against the request's checklist (or configuration for the team).
@@ -15,6 +16,8 @@ public enum Audience: String, CaseIterable, Codable, Sendable {
     case signOffOwner = "sign_off_owner"
     case serviceContact = "service_contact"
     case team
+    /// A data set's uploaders (reminders only).
+    case uploaders
 }
 
 public struct EmailIntent: Sendable, Equatable {
@@ -55,6 +58,7 @@ public enum Notifications {
         case .signOffOwner: return checklist.signOffEmail
         case .serviceContact: return checklist.contactEmail
         case .team: return teamAddress
+        case .uploaders: return nil
         }
     }
 }

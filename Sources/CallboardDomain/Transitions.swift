@@ -119,7 +119,7 @@ public enum Lifecycle {
               effects: [.recordLiveURL, .notifyServiceContact, .notifySignOffOwner],
               summary: "The dashboard goes live on GOV.UK."),
         .init(name: .startProductAudit, from: [.live], to: .productAudit,
-              actors: staff.union([.system]), inputs: [], guards: [], effects: [.notifyTeam],
+              actors: staff.union([.system]), inputs: [], guards: [], effects: [.notifyTeam, .notifyServiceContact],
               summary: "The product audit of the live dashboard starts."),
         .init(name: .completeProductAudit, from: [.productAudit], to: .live,
               actors: staff, inputs: [.outcome, .reason], guards: [.outcomeGiven],

@@ -16,11 +16,14 @@ public struct AppDependencies: Sendable {
     public var email: EmailSettings
     /// nil: the bundled bank-holiday snapshot and 5 working days.
     public var sla: PreviewSLAHolder?
+    /// The reminder rules the dry run (`/reminders/preview`) applies.
+    public var scheduler: SchedulerSettings
 
     public init(db: PostgresClient, time: any TimeSource = SystemTime(), logger: Logger,
                 metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog(), email: EmailSettings = EmailSettings(),
-                sla: PreviewSLAHolder? = nil) {
+                sla: PreviewSLAHolder? = nil, scheduler: SchedulerSettings = SchedulerSettings()) {
         self.sla = sla
+        self.scheduler = scheduler
         self.db = db
         self.time = time
         self.logger = logger
@@ -55,6 +58,8 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     StaffController(staff: staff).register(routes)
     EmailsController(emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger)).register(routes)
     DataSetsController(dataSets: DataSetService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla)).register(routes)
+    RemindersController(scheduler: ReminderScheduler(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla,
+                                                     settings: deps.scheduler), time: deps.time).register(routes)
     return router
 }
 

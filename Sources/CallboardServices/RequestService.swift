@@ -93,8 +93,10 @@ public struct RequestService: Sendable {
             guard !diff.isEmpty else { return before }  // nothing changed: no new version, no event
             record.version += 1
             record.updatedAt = time.now()
+            // Supplying items settles the missing-information chase (its queued reminder would be out of date).
+            let settling = ReminderRules.settled(from: before.state, to: record.state, itemsChanged: before.checklist != record.checklist, slaChanged: false)
             guard try await RequestStore.update(record, event: event(record, "updated", by: who, data: .object(["changes": .object(diff)])),
-                                                at: record.updatedAt, on: conn, logger: logger)
+                                                settling: settling, at: record.updatedAt, on: conn, logger: logger)
             else { throw await staleError(id) }
             try await completeIfReady(&record, on: conn)
             return record
@@ -163,7 +165,9 @@ public struct RequestService: Sendable {
         case .failure(let refusal): throw ServiceError.refused(refusal)
         }
         let now = time.now()
+        let before = record
         record.snapshot = plan.after
+        if plan.from != plan.to { record.stateEnteredAt = now }
         for effect in plan.definition.effects {
             switch effect {
             case .recordInfoComplete: record.infoCompleteAt = now
@@ -190,9 +194,15 @@ public struct RequestService: Sendable {
         if let u = arguments.liveURL { data["live_url"] = .string(u) }
         if let o = arguments.outcome { data["outcome"] = .string(o.rawValue) }
         let emails = outbox.drafts(for: plan, record: record, arguments: arguments, at: now)
+        let settling = ReminderRules.settled(from: plan.from, to: plan.to, itemsChanged: false, slaChanged: before.sla != record.sla)
         guard try await RequestStore.update(record, event: event(record, "transitioned", by: who, data: .object(data)), emails: emails,
-                                            at: now, on: conn, logger: logger)
+                                            settling: settling, at: now, on: conn, logger: logger)
         else { throw await staleError(record.id) }
+    }
+
+    /// The scheduler starts a due product audit as `system`, inside its own transaction.
+    func startProductAudit(_ record: inout RequestRecord, on conn: PostgresConnection) async throws {
+        try await fire(.startProductAudit, .init(), on: &record, by: .system, conn: conn)
     }
 
     /// `complete_information` fires by itself (actor `system`) once every required item is settled.

@@ -65,7 +65,7 @@ public struct StaffService: Sendable {
             email = r.email("email", required: true)
             name = r.string("name", required: false)
             if let s = r.string("expires_at", required: false, maxLength: 40) {
-                if let d = Self.parseInstant(s) {
+                if let d = Timestamp.parse(s) {
                     if d <= time.now() { r.errors.add("/expires_at", "must be in the future") } else { expires = d }
                 } else {
                     r.errors.add("/expires_at", "must be an RFC 3339 instant, like 2027-01-31T17:00:00Z")
@@ -114,14 +114,6 @@ public struct StaffService: Sendable {
               Self.constantTimeEquals(storedHash, hash)
         else { return nil }
         return Principal(actor: ActorKind(staff.role), staffID: staff.id, email: staff.email)
-    }
-
-    /// RFC 3339 with or without fractional seconds (the API writes them with).
-    static func parseInstant(_ s: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        if let d = f.date(from: s) { return d }
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: s)
     }
 
     static func newToken() -> String {

@@ -77,30 +77,56 @@ public enum EmailStore {
         attempts, max_attempts, last_error, message_id, created_at, sent_at
         """
 
-    /// Queues in the caller's transaction. Returns nil when the dedup key is already live or sent.
-    /// A suppressed address is stored as `suppressed` at once. Workers are woken on commit.
+    /// Queues one email (see `enqueueMany`); nil when its dedup key is already live or sent.
     public static func enqueue(_ e: NewEmail, at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> EmailStatus? {
-        let messageID = e.messageID
-        // One round trip: the row, its event on the request, and the wake-up (delivered on commit).
-        let rows = try await conn.query("""
+        try await enqueueMany([e], at: now, on: conn, logger: logger)[e.id]
+    }
+
+    /// The column names of `valuesRows`, for `(VALUES …) AS v(…)`.
+    static let valuesColumns = "id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, run_at, max_attempts, message_id"
+
+    /// Typed VALUES rows for new emails, bound into `binds`.
+    static func valuesRows(_ emails: [NewEmail], _ binds: inout SQLBinds) -> String {
+        emails.map { m in
+            "(\(binds.add(m.id))::uuid, \(binds.add(m.kind))::text, \(binds.add(m.recipient))::text, \(binds.add(m.subject))::text, "
+                + "\(binds.add(m.bodyText))::text, \(binds.add(m.bodyHTML))::text, \(binds.add(JSONText.encode(m.templateData)))::jsonb, "
+                + "\(binds.add(m.dedupKey))::text, \(binds.add(m.runAt))::timestamptz, \(binds.add(m.maxAttempts))::int, \(binds.add(m.messageID))::text)"
+        }.joined(separator: ", ")
+    }
+
+    /// Queues emails in one statement: the rows (suppressed addresses marked so), their events on
+    /// their requests, and the wake-up (delivered on commit). Emails whose dedup key is already
+    /// live or sent are skipped; the result holds the status of each one queued, by id.
+    public static func enqueueMany(_ emails: [NewEmail], at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> [UUID: EmailStatus] {
+        guard !emails.isEmpty else { return [:] }
+        var binds = SQLBinds()
+        let rows = valuesRows(emails, &binds)
+        let nowBind = binds.add(now)
+        let sql = """
             WITH ins AS (
                 INSERT INTO emails (id, request_id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, status,
                                     run_at, max_attempts, message_id, created_at, updated_at)
-                VALUES (\(e.id), \(e.requestID), \(e.kind), \(e.recipient), \(e.subject), \(e.bodyText), \(e.bodyHTML),
-                        \(JSONText.encode(e.templateData))::jsonb, \(e.dedupKey),
-                        CASE WHEN EXISTS (SELECT 1 FROM email_suppressions WHERE address = lower(\(e.recipient))) THEN 'suppressed' ELSE 'queued' END,
-                        \(e.runAt), \(e.maxAttempts), \(messageID), \(now), \(now))
+                SELECT v.id, r.request_id, v.kind, v.recipient, v.subject, v.body_text, v.body_html, v.template_data, v.dedup_key,
+                       CASE WHEN EXISTS (SELECT 1 FROM email_suppressions WHERE address = lower(v.recipient)) THEN 'suppressed' ELSE 'queued' END,
+                       v.run_at, v.max_attempts, v.message_id, \(nowBind), \(nowBind)
+                FROM (VALUES \(rows)) AS v(\(valuesColumns))
+                JOIN (VALUES \(emails.map { "(\(binds.add($0.id))::uuid, \(binds.add($0.requestID))::uuid)" }.joined(separator: ", "))) AS r(id, request_id)
+                  ON r.id = v.id
                 ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('queued', 'sending', 'sent') DO NOTHING
                 RETURNING id, request_id, kind, recipient, status
             ), ev AS (
                 INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
-                SELECT ins.request_id, r.version, 'email_' || ins.status, 'system', NULL, \(now),
+                SELECT ins.request_id, r.version, 'email_' || ins.status, 'system', NULL, \(nowBind),
                        jsonb_build_object('email_id', ins.id, 'email_kind', ins.kind, 'recipient', ins.recipient, 'attempt', 0)
                 FROM ins JOIN requests r ON r.id = ins.request_id
             )
-            SELECT ins.status, (SELECT count(pg_notify(\(channel), '')) FROM ins WHERE ins.status = 'queued') FROM ins
-            """, logger: logger).collect()
-        return try rows.first.map { EmailStatus(rawValue: try $0.decode((String, Int64).self).0)! }
+            SELECT ins.id, ins.status, (SELECT count(pg_notify(\(binds.add(channel)), '')) FROM ins WHERE ins.status = 'queued') FROM ins
+            """
+        var out: [UUID: EmailStatus] = [:]
+        for try await (id, status, _) in try await conn.query(binds.query(sql), logger: logger).decode((UUID, String, Int64).self) {
+            out[id] = EmailStatus(rawValue: status)
+        }
+        return out
     }
 
     /// Claims up to `limit` due emails in one statement: status `sending`, attempt + 1, a lease.

@@ -23,12 +23,15 @@ public struct RequestRecord: Sendable, Equatable {
     public var updatedAt: Date
     /// The preview promise's stored facts (nil until information is complete).
     public var sla: StoredSLA?
+    /// When the request entered its current state: what the reminder rules count from.
+    public var stateEnteredAt: Date
 
     public init(id: UUID, kind: RequestKind, state: RequestState, version: Int, department: String, division: String,
                 assigneeID: UUID? = nil, assigneeEmail: String? = nil, checklist: Checklist, optionalModules: [OptionalModule] = [],
                 notes: String = "", signOffDecision: SignOffDecision? = nil, previewURL: String? = nil, liveURL: String? = nil,
-                auditOutcome: AuditOutcome? = nil, infoCompleteAt: Date? = nil, createdAt: Date, updatedAt: Date, sla: StoredSLA? = nil) {
+                auditOutcome: AuditOutcome? = nil, infoCompleteAt: Date? = nil, createdAt: Date, updatedAt: Date, sla: StoredSLA? = nil, stateEnteredAt: Date? = nil) {
         self.sla = sla
+        self.stateEnteredAt = stateEnteredAt ?? createdAt
         self.id = id
         self.kind = kind
         self.state = state
@@ -47,6 +50,12 @@ public struct RequestRecord: Sendable, Equatable {
         self.infoCompleteAt = infoCompleteAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+    }
+
+    /// What the reminder rules reason about.
+    public var reminderFacts: ReminderFacts {
+        ReminderFacts(id: id, state: state, stateEnteredAt: stateEnteredAt, slaStartedAt: sla?.startedAt, slaDueAt: sla?.dueAt,
+                      slaAtRiskAt: sla?.atRiskAt, slaMetAt: sla?.metAt)
     }
 
     /// What the lifecycle engine reasons about.

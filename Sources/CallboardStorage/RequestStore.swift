@@ -96,7 +96,7 @@ public enum RequestStore {
         r.id, r.kind, r.state, r.version, r.department, r.division, r.assignee_id, s.email AS assignee_email,
         r.items::text AS items, r.optional_modules, r.notes, r.sign_off_decision, r.preview_url, r.live_url,
         r.audit_outcome, r.info_complete_at, r.created_at, r.updated_at,
-        r.sla_started_at, r.sla_due_at, r.sla_at_risk_at, r.sla_met_at, r.sla_calendar_version,
+        r.sla_started_at, r.sla_due_at, r.sla_at_risk_at, r.sla_met_at, r.sla_calendar_version, r.state_entered_at,
         (extract(epoch FROM r.created_at) * 1000000)::int8 AS created_us
         """
 
@@ -104,25 +104,27 @@ public enum RequestStore {
         try await conn.query("""
             INSERT INTO requests (id, kind, state, version, department, division, assignee_id, items, missing_items,
                 optional_modules, service_name, notes, sign_off_decision, preview_url, live_url, audit_outcome,
-                info_complete_at, created_at, updated_at)
+                info_complete_at, created_at, updated_at, state_entered_at, next_reminder_at)
             VALUES (\(r.id), \(r.kind.rawValue), \(r.state.rawValue), \(r.version), \(r.department), \(r.division),
                 \(r.assigneeID), \(r.checklist.storedJSON)::jsonb, \(r.checklist.unsettledRequiredItems(for: r.kind).map(\.rawValue)),
                 \(r.optionalModules.map(\.rawValue)), \(r.checklist.serviceName ?? ""), \(r.notes),
                 \(r.signOffDecision?.rawValue), \(r.previewURL), \(r.liveURL), \(r.auditOutcome?.rawValue),
-                \(r.infoCompleteAt), \(r.createdAt), \(r.updatedAt))
+                \(r.infoCompleteAt), \(r.createdAt), \(r.updatedAt), \(r.stateEnteredAt), \(r.createdAt))
             """, logger: logger)
     }
 
     /// Compare-and-set in one statement: writes `r` (whose `version` is already the new one) only if
-    /// the stored version is still `r.version - 1`, and with it appends `event` and queues `emails`
-    /// (each with its own `email_queued`/`email_suppressed` event; workers are woken on commit).
+    /// the stored version is still `r.version - 1`, and with it appends `event`, queues `emails`
+    /// (each with its own `email_queued`/`email_suppressed` event; workers are woken on commit),
+    /// settles the reminders of the `settling` rules (cancelling their queued emails) and marks the
+    /// request for the scheduler to look at again.
     /// Every part hangs off the UPDATE, so when another change got there first nothing at all is
     /// written and the result is false. Being one statement, it is atomic without a transaction.
-    public static func update(_ r: RequestRecord, event e: EventRecord, emails: [NewEmail] = [], at now: Date,
+    public static func update(_ r: RequestRecord, event e: EventRecord, emails: [NewEmail] = [], settling: [ReminderRule] = [], at now: Date,
                               on conn: PostgresConnection, logger: Logger) async throws -> Bool {
-        var binds = PostgresBindings()
-        func bind(_ v: some PostgresNonThrowingEncodable) -> String { binds.append(v); return "$\(binds.count)" }
-        func bind(_ v: (some PostgresNonThrowingEncodable)?) -> String { binds.append(v); return "$\(binds.count)" }
+        var binds = SQLBinds()
+        func bind(_ v: some PostgresNonThrowingEncodable) -> String { binds.add(v) }
+        func bind(_ v: (some PostgresNonThrowingEncodable)?) -> String { binds.add(v) }
         var sql = """
             WITH updated AS (
                 UPDATE requests SET kind = \(bind(r.kind.rawValue)), state = \(bind(r.state.rawValue)), version = \(bind(r.version)),
@@ -134,7 +136,8 @@ public enum RequestStore {
                     live_url = \(bind(r.liveURL)), audit_outcome = \(bind(r.auditOutcome?.rawValue)),
                     info_complete_at = \(bind(r.infoCompleteAt)), updated_at = \(bind(r.updatedAt)),
                     sla_started_at = \(bind(r.sla?.startedAt)), sla_due_at = \(bind(r.sla?.dueAt)), sla_at_risk_at = \(bind(r.sla?.atRiskAt)),
-                    sla_met_at = \(bind(r.sla?.metAt)), sla_calendar_version = \(bind(r.sla?.calendarVersion))
+                    sla_met_at = \(bind(r.sla?.metAt)), sla_calendar_version = \(bind(r.sla?.calendarVersion)),
+                    state_entered_at = \(bind(r.stateEnteredAt)), next_reminder_at = \(bind(now))
                 WHERE id = \(bind(r.id)) AND version = \(bind(r.version - 1))
                 RETURNING id, version
             ), event AS (
@@ -145,12 +148,13 @@ public enum RequestStore {
                 RETURNING id
             )
             """
+        if !settling.isEmpty {
+            sql += ", " + ReminderStore.settleCTEs(
+                where: "request_id = (SELECT id FROM updated) AND rule = ANY(\(bind(settling.map(\.rawValue))))",
+                version: "(SELECT version FROM updated)", now: bind(now), after: "event")
+        }
         if !emails.isEmpty {
-            let rows = emails.map { m in
-                "(\(bind(m.id))::uuid, \(bind(m.kind))::text, \(bind(m.recipient))::text, \(bind(m.subject))::text, \(bind(m.bodyText))::text, "
-                    + "\(bind(m.bodyHTML))::text, \(bind(JSONText.encode(m.templateData)))::jsonb, \(bind(m.dedupKey))::text, "
-                    + "\(bind(m.runAt))::timestamptz, \(bind(m.maxAttempts))::int, \(bind(m.messageID))::text)"
-            }.joined(separator: ", ")
+            let rows = EmailStore.valuesRows(emails, &binds)
             sql += """
                 , queued AS (
                     INSERT INTO emails (id, request_id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, status,
@@ -158,7 +162,7 @@ public enum RequestStore {
                     SELECT v.id, updated.id, v.kind, v.recipient, v.subject, v.body_text, v.body_html, v.template_data, v.dedup_key,
                            CASE WHEN EXISTS (SELECT 1 FROM email_suppressions WHERE address = lower(v.recipient)) THEN 'suppressed' ELSE 'queued' END,
                            v.run_at, v.max_attempts, v.message_id, \(bind(now)), \(bind(now))
-                    FROM (VALUES \(rows)) AS v(id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, run_at, max_attempts, message_id)
+                    FROM (VALUES \(rows)) AS v(\(EmailStore.valuesColumns))
                     CROSS JOIN updated
                     ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('queued', 'sending', 'sent') DO NOTHING
                     RETURNING id, request_id, kind, recipient, status
@@ -175,7 +179,7 @@ public enum RequestStore {
         } else {
             sql += " SELECT (SELECT count(*) FROM updated), 0::int8"
         }
-        guard let row = try await conn.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect().first else { return false }
+        guard let row = try await conn.query(binds.query(sql), logger: logger).collect().first else { return false }
         let (updated, _) = try row.decode((Int64, Int64).self)
         return updated == 1
     }
@@ -297,6 +301,7 @@ public enum RequestStore {
             sla: try r["sla_due_at"].decode(Date?.self).map { due in
                 StoredSLA(startedAt: try r["sla_started_at"].decode(Date.self), dueAt: due, atRiskAt: try r["sla_at_risk_at"].decode(Date.self),
                           metAt: try r["sla_met_at"].decode(Date?.self), calendarVersion: try r["sla_calendar_version"].decode(String.self))
-            })
+            },
+            stateEnteredAt: try r["state_entered_at"].decode(Date.self))
     }
 }

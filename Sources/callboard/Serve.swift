@@ -24,7 +24,7 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .long, help: "Apply pending migrations before serving (default: refuse to start with pending migrations)")
     var migrate = false
 
-    @Flag(name: .customLong("with-worker"), help: "Also deliver queued emails in this process (one-process setups)")
+    @Flag(name: .customLong("with-worker"), help: "Also deliver queued emails and run the reminder scheduler in this process (one-process setups)")
     var withWorker = false
 
     func run() async throws {
@@ -41,7 +41,10 @@ struct Serve: AsyncParsableCommand {
         // Library metrics (the email worker's sends and latencies) land in the same registry as /metrics.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
         let sla = PreviewSLAHolder(try .fromEnvironment())
-        let app = try buildApplication(AppDependencies(db: client, logger: logger, metrics: metrics, email: .fromEnvironment(), sla: sla),
+        let schedulerSettings: SchedulerSettings
+        do { schedulerSettings = try .fromEnvironment() } catch let e as SchedulerSettings.Invalid { throw ValidationError(e.description) }
+        let app = try buildApplication(AppDependencies(db: client, logger: logger, metrics: metrics, email: .fromEnvironment(), sla: sla,
+                                                       scheduler: schedulerSettings),
                                        hostname: host, port: port)
         let startup = StartupCheck(client: client, migrator: migrator, migrate: wantMigrate, logger: logger) {
             // The newest bank-holiday snapshot stored by `callboard calendar refresh`, if any.
@@ -55,6 +58,7 @@ struct Serve: AsyncParsableCommand {
         ]
         if withWorker || env["CALLBOARD_WITH_WORKER"] == "true" {
             services.append(.init(service: GatedService(try makeWorker(client: client, url: url, logger: logger), gate: startup.gate)))
+            services.append(.init(service: GatedService(try makeScheduler(client: client, sla: sla, logger: logger), gate: startup.gate)))
         }
         let group = ServiceGroup(configuration: .init(
             services: services,

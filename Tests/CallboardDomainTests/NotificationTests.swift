@@ -13,7 +13,7 @@ import Testing
         #expect(intents(.goLive) == ["live→service_contact", "live→sign_off_owner"])
         #expect(intents(.withdraw) == ["withdrawn→service_contact"])
         #expect(intents(.reopenInformation) == ["information_reopened→service_contact"])
-        #expect(intents(.startProductAudit) == ["product_audit_started→team"])
+        #expect(intents(.startProductAudit) == ["product_audit_started→team", "product_audit_started→service_contact"])
         #expect(intents(.completeInformation) == [])
         #expect(intents(.markBuilt) == [])
     }

@@ -213,7 +213,7 @@ extension TestApp {
                 for _ in 0..<8 {
                     group.addTask {
                         try await app.db.transaction(logger: TestDatabase.logger) { conn in
-                            try await outbox.queue(.missingInformationReminder, to: "ada@dvla.gov.uk", requestID: nil,
+                            try await outbox.queue(.reminderDigest, to: "ada@dvla.gov.uk", requestID: nil,
                                                    context: ["service_name": "X"], dedupKey: "reminder:1:2026-11-25", at: app.clock.now(),
                                                    on: conn, logger: TestDatabase.logger)
                         }
@@ -263,7 +263,11 @@ extension TestApp {
         for kind in EmailKind.allCases {
             let r = t.render(kind, ["service_name": "Tax <script>", "department": "HMRC", "link": "https://cb.gov.uk/r/1",
                                     "reason": "Wrong & late", "preview_url": "https://p.gov.uk", "live_url": "https://l.gov.uk",
-                                    "approved": true, "missing_items": [["title": "Service contact"]]])
+                                    "approved": true, "missing_items": [["title": "Service contact"]],
+                                    // The reminder digest: one section per reminder.
+                                    "single": true, "count": 1, "headline": "Tax <script>: the preview is due",
+                                    "items": [["headline": "Tax <script>: the preview is due", "lines": ["State: Built"], "has_lines": true,
+                                               "action": "Open the request", "link": "https://cb.gov.uk/r/1"]]])
             #expect(r.subject.contains("Tax <script>"), "\(kind)")
             #expect(!r.html.contains("<script>"), "\(kind)")
             #expect(r.html.contains("Tax &lt;script&gt;"), "\(kind)")

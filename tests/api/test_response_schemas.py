@@ -9,6 +9,7 @@ documented response headers. The walk is deterministic: no random data beyond un
 from __future__ import annotations
 
 import copy
+import datetime
 import secrets
 import time
 import urllib.parse
@@ -415,6 +416,26 @@ def test_data_sets_and_uploads(api, contract, viewer_api):
     assert {e["pointer"] for e in bad["errors"]} == {"/name", "/cadence", "/uploaders"}
     assert problem_type(contract.check(viewer_api.post(path(UPLOADS, id=ds["id"])), UPLOADS, 403)) == "forbidden"
     assert problem_type(contract.check(api.post(path(UPLOADS, id=str(uuid.uuid4()))), UPLOADS, 404)) == "not-found"
+
+
+REMINDERS_PREVIEW = "/api/v1/reminders/preview"
+
+
+def test_reminders_preview(api, contract, viewer_api):
+    r = create(api, contract, items={"contact": ALL_ITEMS["contact"]}, department=unique("Pytest Reminders"))
+    # Two working days after today's request, inside the window: its first missing-information chase.
+    created = datetime.datetime.fromisoformat(r["created_at"].replace("Z", "+00:00"))
+    day, worked = created.date(), 0
+    while worked < 4:  # far enough to be past any bank holiday in the next week
+        day += datetime.timedelta(days=1)
+        worked += day.weekday() < 5
+    at = f"{day.isoformat()}T12:00:00Z"
+    preview = contract.check(viewer_api.get(REMINDERS_PREVIEW, query={"at": at, "limit": 1000}), REMINDERS_PREVIEW, 200)
+    mine = [x for x in preview["reminders"] if x["request_id"] == r["id"]]
+    assert [x["kind"] for x in mine] == ["missing_information"], preview
+    assert mine[0]["recipients"] == [ALL_ITEMS["contact"]["value"]["email"]]
+    bad = contract.check(api.get(REMINDERS_PREVIEW, query={"at": "soon"}), REMINDERS_PREVIEW, 422)
+    assert [e["pointer"] for e in bad["errors"]] == ["/query/at"]
 
 
 # ---------------------------------------------------------------------------------- errors

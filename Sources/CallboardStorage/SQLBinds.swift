@@ -1,0 +1,20 @@
+import PostgresNIO
+
+/// Builds a statement whose placeholders are numbered as values are bound: `"x = \(b.add(v))"`.
+/// For statements assembled from parts (multi-row VALUES, optional CTEs) where string interpolation
+/// into `PostgresQuery` cannot be used.
+struct SQLBinds {
+    var bindings = PostgresBindings()
+
+    mutating func add(_ v: some PostgresNonThrowingEncodable) -> String {
+        bindings.append(v)
+        return "$\(bindings.count)"
+    }
+
+    mutating func add(_ v: (some PostgresNonThrowingEncodable)?) -> String {
+        bindings.append(v)
+        return "$\(bindings.count)"
+    }
+
+    func query(_ sql: String) -> PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
+}

@@ -1,0 +1,257 @@
+import CallboardDomain
+import CallboardServices
+@testable import CallboardStorage
+import Foundation
+import HTTPTypes
+import PostgresNIO
+import Testing
+
+extension TestApp {
+    func scheduler(batch: Int = 500) throws -> ReminderScheduler {
+        var s = SchedulerSettings()
+        s.batchSize = batch
+        return ReminderScheduler(db: db, time: clock, logger: TestDatabase.logger,
+                                 outbox: EmailOutbox(settings: EmailSettings(), templates: try EmailTemplates.bundled()),
+                                 sla: PreviewSLAHolder(try .bundled()), settings: s)
+    }
+
+    /// Moves the test clock to an instant (forwards only).
+    func setClock(_ iso: String) {
+        let target = ISO8601DateFormatter().date(from: iso)!
+        precondition(target >= clock.now())
+        clock.advance(by: target.timeIntervalSince(clock.now()))
+    }
+
+    /// The reminder digests, by recipient: (recipient, subject, status, text).
+    func digests() async throws -> [(String, String, String, String)] {
+        try await db.query("""
+            SELECT recipient, subject, status, body_text FROM emails WHERE kind = 'reminder_digest' ORDER BY recipient, created_at
+            """, logger: TestDatabase.logger).collect().map { try $0.decode((String, String, String, String).self) }
+    }
+
+    func createRequest(_ items: [String: JSONValue]) async throws -> (id: String, etag: String) {
+        let r = try await call(.post, "/api/v1/requests", json: Items.request(items))
+        return (r.json["id"]!.stringValue!, r.etag!)
+    }
+}
+
+/// The clock starts Wednesday 18 November 2026, 11:06 London: a working day, inside the window.
+@Suite struct SchedulerTests {
+    static let team = "performance-platform@localhost.localdomain"
+
+    @Test func missingInformationIsChasedOnceInTheWindowAndSupplyingItCancelsTheQueuedEmail() async throws {
+        try await TestApp.run { app in
+            let scheduler = try app.scheduler()
+            let (id, etag) = try await app.createRequest(["contact": Items.contact, "service": Items.service])
+            #expect(try await scheduler.tick().remindersQueued == 0)
+            // Friday 20 November: two working days later, the first reminder is owed.
+            app.setClock("2026-11-20T10:00:00Z")
+            let report = try await scheduler.tick()
+            #expect(report.remindersQueued == 1 && report.emailsQueued == 1)
+            let mail = try await app.digests()
+            #expect(mail.count == 1)
+            #expect(mail[0].0 == "ada@dvla.gov.uk" && mail[0].2 == "queued")
+            #expect(mail[0].1 == "We still need information for the Renew your driving licence dashboard")
+            #expect(mail[0].3.contains("- Cost per transaction: not provided yet"))
+            #expect(mail[0].3.contains("http://127.0.0.1:8080/requests/\(id)"))
+            // Ticking again, by this or another scheduler, queues nothing more.
+            #expect(try await scheduler.tick().remindersQueued == 0)
+            #expect(try await app.scheduler().tick().remindersQueued == 0)
+
+            // The contact supplies an item: the reminder still queued is cancelled in the same change.
+            let patch = try await app.call(.patch, "/api/v1/requests/\(id)", json: .object(["items": .object(["sign_off_contact": Items.signOff])]),
+                                           headers: [.ifMatch: etag])
+            #expect(patch.status == .ok)
+            #expect(try await app.digests().map(\.2) == ["cancelled"])
+            let transport = RecordingTransport()
+            #expect(try await app.worker(transport).runOnce() == 0)
+            #expect(transport.sent.withLock { $0.isEmpty })
+            let kinds = try await app.call(.get, "/api/v1/requests/\(id)/events?limit=200").json["items"]!.arrayValue!.map { $0["kind"]!.stringValue! }
+            #expect(kinds == ["created", "reminder_queued", "email_queued", "updated", "email_cancelled"])
+            // The next step is a new reminder: Friday 27 November.
+            app.setClock("2026-11-27T10:00:00Z")
+            #expect(try await scheduler.tick().remindersQueued == 1)
+        }
+    }
+
+    @Test func nothingGoesOutOfHoursOrOnHolidaysAndTheRowWaitsForTheWindow() async throws {
+        try await TestApp.run { app in
+            let scheduler = try app.scheduler()
+            _ = try await app.createRequest(["contact": Items.contact])
+            app.setClock("2026-11-20T17:00:00Z")  // Friday, the window has closed
+            #expect(try await scheduler.tick().remindersQueued == 0)
+            #expect(try await app.call(.get, "/api/v1/reminders/preview").json["reminders"] == .array([]))
+            app.setClock("2026-11-21T12:00:00Z")  // Saturday
+            #expect(try await scheduler.tick().remindersQueued == 0)
+            app.setClock("2026-11-23T09:29:59Z")  // Monday, a second before the window
+            #expect(try await scheduler.tick() == TickReport())   // the row waits for 09:30: not even examined
+            app.setClock("2026-11-23T09:30:00Z")
+            #expect(try await scheduler.tick().remindersQueued == 1)
+        }
+    }
+
+    @Test func onePersonsRemindersOfADayGoAsOneDigest() async throws {
+        try await TestApp.run { app in
+            _ = try await app.createRequest(["contact": Items.contact, "service": Items.service])
+            _ = try await app.createRequest(["contact": Items.contact])
+            app.setClock("2026-11-20T10:00:00Z")
+            let report = try await app.scheduler().tick()
+            #expect(report.remindersQueued == 2 && report.emailsQueued == 1)
+            let mail = try await app.digests()
+            #expect(mail.count == 1)
+            #expect(mail[0].1 == "2 things need your attention on the GOV.UK Performance Platform")
+            #expect(mail[0].3.contains("We still need information for the Renew your driving licence dashboard"))
+            #expect(mail[0].3.contains("We still need information for the your service dashboard"))
+            #expect(try await app.count("reminder_emails") == 2)
+        }
+    }
+
+    @Test func twoSchedulersTickingTogetherQueueEachReminderOnce() async throws {
+        try await TestApp.run { app in
+            for i in 0..<60 {
+                _ = try await app.createRequest(["contact": Items.provided([
+                    "name": .string("C\(i)"), "email": .string("c\(i)@dvla.gov.uk"), "phone": .string("020 7946 0000")])])
+            }
+            app.setClock("2026-11-20T10:00:00Z")
+            let a = try app.scheduler(batch: 7)
+            let b = try app.scheduler(batch: 7)
+            async let ra = a.tick()
+            async let rb = b.tick()
+            let (x, y) = try await (ra, rb)
+            #expect(x.remindersQueued + y.remindersQueued == 60)
+            #expect(try await app.count("reminders") == 60)
+            #expect(try await app.count("emails") == 60)
+            let perEmail = try await app.db.query("SELECT count(DISTINCT reminder_key)::int8 FROM reminder_emails", logger: TestDatabase.logger)
+                .collect()[0].decode(Int64.self)
+            #expect(perEmail == 60)
+        }
+    }
+
+    /// Information complete on 18 November: the promise is at risk from the 24th and broken from the
+    /// 26th; sign-off asked on the 18th is chased on the 23rd (3 working days).
+    @Test func signOffAndThePreviewPromiseAreChased() async throws {
+        try await TestApp.run { app in
+            let scheduler = try app.scheduler()
+            let id = try await app.requestAwaitingSignOff()
+            app.setClock("2026-11-23T10:00:00Z")
+            #expect(try await scheduler.tick().remindersQueued == 1)
+            #expect(try await app.digests().map { [$0.0, $0.1] } == [["grace@dvla.gov.uk", "Please decide whether the Renew your driving licence dashboard can be published"]])
+            app.setClock("2026-11-24T10:00:00Z")
+            #expect(try await scheduler.tick().remindersQueued == 1)
+            app.setClock("2026-11-26T10:00:00Z")
+            #expect(try await scheduler.tick().remindersQueued == 1)
+            let team = try await app.digests().filter { $0.0 == Self.team }.map(\.1)
+            #expect(team == ["Renew your driving licence: the preview is due by the end of Wednesday 25 November 2026",
+                             "Renew your driving licence: the preview promise was broken (due by the end of Wednesday 25 November 2026)"])
+            // Preview of a later instant: the second sign-off chase on 30 November, and nothing already queued.
+            let preview = try await app.call(.get, "/api/v1/reminders/preview?at=2026-11-30T10:00:00Z").json
+            #expect(preview["reminders"]?.arrayValue?.map { $0["kind"]! } == [.string("sign_off_undecided")])
+            #expect(preview["reminders"]?.arrayValue?.first?["step"] == .number(2))
+            #expect(preview["emails"]?.arrayValue?.first?["recipient"] == .string("grace@dvla.gov.uk"))
+            #expect(try await app.count("reminders") == 3)
+            _ = id
+        }
+    }
+
+    /// October's data was due Friday 6 November; on the 18th the second overdue reminder is owed
+    /// (uploaders only), on Monday 23rd the third, which the service contact and the team hear too.
+    @Test func uploadRemindersEscalateAndAnUploadSettlesThem() async throws {
+        try await TestApp.run { app in
+            let scheduler = try app.scheduler()
+            let (id, _) = try await app.createRequest(Items.all)
+            let ds = try await app.call(.post, "/api/v1/requests/\(id)/data-sets", json: DataSetAPITests.monthly).json["id"]!.stringValue!
+            #expect(try await scheduler.tick().remindersQueued == 1)
+            var mail = try await app.digests()
+            #expect(mail.map(\.0) == ["sam@dvla.gov.uk"])
+            #expect(mail[0].1 == "Channel volumes data for Thursday 1 October 2026 to Saturday 31 October 2026 was due on Friday 6 November 2026 and has not arrived")
+            #expect(mail[0].3.contains("http://127.0.0.1:8080/data-sets/\(ds)/upload"))
+            app.setClock("2026-11-23T10:00:00Z")
+            #expect(try await scheduler.tick().remindersQueued == 1)
+            mail = try await app.digests()
+            #expect(Set(mail.map(\.0)) == ["sam@dvla.gov.uk", "ada@dvla.gov.uk", Self.team])
+            #expect(mail.filter { $0.2 == "queued" }.count == 4)
+            // The upload arrives: everything still queued for it is cancelled, and nothing is sent.
+            #expect(try await app.call(.post, "/api/v1/data-sets/\(ds)/uploads").status == .created)
+            #expect(try await app.digests().filter { $0.2 == "queued" }.isEmpty)
+            let transport = RecordingTransport()
+            #expect(try await app.worker(transport).runOnce() == 0)
+            #expect(try await scheduler.tick().remindersQueued == 0)
+            // November's data is due soon from Wednesday 2 December (the team also hears that the
+            // preview promise, due 25 November, was broken).
+            app.setClock("2026-12-02T10:00:00Z")
+            #expect(try await scheduler.tick().remindersQueued == 2)
+            #expect(try await app.digests().last?.1 == "Channel volumes data for Sunday 1 November 2026 to Monday 30 November 2026 is due on Monday 7 December 2026")
+        }
+    }
+
+    /// Live on Wednesday 18 November 2026: the audit starts itself on Monday 4 January 2027.
+    @Test func theProductAuditStartsItselfThirtyWorkingDaysAfterGoingLive() async throws {
+        try await TestApp.run { app in
+            let scheduler = try app.scheduler()
+            var (id, etag) = try await app.createRequest(Items.all)
+            for (name, body) in [("request_sign_off", nil), ("approve_sign_off", ["evidence": "Email from Grace"]), ("mark_built", nil),
+                                 ("publish_preview", ["preview_url": "https://preview.gov.uk/d"]), ("go_live", ["live_url": "https://www.gov.uk/performance/d"])] {
+                let r = try await app.call(.post, "/api/v1/requests/\(id)/transitions/\(name)",
+                                           json: body.map { .object($0.mapValues(JSONValue.string)) }, headers: [.ifMatch: etag])
+                #expect(r.status == .ok, "\(name): \(r.text)")
+                etag = r.etag!
+            }
+            app.setClock("2026-12-31T12:00:00Z")
+            #expect(try await scheduler.tick().auditsStarted == 0)
+            app.setClock("2027-01-04T09:30:00Z")
+            let report = try await scheduler.tick()
+            #expect(report.auditsStarted == 1)
+            let r = try await app.call(.get, "/api/v1/requests/\(id)").json
+            #expect(r["state"] == .string("product_audit"))
+            let events = try await app.call(.get, "/api/v1/requests/\(id)/events?limit=200").json["items"]!.arrayValue!
+            let started = events.first { $0["data"]?["transition"] == .string("start_product_audit") }
+            #expect(started?["actor"]?["kind"] == .string("system"))
+            let told = try await app.db.query("SELECT recipient FROM emails WHERE kind = 'product_audit_started' ORDER BY recipient",
+                                              logger: TestDatabase.logger).collect().map { try $0.decode(String.self) }
+            #expect(told == ["ada@dvla.gov.uk", Self.team])
+            #expect(try await scheduler.tick().auditsStarted == 0)
+        }
+    }
+
+    @Test func thePreviewQueuesNothingAndChecksItsQuery() async throws {
+        try await TestApp.run { app in
+            _ = try await app.createRequest(["contact": Items.contact])
+            let p = try await app.call(.get, "/api/v1/reminders/preview?at=2026-11-20T10:00:00Z")
+            #expect(p.status == .ok)
+            #expect(p.json["reminders"]?.arrayValue?.count == 1 && p.json["truncated"] == .bool(false))
+            #expect(p.json["emails"]?.arrayValue?.first?["subject"] == .string("We still need information for the your service dashboard"))
+            #expect(try await app.count("reminders") == 0)
+            #expect(try await app.count("emails") == 0)
+            let bad = try await app.call(.get, "/api/v1/reminders/preview?at=tomorrow&limit=0")
+            #expect(bad.status == .unprocessableContent)
+            #expect(Set(bad.pointers) == ["/query/at", "/query/limit"])
+        }
+    }
+
+    /// With many rows and few due, the due queries read their partial indexes, not the table.
+    @Test func theRuleQueriesUseTheirIndexes() async throws {
+        try await TestApp.run { app in
+            try await app.db.query("""
+                INSERT INTO requests (id, kind, state, department, items, created_at, updated_at, state_entered_at, next_reminder_at)
+                SELECT gen_random_uuid(), 'transactional', 'live', 'DVLA', '{}', now(), now(), now(),
+                       CASE WHEN g % 1000 = 0 THEN now() END
+                FROM generate_series(1, 20000) g
+                """, logger: TestDatabase.logger)
+            try await app.db.query("""
+                INSERT INTO data_sets (id, request_id, name, cadence, due_working_days, uploaders, created_at, updated_at, next_reminder_at)
+                SELECT gen_random_uuid(), r.id, 'd', 'monthly', 5, '[]', now(), now(), CASE WHEN random() < 0.001 THEN now() END
+                FROM requests r
+                """, logger: TestDatabase.logger)
+            try await app.db.query("ANALYZE", logger: TestDatabase.logger)
+            func plan(_ q: PostgresQuery) async throws -> String {
+                var q = q
+                q.sql = "EXPLAIN " + q.sql
+                return try await app.db.query(q, logger: TestDatabase.logger).collect().map { try $0.decode(String.self) }.joined(separator: "\n")
+            }
+            let requests = try await plan(ReminderStore.dueRequestsQuery(at: Date(), limit: 500, lock: true))
+            #expect(requests.contains("requests_reminder_due_idx"), "\(requests)")
+            let dataSets = try await plan(ReminderStore.dueDataSetsQuery(at: Date(), limit: 500, lock: true))
+            #expect(dataSets.contains("data_sets_reminder_due_idx"), "\(dataSets)")
+        }
+    }
+}
