@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Scheduler benchmark (issue: reminders). Seeds 100,000 requests and 300,000 data sets, then times
+# one scheduler tick when nothing is due and when 1,000 reminders are, beside two baselines on the
+# same database in the same run: the bare due queries from the same process, and pgbench running
+# those queries. Prints the figures and the ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pg_port=${BENCH_PG_PORT:-54369}
+bin=/usr/lib/postgresql/15/bin
+[ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
+cb=$PWD/.build/release/callboard
+
+rm -rf .local/bench-scheduler-pg
+bash scripts/postgres.sh .local/bench-scheduler-pg "$pg_port"
+cleanup() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bin/pg_ctl" -D .local/bench-scheduler-pg/data -m fast stop >/dev/null 2>&1 || true
+  else "$bin/pg_ctl" -D .local/bench-scheduler-pg/data -m fast stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+psql -h 127.0.0.1 -p "$pg_port" -U postgres -qtA -c "CREATE DATABASE bench"
+export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/bench" CALLBOARD_LOG_LEVEL=error CALLBOARD_TEAM_EMAIL=team@example.gov.uk
+$cb migrate >/dev/null
+
+at=2026-12-02T10:00:00Z
+result=$($cb bench-scheduler --at "$at" --requests "${BENCH_REQUESTS:-100000}" --data-sets "${BENCH_DATA_SETS:-300000}" --due "${BENCH_DUE:-1000}")
+echo "$result"
+
+# pgbench: the same two due queries with nothing due, one client, on the same database.
+cat > .local/bench-scheduler-pg/idle.sql <<SQL
+SELECT id FROM requests WHERE next_reminder_at <= '$at' ORDER BY next_reminder_at LIMIT 500 FOR UPDATE SKIP LOCKED;
+SELECT id FROM data_sets WHERE next_reminder_at <= '$at' ORDER BY next_reminder_at LIMIT 500 FOR UPDATE SKIP LOCKED;
+SQL
+pg_ms=$(pgbench -n -f .local/bench-scheduler-pg/idle.sql -c 1 -T 5 -h 127.0.0.1 -p "$pg_port" -U postgres bench 2>/dev/null \
+  | awk '/latency average/ {print $4}')
+python3 - "$result" "$pg_ms" <<'PY'
+import json, sys
+r, pg = json.loads(sys.argv[1]), float(sys.argv[2])
+print(f"idle tick: p50 {r['idle_tick_ms_p50']} ms, p99 {r['idle_tick_ms_p99']} ms (target < 50 ms); "
+      f"{r['idle_tick_ms_p50'] / r['baseline_due_queries_ms_p50']:.1f}x the bare due queries from the same process "
+      f"({r['baseline_due_queries_ms_p50']} ms), {r['idle_tick_ms_p50'] / pg:.1f}x pgbench's {pg} ms")
+print(f"{r['due']} due: tick p50 {r['due_tick_ms_p50']} ms, max {r['due_tick_ms_max']} ms (target < 1000 ms); "
+      f"{r['reminders_queued']} reminders queued over the rounds; peak RSS {r['peak_rss_mb']} MB")
+PY
