@@ -2,6 +2,7 @@ import CallboardDomain
 import CallboardServices
 import CallboardStorage
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import PostgresNIO
@@ -49,6 +50,18 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     ops.registerPublic(CatalogedRoutes(group: router.group(""), prefix: "", catalog: deps.catalog))
     // The OpenAPI and workflow documents are public: they describe the API, not its data.
     ops.registerAPI(CatalogedRoutes(group: router.group("api/v1"), prefix: "/api/v1", catalog: deps.catalog))
+
+    // Pages for people who click links in emails: HTML, security headers, no API token.
+    let pages = try PageRenderer.bundled()
+    let pageRoutes = PageRoutes(group: router.group("").add(middleware: SecurityHeadersMiddleware<AppContext>()))
+    pageRoutes.on(.get, "/assets/callboard.css") { _, _ in
+        var headers = HTTPFields()
+        headers[.contentType] = "text/css; charset=utf-8"
+        headers[.cacheControl] = "public, max-age=3600"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: pages.css)))
+    }
+    SignOffPages(service: SignOffService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), pages: pages,
+                 time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)).register(pageRoutes)
 
     let api = router.group("api/v1")
         .add(middleware: AuthMiddleware(staff: staff))

@@ -14,6 +14,8 @@ public struct EmailSettings: Sendable {
     /// Right-hand side of every Message-ID.
     public var messageDomain: String
     public var retry: RetryPolicy
+    /// Emailed sign-off links last to the end of this many working days.
+    public var signOffLinkWorkingDays = 5
 
     public init(from: String = "GOV.UK Performance Platform <performance-platform@localhost.localdomain>",
                 teamAddress: String? = "performance-platform@localhost.localdomain",
@@ -33,6 +35,7 @@ public struct EmailSettings: Sendable {
         if let v = env["CALLBOARD_MESSAGE_ID_DOMAIN"], !v.isEmpty { s.messageDomain = v }
         if let v = env["CALLBOARD_EMAIL_MAX_ATTEMPTS"].flatMap(Int.init), v > 0 { s.retry.maxAttempts = v }
         if let v = env["CALLBOARD_EMAIL_RETRY_BASE_SECONDS"].flatMap(Double.init), v > 0 { s.retry.baseSeconds = v }
+        if let v = env["CALLBOARD_SIGN_OFF_LINK_WORKING_DAYS"].flatMap(Int.init), v > 0 { s.signOffLinkWorkingDays = v }
         return s
     }
 }
@@ -82,10 +85,13 @@ public struct EmailOutbox: Sendable {
 
     /// The emails a fired transition owes, rendered, with dedup keys unique to this firing.
     /// The request store queues them in the statement that writes the transition.
-    func drafts(for plan: TransitionPlan, record: RequestRecord, arguments: TransitionArguments, at now: Date) -> [NewEmail] {
+    /// `links` holds the page link for an audience when it has its own (the sign-off owner's).
+    func drafts(for plan: TransitionPlan, record: RequestRecord, arguments: TransitionArguments, links: [Audience: String] = [:],
+                at now: Date) -> [NewEmail] {
         Notifications.intents(for: plan.definition).compactMap { intent in
             guard let to = Notifications.recipient(intent.audience, checklist: record.checklist, teamAddress: settings.teamAddress) else { return nil }
             var context = baseContext(record)
+            if let l = links[intent.audience] { context["link"] = l }
             if let r = arguments.reason { context["reason"] = r }
             context["approved"] = record.signOffDecision == .approved
             return draft(intent.kind, to: to, requestID: record.id, context: context,
@@ -113,12 +119,22 @@ public struct EmailOutbox: Sendable {
                                      at: now, on: conn, logger: logger)
     }
 
+    /// A sign-off link for the request's sign-off owner, lasting `signOffLinkWorkingDays` working days.
+    func signOffLink(_ r: RequestRecord, calendar: WorkingCalendar, at now: Date) -> NewLink? {
+        guard let owner = r.checklist.signOffEmail else { return nil }
+        let lastDay = calendar.adding(workingDays: settings.signOffLinkWorkingDays, to: London.date(of: now)).date
+        return NewLink(purpose: .signOff, requestID: r.id, email: owner, requestVersion: r.version, at: now,
+                       expiresAt: London.instant(lastDay.adding(days: 1)))
+    }
+
+    func url(_ link: NewLink) -> String { "\(settings.baseURL)/sign-off/\(link.token)" }
+
     func baseContext(_ r: RequestRecord) -> [String: Any] {
         var c: [String: Any] = [
             "service_name": r.checklist.serviceName ?? "your service",
             "department": r.department,
             "request_id": r.id.uuidString.lowercased(),
-            // Until the pages for people outside the team exist, links lead to the request itself.
+            // People without a page of their own (the team, for now the service contact) get the request's address.
             "link": "\(settings.baseURL)/requests/\(r.id.uuidString.lowercased())",
         ]
         if let p = r.previewURL { c["preview_url"] = p }

@@ -193,10 +193,17 @@ public struct RequestService: Sendable {
         if let u = arguments.previewURL { data["preview_url"] = .string(u) }
         if let u = arguments.liveURL { data["live_url"] = .string(u) }
         if let o = arguments.outcome { data["outcome"] = .string(o.rawValue) }
-        let emails = outbox.drafts(for: plan, record: record, arguments: arguments, at: now)
+        // The sign-off owner gets a link of their own to decide with.
+        var links: [NewLink] = []
+        if Notifications.kind(for: name) == .signOffRequest,
+           let link = outbox.signOffLink(record, calendar: sla.calendar(for: record.division), at: now) {
+            links.append(link)
+        }
+        let emails = outbox.drafts(for: plan, record: record, arguments: arguments,
+                                   links: links.first.map { [.signOffOwner: outbox.url($0)] } ?? [:], at: now)
         let settling = ReminderRules.settled(from: plan.from, to: plan.to, itemsChanged: false, slaChanged: before.sla != record.sla)
         guard try await RequestStore.update(record, event: event(record, "transitioned", by: who, data: .object(data)), emails: emails,
-                                            settling: settling, at: now, on: conn, logger: logger)
+                                            settling: settling, links: links, at: now, on: conn, logger: logger)
         else { throw await staleError(record.id) }
     }
 

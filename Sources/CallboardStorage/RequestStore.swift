@@ -120,8 +120,8 @@ public enum RequestStore {
     /// request for the scheduler to look at again.
     /// Every part hangs off the UPDATE, so when another change got there first nothing at all is
     /// written and the result is false. Being one statement, it is atomic without a transaction.
-    public static func update(_ r: RequestRecord, event e: EventRecord, emails: [NewEmail] = [], settling: [ReminderRule] = [], at now: Date,
-                              on conn: PostgresConnection, logger: Logger) async throws -> Bool {
+    public static func update(_ r: RequestRecord, event e: EventRecord, emails: [NewEmail] = [], settling: [ReminderRule] = [],
+                              links: [NewLink] = [], at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
         var binds = SQLBinds()
         func bind(_ v: some PostgresNonThrowingEncodable) -> String { binds.add(v) }
         func bind(_ v: (some PostgresNonThrowingEncodable)?) -> String { binds.add(v) }
@@ -152,6 +152,20 @@ public enum RequestStore {
             sql += ", " + ReminderStore.settleCTEs(
                 where: "request_id = (SELECT id FROM updated) AND rule = ANY(\(bind(settling.map(\.rawValue))))",
                 version: "(SELECT version FROM updated)", now: bind(now), after: "event")
+        }
+        if !links.isEmpty {
+            let rows = links.map { l in
+                "(\(bind(l.record.id))::uuid, \(bind(LinkStore.hash(l.token)))::bytea, \(bind(l.record.purpose.rawValue))::text, "
+                    + "\(bind(l.record.email))::text, \(bind(l.record.requestVersion))::int, \(bind(l.record.csrf))::text, "
+                    + "\(bind(l.record.createdAt))::timestamptz, \(bind(l.record.expiresAt))::timestamptz)"
+            }.joined(separator: ", ")
+            sql += """
+                , new_links AS (
+                    INSERT INTO links (id, token_hash, purpose, request_id, email, request_version, csrf, created_at, expires_at)
+                    SELECT v.id, v.token_hash, v.purpose, updated.id, v.email, v.request_version, v.csrf, v.created_at, v.expires_at
+                    FROM (VALUES \(rows)) AS v(id, token_hash, purpose, email, request_version, csrf, created_at, expires_at) CROSS JOIN updated
+                )
+                """
         }
         if !emails.isEmpty {
             let rows = EmailStore.valuesRows(emails, &binds)

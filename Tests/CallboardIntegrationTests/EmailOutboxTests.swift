@@ -86,7 +86,11 @@ extension TestApp {
             #expect(eml.contains("Auto-Submitted: auto-generated\r\n"))
             #expect(eml.contains("Content-Type: multipart/alternative;"))
             let text = decodedPart(eml, "text/plain")
-            #expect(text.contains("http://127.0.0.1:8080/requests/\(id)"))
+            // The owner's own link: a 256-bit token whose hash names a sign-off link for them and this request.
+            let token = text.components(separatedBy: "http://127.0.0.1:8080/sign-off/").dropFirst().first?.prefix { !$0.isWhitespace } ?? ""
+            #expect(token.count == 43)
+            let link = try await LinkStore.find(token: String(token), on: app.db, logger: TestDatabase.logger)
+            #expect(link?.requestID.uuidString.lowercased() == id && link?.email == "grace@dvla.gov.uk" && link?.purpose == .signOff)
             #expect(decodedPart(eml, "text/html").contains("<strong>Renew your driving licence</strong>"))
             let events = try await app.call(.get, "/api/v1/requests/\(id)/events").json["items"]!.arrayValue!
             #expect(events.last?["kind"] == .string("email_sent"))

@@ -71,6 +71,15 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
 }
 
 /// Calendar reasoning happens in Europe/London; instants are UTC.
+extension CivilDate {
+    static let weekdayNames = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    static let monthNames = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                             "November", "December"]
+
+    /// GOV.UK style: "Wednesday 2 December 2026".
+    public var longText: String { "\(Self.weekdayNames[isoWeekday - 1]) \(day) \(Self.monthNames[month - 1]) \(year)" }
+}
+
 public enum London {
     static let zone = TimeZone(identifier: "Europe/London")!
 

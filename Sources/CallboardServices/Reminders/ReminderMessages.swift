@@ -59,9 +59,5 @@ enum ReminderMessages {
         }
     }
 
-    static let weekdays = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-    static let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
-
-    /// GOV.UK style: "Wednesday 2 December 2026".
-    static func long(_ d: CivilDate) -> String { "\(weekdays[d.isoWeekday - 1]) \(d.day) \(months[d.month - 1]) \(d.year)" }
+    static func long(_ d: CivilDate) -> String { d.longText }
 }

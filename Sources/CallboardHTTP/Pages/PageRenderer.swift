@@ -1,0 +1,80 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+
+/// The Mustache pages shipped with the program (`Resources/pages`), rendered as HTML responses
+/// with the security headers every page carries.
+struct PageRenderer: Sendable {
+    let library: MustacheLibrary
+    let css: String
+
+    static func bundled() throws -> PageRenderer {
+        guard let dir = Bundle.module.url(forResource: "pages", withExtension: nil, subdirectory: "Resources"),
+              let cssURL = Bundle.module.url(forResource: "callboard", withExtension: "css", subdirectory: "Resources/assets") else {
+            throw MissingResource()
+        }
+        var templates: [String: MustacheTemplate] = [:]
+        for file in try FileManager.default.contentsOfDirectory(atPath: dir.path) where file.hasSuffix(".mustache") {
+            templates[String(file.dropLast(".mustache".count))] = try MustacheTemplate(
+                string: try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8))
+        }
+        return PageRenderer(library: MustacheLibrary(templates: templates), css: try String(contentsOf: cssURL, encoding: .utf8))
+    }
+
+    struct MissingResource: Error {}
+
+    func page(_ template: String, _ context: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+        let html = library.render(context, withTemplate: template) ?? ""
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// A page with a heading and paragraphs (and optionally the success panel or the new-link button).
+    func message(_ title: String, _ paragraphs: [String], panel: Bool = false, panelBody: String? = nil, refresh: (token: String, csrf: String)? = nil,
+                 status: HTTPResponse.Status = .ok) -> Response {
+        var c: [String: Any] = ["title": title, "paragraphs": paragraphs, "panel": panel]
+        if let b = panelBody { c["panel_body"] = b }
+        if let r = refresh { c["refresh"] = true; c["token"] = r.token; c["csrf"] = r.csrf }
+        return page("message", c, status: status)
+    }
+}
+
+/// Headers for every HTML page: no inline script (there is no script), no framing, no sniffing,
+/// and no referrer (links carry tokens).
+struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.contentSecurityPolicy] =
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[.init("Referrer-Policy")!] = "no-referrer"
+        response.headers[.init("X-Frame-Options")!] = "DENY"
+        return response
+    }
+}
+
+/// Reads an `application/x-www-form-urlencoded` body.
+enum FormBody {
+    static func parse(_ bytes: some Collection<UInt8>) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in String(decoding: bytes, as: UTF8.self).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) -> String { s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            guard let key = parts.first.map(decode), !key.isEmpty else { continue }
+            if out[key] == nil { out[key] = parts.count > 1 ? decode(parts[1]) : "" }
+        }
+        return out
+    }
+}
+
+/// Routes of the HTML pages: like the API's, but not part of the OpenAPI document.
+struct PageRoutes {
+    let group: RouterGroup<AppContext>
+
+    func on(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping @Sendable (Request, AppContext) async throws -> Response) {
+        group.on(RouterPath(path), method: method, use: handler)
+    }
+}

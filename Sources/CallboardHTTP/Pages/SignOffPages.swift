@@ -1,0 +1,127 @@
+import CallboardDomain
+import CallboardServices
+import CallboardStorage
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `/sign-off/{token}`: the page a sign-off owner reaches from their email. GET shows, POST decides
+/// (with the link's CSRF token); an expired link offers a fresh one by email (rate limited).
+struct SignOffPages {
+    let service: SignOffService
+    let pages: PageRenderer
+    let time: any TimeSource
+    let refreshLimit: RateLimiter
+
+    func register(_ r: PageRoutes) {
+        r.on(.get, "/sign-off/:token") { _, context in
+            try await render(token: context.parameters.get("token") ?? "", submitted: nil)
+        }
+        r.on(.post, "/sign-off/:token") { request, context in
+            let token = context.parameters.get("token") ?? ""
+            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            let approve: Bool? = form["decision"] == "approve" ? true : form["decision"] == "changes" ? false : nil
+            do {
+                let after = try await service.decide(token: token, csrf: form["csrf"] ?? "", approve: approve, reason: form["reason"] ?? "")
+                return page(after, token: token, submitted: nil, justDecided: true)
+            } catch SignOffService.Failure.invalid(let errors) {
+                return try await render(token: token, submitted: (form, errors))
+            } catch SignOffService.Failure.badCSRF {
+                return pages.message("This form has expired", ["Open the link in your email again and send your decision from there."],
+                                     status: .forbidden)
+            } catch SignOffService.Failure.unknownLink {
+                return notFound()
+            }
+        }
+        r.on(.post, "/sign-off/:token/refresh") { request, context in
+            let token = context.parameters.get("token") ?? ""
+            if let wait = refreshLimit.check(token, at: time.now()) {
+                var response = pages.message("Too many requests", ["We have already sent you new links. Try again in \(wait / 60 + 1) minutes."],
+                                             status: .tooManyRequests)
+                response.headers[.retryAfter] = String(wait)
+                return response
+            }
+            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            do {
+                guard try await service.refresh(token: token, csrf: form["csrf"] ?? "") else { return try await render(token: token, submitted: nil) }
+                return pages.message("Check your email", ["We have emailed you a new link. It works for 5 working days."])
+            } catch SignOffService.Failure.badCSRF {
+                return pages.message("This form has expired", ["Open the link in your email again."], status: .forbidden)
+            } catch SignOffService.Failure.unknownLink {
+                return notFound()
+            }
+        }
+    }
+
+    private func notFound() -> Response {
+        pages.message("Page not found", ["If you typed the web address, check it is correct.",
+                                         "If you pasted it from an email, make sure you copied the entire address."], status: .notFound)
+    }
+
+    private func render(token: String, submitted: ([String: String], [FieldError])?) async throws -> Response {
+        do {
+            return page(try await service.view(token: token), token: token, submitted: submitted, justDecided: false)
+        } catch SignOffService.Failure.unknownLink {
+            return notFound()
+        }
+    }
+
+    private func page(_ view: SignOffService.View, token: String, submitted: ([String: String], [FieldError])?, justDecided: Bool) -> Response {
+        switch view {
+        case .open(let link, let r, let changed):
+            let c = r.checklist
+            var details: [[String: String]] = [
+                ["key": "Department", "value": r.department],
+                ["key": "Service", "value": c.serviceName ?? "Not given yet"],
+            ]
+            if let d = c[.service].value?["description"]?.stringValue { details.append(["key": "Description", "value": d]) }
+            details.append(["key": "Service contact", "value": c.contactEmail ?? "Not given yet"])
+            for item in r.kind.requiredItems where ![.contact, .signOffContact, .service].contains(item) {
+                let status = c[item]
+                let value: String
+                switch status.status {
+                case .provided: value = "Provided"
+                case .notAvailable: value = "Not available: " + (status.reason ?? "")
+                case .missing: value = "Not provided yet"
+                }
+                details.append(["key": item.title, "value": value])
+            }
+            var context: [String: Any] = [
+                "title": "Approve the \(c.serviceName ?? "") dashboard", "department": r.department, "service_name": c.serviceName ?? "your service",
+                "details": details, "token": token, "csrf": link.csrf, "email": link.email,
+                "expires": "the end of " + London.date(of: link.expiresAt.addingTimeInterval(-1)).longText,
+                "has_changes": !changed.isEmpty, "changes": changed.joined(separator: ", "),
+            ]
+            if let p = r.previewURL { context["preview_url"] = p }
+            if let (form, errors) = submitted {
+                context["has_errors"] = true
+                context["errors"] = errors.map { ["field": $0.pointer, "message": $0.message] }
+                context["decision_error"] = errors.first { $0.pointer == "decision" }?.message
+                context["reason_error"] = errors.first { $0.pointer == "reason" }?.message
+                context["reason"] = form["reason"] ?? ""
+                context["approve_checked"] = form["decision"] == "approve"
+                context["changes_checked"] = form["decision"] == "changes"
+            }
+            return pages.page("sign_off", context, status: submitted == nil ? .ok : .unprocessableContent)
+        case .decided(let r, let decision, let by, let at):
+            let service = r.checklist.serviceName ?? "the"
+            let what = decision == .approved ? "approved" : "sent back for changes"
+            if justDecided {
+                return pages.message(decision == .approved ? "Dashboard approved" : "Changes requested",
+                                     ["We have told the GOV.UK Performance Platform team. You do not need to do anything else."],
+                                     panel: true, panelBody: "\(service) dashboard")
+            }
+            return pages.message("This dashboard has already been decided",
+                                 ["The \(service) dashboard was \(what) by \(by) on \(London.date(of: at).longText)."])
+        case .expired(let link, let r):
+            return pages.message("This link has expired", [
+                "Links to approve a dashboard work for 5 working days. This one, for the \(r.checklist.serviceName ?? "") dashboard, has expired.",
+                "We can email a new link to \(link.email).",
+            ], refresh: (token, link.csrf), status: .gone)
+        case .closed(let r):
+            return pages.message("There is nothing to decide", [
+                "The \(r.checklist.serviceName ?? "") dashboard is no longer waiting for sign-off (it is \(r.state.title.lowercased())).",
+            ])
+        }
+    }
+}

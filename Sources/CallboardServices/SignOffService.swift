@@ -1,0 +1,105 @@
+import CallboardDomain
+import CallboardStorage
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The sign-off owner's page, reached by the emailed link: what they see, and their decision.
+public struct SignOffService: Sendable {
+    let db: PostgresClient
+    let time: any TimeSource
+    let logger: Logger
+    let outbox: EmailOutbox
+    let sla: PreviewSLAHolder
+    let requests: RequestService
+
+    public init(db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox, sla: PreviewSLAHolder) {
+        self.db = db
+        self.time = time
+        self.logger = logger
+        self.outbox = outbox
+        self.sla = sla
+        requests = RequestService(db: db, time: time, logger: logger, outbox: outbox, sla: sla)
+    }
+
+    /// What the page shows for a link.
+    public enum View: Sendable {
+        /// The owner may decide; `changed` lists what changed since they were asked.
+        case open(LinkRecord, RequestRecord, changed: [String])
+        case decided(RequestRecord, decision: SignOffDecision, by: String, at: Date)
+        case expired(LinkRecord, RequestRecord)
+        /// Withdrawn, or moved on without a decision to make.
+        case closed(RequestRecord)
+    }
+
+    public enum Failure: Error, Sendable, Equatable {
+        case unknownLink
+        case badCSRF
+        case invalid([FieldError])
+    }
+
+    public func view(token: String) async throws -> View {
+        guard let link = try await LinkStore.find(token: token, on: db, logger: logger), link.purpose == .signOff,
+              let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger) else { throw Failure.unknownLink }
+        let events = try await allEvents(r.id)
+        if let d = r.signOffDecision,
+           let e = events.last(where: { ["approve_sign_off", "request_changes"].contains($0.data["transition"]?.stringValue ?? "") }) {
+            return .decided(r, decision: d, by: e.actorID ?? e.actorKind.rawValue, at: e.occurredAt)
+        }
+        guard r.state == .signoffPending else { return .closed(r) }
+        guard time.now() < link.expiresAt else { return .expired(link, r) }
+        // The fields changed by staff or the contact since the owner was asked.
+        var changed: [String] = []
+        for e in events where e.version > link.requestVersion && e.kind == "updated" {
+            for key in (e.data["changes"]?.objectValue ?? [:]).keys.sorted() where !changed.contains(key) { changed.append(key) }
+        }
+        return .open(link, r, changed: changed)
+    }
+
+    /// The owner's decision: approve, or request changes with a reason.
+    public func decide(token: String, csrf: String, approve: Bool?, reason: String) async throws -> View {
+        let current = try await view(token: token)
+        guard case .open(let link, let r, _) = current else { return current }
+        guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        var errors: [FieldError] = []
+        if approve == nil { errors.append(FieldError(pointer: "decision", message: "Select whether you approve the dashboard")) }
+        if approve == false, reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            errors.append(FieldError(pointer: "reason", message: "Enter what needs to change"))
+        }
+        if reason.count > 5000 { errors.append(FieldError(pointer: "reason", message: "Reason must be 5,000 characters or fewer")) }
+        guard errors.isEmpty, let approve else { throw Failure.invalid(errors) }
+        let owner = Principal(actor: .signOffOwner, email: link.email)
+        let body: JSONValue? = approve ? nil : .object(["reason": .string(reason)])
+        _ = try await requests.transition(r.id, approve ? .approveSignOff : .requestChanges, body, expectedVersion: r.version, by: owner)
+        return try await view(token: token)
+    }
+
+    /// Emails a fresh link to the person the (expired) link was for. False when there is nothing to decide any more.
+    public func refresh(token: String, csrf: String) async throws -> Bool {
+        guard case .expired(let link, let r) = try await view(token: token) else { return false }
+        guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        let now = time.now()
+        guard var fresh = outbox.signOffLink(r, calendar: sla.current.calendar(for: r.division), at: now) else { return false }
+        fresh.record.email = link.email
+        var context = outbox.baseContext(r)
+        context["link"] = outbox.url(fresh)
+        try await db.transaction(logger: logger) { conn in
+            try await LinkStore.insert(fresh, on: conn, logger: logger)
+            try await outbox.queue(.signOffRequest, to: link.email, requestID: r.id, context: context,
+                                   dedupKey: "\(r.id.uuidString.lowercased()):link:\(fresh.record.id.uuidString.lowercased())", at: now,
+                                   on: conn, logger: logger)
+        }
+        return true
+    }
+
+    private func allEvents(_ id: UUID) async throws -> [EventRecord] {
+        var out: [EventRecord] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await EventStore.list(requestID: id, afterID: after, limit: 500, on: db, logger: logger)
+            out += page.events
+            guard let next = page.next else { return out }
+            after = next
+        }
+    }
+}
