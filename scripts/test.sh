@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what is missing, starts a throwaway PostgreSQL
 # (.local/test-pg) and a real SMTP server with STARTTLS, TLS and AUTH (tests/smtp_server.py),
-# runs the Swift suites (unit + integration), then the black-box API tests (tests/api, pytest).
+# runs the Swift suites (unit + integration), then the black-box API tests (tests/api, pytest) and
+# the page tests in headless Chromium (tests/pages, selenium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,10 @@ if [ ! -x .local/venv/bin/python ]; then
 fi
 .local/venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
 command -v openssl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
+# Headless Chromium and its driver for the page tests (tests/pages, selenium).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 
 # A fresh cluster every run: no state leaks between runs. fsync off: test data is disposable.
 stop_all
@@ -55,3 +60,5 @@ echo "== swift test"
 swift test --skip-build
 echo "== API tests (pytest: response schemas, schemathesis)"
 CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q tests/api
+echo "== page tests (pytest + selenium, headless Chromium; screenshots in .local/screenshots)"
+CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q tests/pages

@@ -1,0 +1,246 @@
+"""The sign-off owner's journey in a real headless Chromium (Debian's chromium + chromedriver).
+
+A request is created over the API, the team requests sign-off, the owner opens the link from the
+email actually sent (the file transport's .eml), decides with the keyboard only, and the team takes
+the dashboard live. Also: every input labelled, validation errors in the error summary, CSRF
+refused, a reused link shows the decision, an expired link offers a new one (rate limited), and the
+security headers. Screenshots of each page go to $SCREENSHOT_DIR (default .local/screenshots).
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import http.client
+import json
+import os
+import re
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
+from conftest import API, database_url_for, psql, running_callboard  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("SCREENSHOT_DIR", REPO / ".local" / "screenshots"))
+OWNER = "grace@dvla.gov.uk"
+
+
+def provided(value):
+    return {"status": "provided", "value": value}
+
+
+ITEMS = {
+    "contact": provided({"name": "Ada Lovelace", "email": "ada@dvla.gov.uk", "phone": "020 7946 0000"}),
+    "sign_off_contact": provided({"name": "Grace Hopper", "email": OWNER, "phone": "020 7946 0001"}),
+    "service": provided({"name": "Renew your driving licence", "description": "Drivers renew their licence online",
+                         "start_page_url": "https://www.gov.uk/renew-driving-licence"}),
+}
+
+
+class Server:
+    """The running server and the folder its emails are written to."""
+
+    def __init__(self, info, emails: Path):
+        self.info, self.emails = info, emails
+
+    def __getattr__(self, name):
+        return getattr(self.info, name)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    work = tmp_path_factory.mktemp("pages")
+    saved = dict(os.environ)
+    os.environ.update(CALLBOARD_WITH_WORKER="true", CALLBOARD_EMAIL_TRANSPORT="file", CALLBOARD_EMAIL_DIR=str(work / "emails"),
+                      CALLBOARD_WORKER_POLL_SECONDS="0.2")
+    try:
+        with running_callboard(work) as info:
+            yield Server(info, work / "emails")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,1400"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER_BIN", "/usr/bin/chromedriver")), options=options)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def api(server) -> API:
+    return API(server.host, server.port, server.token)
+
+
+def fire(server, rid: str, name: str, body=None) -> dict:
+    current = api(server).get(f"/api/v1/requests/{rid}")
+    r = api(server).post(f"/api/v1/requests/{rid}/transitions/{name}", body, headers={"If-Match": current.header("ETag")})
+    assert r.status == 200, str(r)
+    return r.json()
+
+
+def new_request(server, name: str) -> str:
+    items = json.loads(json.dumps(ITEMS))
+    items["service"]["value"]["name"] = name
+    r = api(server).post("/api/v1/requests", {"kind": "non_transactional", "department": "DVLA", "items": items})
+    assert r.status == 201, str(r)
+    return r.json()["id"]
+
+
+def sign_off_links(server, service_name: str, count: int, timeout: float = 20) -> list[str]:
+    """The sign-off link paths in the emails actually sent to the owner about this service, oldest first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for path in sorted(server.emails.glob("*.eml"), key=lambda p: p.stat().st_mtime):
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if msg["To"] != OWNER or service_name not in str(msg["Subject"]):
+                continue
+            text = msg.get_body(preferencelist=("plain",)).get_content()
+            found += re.findall(r"https?://[^/\s]+(/sign-off/[A-Za-z0-9_-]{43})", text)
+        if len(found) >= count or time.monotonic() > deadline:
+            assert len(found) >= count, f"expected {count} sign-off emails about {service_name}, found {found}"
+            return found
+        time.sleep(0.1)  # the worker delivers asynchronously; this waits for a file, not for time to pass
+
+
+def raw(server, method: str, path: str, form: dict | None = None):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    body = urllib.parse.urlencode(form) if form is not None else None
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if form is not None else {}
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    return resp.status, dict(resp.getheaders()), resp.read().decode()
+
+
+def wait_for(browser, css: str):
+    """The element, once the page that has it has loaded (a form post navigates asynchronously)."""
+    return WebDriverWait(browser, 10).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def shot(browser, name: str):
+    browser.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def test_owner_approves_by_keyboard_from_the_emailed_link_and_the_dashboard_goes_live(server, browser):
+    rid = new_request(server, "Renew your driving licence")
+    fire(server, rid, "request_sign_off")
+    [link] = sign_off_links(server, "Renew your driving licence", 1)
+    browser.get(server.base_url + link)
+    assert browser.title == "Approve the Renew your driving licence dashboard – GOV.UK Performance Platform"
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Approve the Renew your driving licence dashboard"
+    # Every input a person can use has a label.
+    for field in browser.find_elements(By.CSS_SELECTOR, "input:not([type=hidden]), textarea"):
+        assert browser.find_elements(By.CSS_SELECTOR, f"label[for='{field.get_attribute('id')}']"), field.get_attribute("outerHTML")
+    shot(browser, "01-sign-off")
+
+    # Sending nothing: the error summary lists the problem and links to the field.
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").send_keys(Keys.ENTER)
+    summary = wait_for(browser, ".error-summary")
+    assert "Select whether you approve the dashboard" in summary.text
+    assert summary.find_element(By.TAG_NAME, "a").get_attribute("href").endswith("#decision")
+    assert browser.title.startswith("Error: ")
+    shot(browser, "02-sign-off-errors")
+
+    # Keyboard only: tab to the first radio, select it with space, submit with enter.
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    for _ in range(30):
+        if browser.switch_to.active_element.get_attribute("id") == "decision":
+            break
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.get_attribute("id") == "decision"
+    browser.switch_to.active_element.send_keys(Keys.SPACE)
+    while browser.switch_to.active_element.tag_name != "button":
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    assert wait_for(browser, ".panel-title").text == "Dashboard approved"
+    shot(browser, "03-approved")
+
+    r = api(server).get(f"/api/v1/requests/{rid}").json()
+    assert r["sign_off_decision"] == "approved"
+    events = api(server).get(f"/api/v1/requests/{rid}/events", query={"limit": 200}).json()["items"]
+    approval = [e for e in events if e["kind"] == "transitioned" and e["data"]["transition"] == "approve_sign_off"]
+    assert [(e["actor"]["kind"], e["actor"]["id"]) for e in approval] == [("sign_off_owner", OWNER)]
+
+    # The link used again shows the decision; a GET changes nothing.
+    browser.get(server.base_url + link)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "This dashboard has already been decided"
+    assert f"approved by {OWNER}" in browser.find_element(By.TAG_NAME, "main").text
+    shot(browser, "04-already-decided")
+
+    fire(server, rid, "mark_built")
+    fire(server, rid, "publish_preview", {"preview_url": "https://preview.gov.uk/renew"})
+    assert fire(server, rid, "go_live", {"live_url": "https://www.gov.uk/performance/renew"})["state"] == "live"
+
+
+def test_changes_need_a_reason_and_forms_need_their_csrf_token(server, browser):
+    rid = new_request(server, "Tax your vehicle")
+    fire(server, rid, "request_sign_off")
+    [link] = sign_off_links(server, "Tax your vehicle", 1)
+    status, headers, _ = raw(server, "POST", link, {"decision": "approve", "csrf": "forged"})
+    assert status == 403
+    assert api(server).get(f"/api/v1/requests/{rid}").json()["sign_off_decision"] is None
+
+    browser.get(server.base_url + link)
+    browser.find_element(By.ID, "decision-changes").click()
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert "Enter what needs to change" in wait_for(browser, ".error-summary").text
+    assert browser.find_element(By.ID, "decision-changes").is_selected()
+    shot(browser, "05-request-changes-error")
+    browser.find_element(By.ID, "reason").send_keys("Show the completion rate by channel")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert wait_for(browser, ".panel-title").text == "Changes requested"
+    r = api(server).get(f"/api/v1/requests/{rid}").json()
+    assert r["sign_off_decision"] == "changes_requested"
+
+
+def test_an_expired_link_emails_a_new_one_and_refreshing_is_rate_limited(server, browser):
+    rid = new_request(server, "Book a theory test")
+    fire(server, rid, "request_sign_off")
+    [link] = sign_off_links(server, "Book a theory test", 1)
+    psql(database_url_for(server.pg_url, server.dbname),
+         f"UPDATE links SET expires_at = now() - interval '1 minute' WHERE request_id = '{rid}'")
+    browser.get(server.base_url + link)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "This link has expired"
+    shot(browser, "06-link-expired")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Check your email")
+    shot(browser, "07-new-link-sent")
+    first, fresh = sign_off_links(server, "Book a theory test", 2)
+    assert first == link and fresh != link
+    browser.get(server.base_url + fresh)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Approve the Book a theory test dashboard"
+
+    # The expired link's page carries its CSRF token; two more refreshes are allowed, then 429.
+    _, _, page = raw(server, "GET", link)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    statuses = [raw(server, "POST", link + "/refresh", {"csrf": csrf}) for _ in range(3)]
+    assert [s for s, _, _ in statuses] == [200, 200, 429]
+    assert int(statuses[2][1]["Retry-After"]) > 0
+
+
+def test_pages_carry_security_headers_and_unknown_links_are_404(server):
+    status, headers, body = raw(server, "GET", "/sign-off/" + "x" * 43)
+    assert status == 404 and "Page not found" in body
+    csp = headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src" not in csp and "default-src 'none'" in csp
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    status, headers, _ = raw(server, "GET", "/assets/callboard.css")
+    assert status == 200 and headers["Content-Type"].startswith("text/css")
