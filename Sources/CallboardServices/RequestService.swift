@@ -201,7 +201,8 @@ public struct RequestService: Sendable {
         }
         let emails = outbox.drafts(for: plan, record: record, arguments: arguments,
                                    links: links.first.map { [.signOffOwner: outbox.url($0)] } ?? [:], at: now)
-        let settling = ReminderRules.settled(from: plan.from, to: plan.to, itemsChanged: false, slaChanged: before.sla != record.sla)
+        let settling = ReminderRules.settled(from: plan.from, to: plan.to, itemsChanged: false, slaChanged: before.sla != record.sla,
+                                             signOffDecided: before.signOffDecision == nil && record.signOffDecision != nil)
         guard try await RequestStore.update(record, event: event(record, "transitioned", by: who, data: .object(data)), emails: emails,
                                             settling: settling, links: links, at: now, on: conn, logger: logger)
         else { throw await staleError(record.id) }

@@ -55,7 +55,7 @@ public struct RequestRecord: Sendable, Equatable {
     /// What the reminder rules reason about.
     public var reminderFacts: ReminderFacts {
         ReminderFacts(id: id, state: state, stateEnteredAt: stateEnteredAt, slaStartedAt: sla?.startedAt, slaDueAt: sla?.dueAt,
-                      slaAtRiskAt: sla?.atRiskAt, slaMetAt: sla?.metAt)
+                      slaAtRiskAt: sla?.atRiskAt, slaMetAt: sla?.metAt, signOffDecided: signOffDecision != nil)
     }
 
     /// What the lifecycle engine reasons about.

@@ -143,6 +143,7 @@ import Testing
         #expect(ReminderRules.settled(from: .requested, to: .requested, itemsChanged: false, slaChanged: false) == [])
         #expect(ReminderRules.settled(from: .requested, to: .infoComplete, itemsChanged: false, slaChanged: true) == [.missingInformation, .previewSLA])
         #expect(ReminderRules.settled(from: .signoffPending, to: .built, itemsChanged: false, slaChanged: false) == [.signOff])
+        #expect(ReminderRules.settled(from: .signoffPending, to: .signoffPending, itemsChanged: false, slaChanged: false, signOffDecided: true) == [.signOff])
         #expect(ReminderRules.settled(from: .built, to: .previewPublished, itemsChanged: false, slaChanged: true) == [.previewSLA])
         #expect(ReminderRules.settled(from: .live, to: .productAudit, itemsChanged: false, slaChanged: false) == [.productAudit])
         #expect(ReminderRules.settled(from: .live, to: .withdrawn, itemsChanged: false, slaChanged: false) == ReminderRule.allCases)
@@ -162,6 +163,10 @@ import Testing
                                  slaAtRiskAt: promise.atRiskAt)
         #expect(ReminderRules.evaluate(late, now: at("2026-11-26T10:00:00Z"), calendar: cal, settings: settings).owed.map(\.kind)
             == [.signOffUndecided, .previewBreached])
+        var approved = late
+        approved.signOffDecided = true   // approved, waiting to be built: nobody is chased to decide again
+        #expect(ReminderRules.evaluate(approved, now: at("2026-11-26T10:00:00Z"), calendar: cal, settings: settings).owed.map(\.kind)
+            == [.previewBreached])
         var met = late
         met.slaMetAt = at("2026-11-20T10:00:00Z")
         #expect(ReminderRules.evaluate(met, now: at("2026-11-26T10:00:00Z"), calendar: cal, settings: settings).owed.map(\.kind) == [.signOffUndecided])

@@ -149,7 +149,13 @@ extension TestApp {
             #expect(preview["reminders"]?.arrayValue?.first?["step"] == .number(2))
             #expect(preview["emails"]?.arrayValue?.first?["recipient"] == .string("grace@dvla.gov.uk"))
             #expect(try await app.count("reminders") == 3)
-            _ = id
+            // The owner approves: the chase stops (the request waits in signoff_pending to be built).
+            let etag = try await app.call(.get, "/api/v1/requests/\(id)").etag!
+            let approved = try await app.call(.post, "/api/v1/requests/\(id)/transitions/approve_sign_off",
+                                              json: .object(["evidence": .string("Email from Grace")]), headers: [.ifMatch: etag])
+            #expect(approved.status == .ok)
+            let after = try await app.call(.get, "/api/v1/reminders/preview?at=2026-11-30T10:00:00Z").json
+            #expect(after["reminders"] == .array([]))
         }
     }
 

@@ -93,9 +93,12 @@ public struct ReminderFacts: Sendable, Equatable {
     public var slaDueAt: Date?
     public var slaAtRiskAt: Date?
     public var slaMetAt: Date?
+    /// The owner has approved (the request waits in `signoff_pending` to be built): nothing to chase.
+    public var signOffDecided: Bool
 
     public init(id: UUID, state: RequestState, stateEnteredAt: Date, slaStartedAt: Date? = nil, slaDueAt: Date? = nil,
-                slaAtRiskAt: Date? = nil, slaMetAt: Date? = nil) {
+                slaAtRiskAt: Date? = nil, slaMetAt: Date? = nil, signOffDecided: Bool = false) {
+        self.signOffDecided = signOffDecided
         self.id = id
         self.state = state
         self.stateEnteredAt = stateEnteredAt
@@ -132,7 +135,7 @@ public enum ReminderRules {
         switch r.state {
         case .requested:
             out.merge(missingInformation(requestID: r.id, waitingSince: r.stateEnteredAt, now: now, calendar: calendar, settings: settings))
-        case .signoffPending:
+        case .signoffPending where !r.signOffDecided:
             out.merge(signOffUndecided(requestID: r.id, askedAt: r.stateEnteredAt, now: now, calendar: calendar, settings: settings))
         case .live:
             out.merge(productAudit(requestID: r.id, liveSince: r.stateEnteredAt, now: now, calendar: calendar, settings: settings))
@@ -235,12 +238,13 @@ public enum ReminderRules {
     }
 
     /// The rules an update settles: those of a state the request left, the missing-information
-    /// chase when items are supplied, the preview reminders when the promise changes, everything on withdrawal.
-    public static func settled(from before: RequestState, to after: RequestState, itemsChanged: Bool, slaChanged: Bool) -> [ReminderRule] {
+    /// chase when items are supplied, the sign-off chase when the owner decides, the preview reminders when the promise changes, everything on withdrawal.
+    public static func settled(from before: RequestState, to after: RequestState, itemsChanged: Bool, slaChanged: Bool,
+                               signOffDecided: Bool = false) -> [ReminderRule] {
         if after == .withdrawn { return ReminderRule.allCases }
         var rules: [ReminderRule] = []
         if before == .requested, after != .requested || itemsChanged { rules.append(.missingInformation) }
-        if before == .signoffPending, after != .signoffPending { rules.append(.signOff) }
+        if before == .signoffPending, after != .signoffPending || signOffDecided { rules.append(.signOff) }
         if slaChanged { rules.append(.previewSLA) }
         if before == .live, after != .live { rules.append(.productAudit) }
         return rules
