@@ -7,6 +7,8 @@ public enum EmailKind: String, CaseIterable, Codable, Sendable {
     case live
     case withdrawn
     case productAuditStarted = "product_audit_started"
+    /// A new request's service contact is asked for the information (with their task-list link).
+    case informationRequest = "information_request"
     /// The scheduler's reminders for one person, gathered into one email.
     case reminderDigest = "reminder_digest"
 }

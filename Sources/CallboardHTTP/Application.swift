@@ -62,6 +62,8 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     }
     SignOffPages(service: SignOffService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), pages: pages,
                  time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)).register(pageRoutes)
+    TaskListPages(service: TaskListService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), sla: sla, pages: pages,
+                  time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)).register(pageRoutes)
 
     let api = router.group("api/v1")
         .add(middleware: AuthMiddleware(staff: staff))

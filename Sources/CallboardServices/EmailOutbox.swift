@@ -16,6 +16,8 @@ public struct EmailSettings: Sendable {
     public var retry: RetryPolicy
     /// Emailed sign-off links last to the end of this many working days.
     public var signOffLinkWorkingDays = 5
+    /// Emailed service-contact links last this many days.
+    public var contactLinkDays = 30
 
     public init(from: String = "GOV.UK Performance Platform <performance-platform@localhost.localdomain>",
                 teamAddress: String? = "performance-platform@localhost.localdomain",
@@ -36,6 +38,7 @@ public struct EmailSettings: Sendable {
         if let v = env["CALLBOARD_EMAIL_MAX_ATTEMPTS"].flatMap(Int.init), v > 0 { s.retry.maxAttempts = v }
         if let v = env["CALLBOARD_EMAIL_RETRY_BASE_SECONDS"].flatMap(Double.init), v > 0 { s.retry.baseSeconds = v }
         if let v = env["CALLBOARD_SIGN_OFF_LINK_WORKING_DAYS"].flatMap(Int.init), v > 0 { s.signOffLinkWorkingDays = v }
+        if let v = env["CALLBOARD_CONTACT_LINK_DAYS"].flatMap(Int.init), v > 0 { s.contactLinkDays = v }
         return s
     }
 }
@@ -127,7 +130,27 @@ public struct EmailOutbox: Sendable {
                        expiresAt: London.instant(lastDay.adding(days: 1)))
     }
 
-    func url(_ link: NewLink) -> String { "\(settings.baseURL)/sign-off/\(link.token)" }
+    /// A task-list link for the request's service contact, lasting `contactLinkDays` days.
+    func contactLink(_ r: RequestRecord, at now: Date) -> NewLink? {
+        guard let contact = r.checklist.contactEmail else { return nil }
+        return NewLink(purpose: .contact, requestID: r.id, email: contact, requestVersion: r.version, at: now,
+                       expiresAt: now.addingTimeInterval(Double(settings.contactLinkDays) * 86_400))
+    }
+
+    /// The page a link opens.
+    func url(_ link: NewLink) -> String {
+        "\(settings.baseURL)/\(link.record.purpose == .signOff ? "sign-off" : "tasks")/\(link.token)"
+    }
+
+    /// The link of their own that the people an email of `kind` goes to get: the sign-off owner
+    /// to decide, the service contact to give information.
+    func pageLinks(for kind: EmailKind?, _ r: RequestRecord, calendar: WorkingCalendar, at now: Date) -> [Audience: NewLink] {
+        switch kind {
+        case .signOffRequest: return signOffLink(r, calendar: calendar, at: now).map { [.signOffOwner: $0] } ?? [:]
+        case .informationReopened, .informationRequest: return contactLink(r, at: now).map { [.serviceContact: $0] } ?? [:]
+        default: return [:]
+        }
+    }
 
     func baseContext(_ r: RequestRecord) -> [String: Any] {
         var c: [String: Any] = [

@@ -60,6 +60,7 @@ public struct RequestService: Sendable {
             try await RequestStore.insert(record, on: conn, logger: logger)
             try await appendEvent(record, "created", by: who, data: .object(["fields": RequestDiff.describe(record)]), on: conn)
             try await completeIfReady(&record, on: conn)
+            try await askForInformation(record, on: conn)
             return record
         }
     }
@@ -193,19 +194,25 @@ public struct RequestService: Sendable {
         if let u = arguments.previewURL { data["preview_url"] = .string(u) }
         if let u = arguments.liveURL { data["live_url"] = .string(u) }
         if let o = arguments.outcome { data["outcome"] = .string(o.rawValue) }
-        // The sign-off owner gets a link of their own to decide with.
-        var links: [NewLink] = []
-        if Notifications.kind(for: name) == .signOffRequest,
-           let link = outbox.signOffLink(record, calendar: sla.calendar(for: record.division), at: now) {
-            links.append(link)
-        }
-        let emails = outbox.drafts(for: plan, record: record, arguments: arguments,
-                                   links: links.first.map { [.signOffOwner: outbox.url($0)] } ?? [:], at: now)
+        // The sign-off owner (to decide) and the service contact (to give information) get links of their own.
+        let pageLinks = outbox.pageLinks(for: Notifications.kind(for: name), record, calendar: sla.calendar(for: record.division), at: now)
+        let links = Array(pageLinks.values)
+        let emails = outbox.drafts(for: plan, record: record, arguments: arguments, links: pageLinks.mapValues(outbox.url), at: now)
         let settling = ReminderRules.settled(from: plan.from, to: plan.to, itemsChanged: false, slaChanged: before.sla != record.sla,
                                              signOffDecided: before.signOffDecision == nil && record.signOffDecision != nil)
         guard try await RequestStore.update(record, event: event(record, "transitioned", by: who, data: .object(data)), emails: emails,
                                             settling: settling, links: links, at: now, on: conn, logger: logger)
         else { throw await staleError(record.id) }
+    }
+
+    /// A new request still missing information: its service contact is emailed a task-list link.
+    private func askForInformation(_ record: RequestRecord, on conn: PostgresConnection) async throws {
+        guard record.state == .requested, let link = outbox.contactLink(record, at: record.createdAt) else { return }
+        var context = outbox.baseContext(record)
+        context["link"] = outbox.url(link)
+        try await LinkStore.insert(link, on: conn, logger: logger)
+        try await outbox.queue(.informationRequest, to: link.record.email, requestID: record.id, context: context,
+                               dedupKey: "\(record.id.uuidString.lowercased()):information_request", at: record.createdAt, on: conn, logger: logger)
     }
 
     /// The scheduler starts a due product audit as `system`, inside its own transaction.

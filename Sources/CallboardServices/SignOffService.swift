@@ -78,17 +78,7 @@ public struct SignOffService: Sendable {
     public func refresh(token: String, csrf: String) async throws -> Bool {
         guard case .expired(let link, let r) = try await view(token: token) else { return false }
         guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
-        let now = time.now()
-        guard var fresh = outbox.signOffLink(r, calendar: sla.current.calendar(for: r.division), at: now) else { return false }
-        fresh.record.email = link.email
-        var context = outbox.baseContext(r)
-        context["link"] = outbox.url(fresh)
-        try await db.transaction(logger: logger) { conn in
-            try await LinkStore.insert(fresh, on: conn, logger: logger)
-            try await outbox.queue(.signOffRequest, to: link.email, requestID: r.id, context: context,
-                                   dedupKey: "\(r.id.uuidString.lowercased()):link:\(fresh.record.id.uuidString.lowercased())", at: now,
-                                   on: conn, logger: logger)
-        }
+        try await LinkRefresher(db: db, time: time, logger: logger, outbox: outbox, sla: sla).send(replacing: link, for: r)
         return true
     }
 

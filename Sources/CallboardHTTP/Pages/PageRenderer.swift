@@ -24,6 +24,13 @@ struct PageRenderer: Sendable {
 
     struct MissingResource: Error {}
 
+    /// 303 to another page (after a successful form post).
+    func redirect(_ location: String) -> Response {
+        var headers = HTTPFields()
+        headers[.location] = location
+        return Response(status: .seeOther, headers: headers)
+    }
+
     func page(_ template: String, _ context: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
         let html = library.render(context, withTemplate: template) ?? ""
         var headers = HTTPFields()
@@ -33,11 +40,11 @@ struct PageRenderer: Sendable {
     }
 
     /// A page with a heading and paragraphs (and optionally the success panel or the new-link button).
-    func message(_ title: String, _ paragraphs: [String], panel: Bool = false, panelBody: String? = nil, refresh: (token: String, csrf: String)? = nil,
+    func message(_ title: String, _ paragraphs: [String], panel: Bool = false, panelBody: String? = nil, refresh: (action: String, csrf: String)? = nil,
                  status: HTTPResponse.Status = .ok) -> Response {
         var c: [String: Any] = ["title": title, "paragraphs": paragraphs, "panel": panel]
         if let b = panelBody { c["panel_body"] = b }
-        if let r = refresh { c["refresh"] = true; c["token"] = r.token; c["csrf"] = r.csrf }
+        if let r = refresh { c["refresh"] = true; c["refresh_action"] = r.action; c["csrf"] = r.csrf }
         return page("message", c, status: status)
     }
 }

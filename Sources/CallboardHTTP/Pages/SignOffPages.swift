@@ -117,7 +117,7 @@ struct SignOffPages {
             return pages.message("This link has expired", [
                 "Links to approve a dashboard work for 5 working days. This one, for the \(r.checklist.serviceName ?? "") dashboard, has expired.",
                 "We can email a new link to \(link.email).",
-            ], refresh: (token, link.csrf), status: .gone)
+            ], refresh: ("/sign-off/\(token)/refresh", link.csrf), status: .gone)
         case .closed(let r):
             return pages.message("There is nothing to decide", [
                 "The \(r.checklist.serviceName ?? "") dashboard is no longer waiting for sign-off (it is \(r.state.title.lowercased())).",

@@ -111,8 +111,22 @@ public struct ReminderScheduler: Sendable {
         try await ReminderStore.setNext(table: .requests, e.nextRequest, on: conn, logger: logger)
         try await ReminderStore.setNext(table: .dataSets, e.nextDataSet, on: conn, logger: logger)
         let fresh = try await ReminderStore.insert(e.planned.map(\.reminder), at: now, on: conn, logger: logger)
-        let planned = e.planned.filter { fresh.contains($0.reminder.owed.dedupKey) }
+        var planned = e.planned.filter { fresh.contains($0.reminder.owed.dedupKey) }
         report.remindersQueued = planned.count
+        // The contact and the sign-off owner get a fresh link of their own (earlier ones stay valid).
+        for i in planned.indices {
+            let p = planned[i]
+            guard let r = e.records[p.reminder.requestID] else { continue }
+            let kind: EmailKind? = switch p.reminder.owed.kind {
+            case .missingInformation: .informationRequest
+            case .signOffUndecided: .signOffRequest
+            default: nil
+            }
+            for link in outboxLinks(kind, r, at: now) {
+                try await LinkStore.insert(link, on: conn, logger: logger)
+                planned[i].item.link = outbox.url(link)
+            }
+        }
         let mail = digests(planned, at: now)
         let queued = try await EmailStore.enqueueMany(mail.map(\.email), at: now, on: conn, logger: logger)
         report.emailsQueued = queued.count
@@ -128,6 +142,10 @@ public struct ReminderScheduler: Sendable {
             report.auditsStarted += 1
         }
         return (report, due.count == settings.batchSize || dataSets.count == settings.batchSize)
+    }
+
+    private func outboxLinks(_ kind: EmailKind?, _ r: RequestRecord, at now: Date) -> [NewLink] {
+        Array(outbox.pageLinks(for: kind, r, calendar: slaHolder.current.calendar(for: r.division), at: now).values)
     }
 
     struct Evaluation {

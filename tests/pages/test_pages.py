@@ -1,8 +1,9 @@
-"""The sign-off owner's journey in a real headless Chromium (Debian's chromium + chromedriver).
+"""The pages in a real headless Chromium (Debian's chromium + chromedriver).
 
-A request is created over the API, the team requests sign-off, the owner opens the link from the
-email actually sent (the file transport's .eml), decides with the keyboard only, and the team takes
-the dashboard live. Also: every input labelled, validation errors in the error summary, CSRF
+The whole journey: a request created over the API, the service contact completes the items through
+the link in the email actually sent (the file transport's .eml), the team requests sign-off, the
+owner approves through their emailed link with the keyboard only, and the team takes the dashboard
+live. Also: every input labelled, validation errors in the error summary, CSRF
 refused, a reused link shows the decision, an expired link offers a new one (rate limited), and the
 security headers. Screenshots of each page go to $SCREENSHOT_DIR (default .local/screenshots).
 """
@@ -104,17 +105,22 @@ def new_request(server, name: str) -> str:
 
 def sign_off_links(server, service_name: str, count: int, timeout: float = 20) -> list[str]:
     """The sign-off link paths in the emails actually sent to the owner about this service, oldest first."""
+    return emailed_links(server, OWNER, service_name, "sign-off", count, timeout)
+
+
+def emailed_links(server, to: str, subject_part: str, page: str, count: int, timeout: float = 20) -> list[str]:
+    """The /<page>/<token> paths in the emails actually sent to `to` whose subject has `subject_part`."""
     deadline = time.monotonic() + timeout
     while True:
         found = []
         for path in sorted(server.emails.glob("*.eml"), key=lambda p: p.stat().st_mtime):
             msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            if msg["To"] != OWNER or service_name not in str(msg["Subject"]):
+            if msg["To"] != to or subject_part not in str(msg["Subject"]):
                 continue
             text = msg.get_body(preferencelist=("plain",)).get_content()
-            found += re.findall(r"https?://[^/\s]+(/sign-off/[A-Za-z0-9_-]{43})", text)
+            found += re.findall(r"https?://[^/\s]+(/" + page + r"/[A-Za-z0-9_-]{43})", text)
         if len(found) >= count or time.monotonic() > deadline:
-            assert len(found) >= count, f"expected {count} sign-off emails about {service_name}, found {found}"
+            assert len(found) >= count, f"expected {count} {page} emails to {to} about {subject_part}, found {found}"
             return found
         time.sleep(0.1)  # the worker delivers asynchronously; this waits for a file, not for time to pass
 
@@ -244,3 +250,101 @@ def test_pages_carry_security_headers_and_unknown_links_are_404(server):
     assert headers["Referrer-Policy"] == "no-referrer"
     status, headers, _ = raw(server, "GET", "/assets/callboard.css")
     assert status == 200 and headers["Content-Type"].startswith("text/css")
+
+
+def fill(browser, values: dict[str, str]):
+    for field_id, value in values.items():
+        element = browser.find_element(By.ID, field_id)
+        if element.tag_name == "select":
+            element.find_element(By.CSS_SELECTOR, f"option[value='{value}']").click()
+        elif element.get_attribute("type") in ("checkbox", "radio"):
+            if not element.is_selected():
+                element.click()
+        else:
+            element.clear()
+            element.send_keys(value)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def test_the_whole_journey_from_request_to_live(server, browser):
+    contact = "ada@dvla.gov.uk"
+    r = api(server).post("/api/v1/requests", {"kind": "transactional", "department": "DVLA", "items": {
+        "contact": ITEMS["contact"],
+        "service": provided({"name": "Apply for a blue badge", "description": "Disabled people apply for parking",
+                             "start_page_url": "https://www.gov.uk/apply-blue-badge"})}})
+    assert r.status == 201, str(r)
+    rid = r.json()["id"]
+    [tasks] = emailed_links(server, contact, "Apply for a blue badge", "tasks", 1)
+    browser.get(server.base_url + tasks)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Information for the Apply for a blue badge dashboard"
+    assert "You have completed 2 of 8 sections." in browser.find_element(By.TAG_NAME, "main").text
+    shot(browser, "10-task-list")
+
+    # A bad address: the error summary names the field and links to it; nothing is saved.
+    browser.find_element(By.LINK_TEXT, "Sign-off contact").click()
+    for field in browser.find_elements(By.CSS_SELECTOR, "input:not([type=hidden]), textarea, select"):
+        assert browser.find_elements(By.CSS_SELECTOR, f"label[for='{field.get_attribute('id')}']"), field.get_attribute("outerHTML")
+    fill(browser, {"name": "Grace Hopper", "email": "grace-at-dvla", "phone": "020 7946 0001"})
+    summary = wait_for(browser, ".error-summary")
+    assert "Email address must be an email address, like name@example.gov.uk" in summary.text
+    assert summary.find_element(By.TAG_NAME, "a").get_attribute("href").endswith("#email")
+    assert browser.find_element(By.ID, "name").get_attribute("value") == "Grace Hopper"
+    shot(browser, "11-item-errors")
+    assert api(server).get(f"/api/v1/requests/{rid}").json()["items"]["sign_off_contact"]["status"] == "missing"
+    fill(browser, {"email": OWNER})
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text.startswith("Information for"))
+
+    answers = [
+        ("Cost per transaction", {"transactions_explorer_url": "https://www.gov.uk/performance/transactions-explorer/blue-badge"}),
+        ("User satisfaction", {"availability-no": "x", "reason": "We have no done page yet"}),
+        ("Completion rate", {"analytics_provider": "piwik"}),
+        ("Digital take-up", {"spreadsheet_reference": "blue-badge-volumes.xlsx", "uploader_1_name": "Sam Patel",
+                             "uploader_1_email": "sam@dvla.gov.uk"}),
+    ]
+    for title, values in answers:
+        browser.find_element(By.LINK_TEXT, title).click()
+        fill(browser, values)
+        WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text.startswith("Information for"))
+    shot(browser, "12-task-list-in-progress")
+    browser.find_element(By.LINK_TEXT, "Service availability").click()
+    fill(browser, {"health_check_url": "https://www.gov.uk/apply-blue-badge/health"})
+    # The last item completes the information by itself and lands on check-your-answers.
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Check your answers")
+    assert "We have no done page yet" in browser.find_element(By.TAG_NAME, "main").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".summary-list-actions a")) == 8
+    shot(browser, "13-check-answers")
+    request = api(server).get(f"/api/v1/requests/{rid}").json()
+    assert request["state"] == "info_complete" and request["missing_items"] == []
+    events = api(server).get(f"/api/v1/requests/{rid}/events", query={"limit": 200}).json()["items"]
+    assert {e["actor"]["kind"] for e in events if e["kind"] == "updated"} == {"service_contact"}
+    browser.get(server.base_url + tasks)
+    assert "Information complete" in browser.find_element(By.TAG_NAME, "main").text
+
+    # The team asks for sign-off; the owner approves through their own emailed link.
+    fire(server, rid, "request_sign_off")
+    [link] = sign_off_links(server, "Apply for a blue badge", 1)
+    browser.get(server.base_url + link)
+    browser.find_element(By.ID, "decision").click()
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert wait_for(browser, ".panel-title").text == "Dashboard approved"
+    fire(server, rid, "mark_built")
+    fire(server, rid, "publish_preview", {"preview_url": "https://preview.gov.uk/blue-badge"})
+    assert fire(server, rid, "go_live", {"live_url": "https://www.gov.uk/performance/blue-badge"})["state"] == "live"
+
+
+def test_contact_forms_need_their_csrf_token_and_expired_links_offer_a_new_one(server, browser):
+    r = api(server).post("/api/v1/requests", {"kind": "non_transactional", "department": "DVLA", "items": {"contact": ITEMS["contact"]}})
+    rid = r.json()["id"]
+    [tasks] = emailed_links(server, "ada@dvla.gov.uk", "your service", "tasks", 1)
+    status, _, _ = raw(server, "POST", tasks + "/items/service_availability", {"csrf": "forged", "health_check_url": "https://x.gov.uk/h"})
+    assert status == 403
+    assert api(server).get(f"/api/v1/requests/{rid}").json()["items"]["service_availability"]["status"] == "missing"
+    psql(database_url_for(server.pg_url, server.dbname),
+         f"UPDATE links SET expires_at = now() - interval '1 minute' WHERE request_id = '{rid}'")
+    browser.get(server.base_url + tasks)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "This link has expired"
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Check your email")
+    first, fresh = emailed_links(server, "ada@dvla.gov.uk", "your service", "tasks", 2)
+    browser.get(server.base_url + fresh)
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Information for")

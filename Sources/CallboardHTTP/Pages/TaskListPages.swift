@@ -1,0 +1,176 @@
+import CallboardDomain
+import CallboardServices
+import CallboardStorage
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `/tasks/{token}`: the service contact's task list, one form per item, and check-your-answers.
+struct TaskListPages {
+    let service: TaskListService
+    let sla: PreviewSLAHolder
+    let pages: PageRenderer
+    let time: any TimeSource
+    let refreshLimit: RateLimiter
+
+    func register(_ r: PageRoutes) {
+        r.on(.get, "/tasks/:token") { _, context in
+            let token = context.parameters.get("token") ?? ""
+            return try await withOpen(token) { link, record in taskList(token, link, record) }
+        }
+        r.on(.get, "/tasks/:token/check") { _, context in
+            let token = context.parameters.get("token") ?? ""
+            return try await withOpen(token) { _, record in checkAnswers(token, record) }
+        }
+        r.on(.get, "/tasks/:token/items/:item") { _, context in
+            let token = context.parameters.get("token") ?? ""
+            guard let item = context.parameters.get("item").flatMap(ItemName.init(rawValue:)) else { return notFound() }
+            return try await withOpen(token) { link, record in
+                form(token, link, record, item, values: ItemForms.values(item, record.checklist[item]), errors: [])
+            }
+        }
+        r.on(.post, "/tasks/:token/items/:item") { request, context in
+            let token = context.parameters.get("token") ?? ""
+            guard let item = context.parameters.get("item").flatMap(ItemName.init(rawValue:)) else { return notFound() }
+            let submitted = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            do {
+                let after = try await service.save(token: token, csrf: submitted["csrf"] ?? "", item: item, ItemForms.json(item, form: submitted))
+                let done = after.checklist.isComplete(for: after.kind)
+                return pages.redirect("/tasks/\(token)" + (done ? "/check" : ""))
+            } catch TaskListService.Failure.invalid(let errors) {
+                return try await withOpen(token) { link, record in
+                    form(token, link, record, item, values: submitted, errors: errors)
+                }
+            } catch TaskListService.Failure.badCSRF {
+                return pages.message("This form has expired", ["Open the link in your email again and enter the information from there."],
+                                     status: .forbidden)
+            } catch TaskListService.Failure.unknownLink {
+                return try await withOpen(token) { link, record in taskList(token, link, record) }
+            }
+        }
+        r.on(.post, "/tasks/:token/refresh") { request, context in
+            let token = context.parameters.get("token") ?? ""
+            if let wait = refreshLimit.check("tasks:" + token, at: time.now()) {
+                var response = pages.message("Too many requests", ["We have already sent you new links. Try again in \(wait / 60 + 1) minutes."],
+                                             status: .tooManyRequests)
+                response.headers[.retryAfter] = String(wait)
+                return response
+            }
+            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            do {
+                guard try await service.refresh(token: token, csrf: form["csrf"] ?? "") else {
+                    return try await withOpen(token) { link, record in taskList(token, link, record) }
+                }
+                return pages.message("Check your email", ["We have emailed you a new link."])
+            } catch TaskListService.Failure.badCSRF {
+                return pages.message("This form has expired", ["Open the link in your email again."], status: .forbidden)
+            } catch TaskListService.Failure.unknownLink {
+                return notFound()
+            }
+        }
+    }
+
+    private func notFound() -> Response {
+        pages.message("Page not found", ["If you pasted the address from an email, make sure you copied all of it."], status: .notFound)
+    }
+
+    /// Runs `body` for a link that is open; otherwise the expired, closed or not-found page.
+    private func withOpen(_ token: String, _ body: (LinkRecord, RequestRecord) -> Response) async throws -> Response {
+        let view: TaskListService.View
+        do { view = try await service.view(token: token) } catch TaskListService.Failure.unknownLink { return notFound() }
+        switch view {
+        case .open(let link, let record): return body(link, record)
+        case .expired(let link, let r):
+            return pages.message("This link has expired", [
+                "Links to give information for the \(r.checklist.serviceName ?? "") dashboard work for 30 days. This one has expired.",
+                "We can email a new link to \(link.email).",
+            ], refresh: ("/tasks/\(token)/refresh", link.csrf), status: .gone)
+        case .closed(let r):
+            return pages.message("This request has been withdrawn", ["The \(r.checklist.serviceName ?? "") dashboard request is closed. There is nothing more to give."])
+        }
+    }
+
+    private func status(_ i: ChecklistItem) -> (String, String) {
+        switch i.status {
+        case .missing: return ("Not started", "tag-grey")
+        case .provided: return ("Completed", "tag-green")
+        case .notAvailable: return ("Cannot provide", "tag-yellow")
+        }
+    }
+
+    private func taskList(_ token: String, _ link: LinkRecord, _ r: RequestRecord) -> Response {
+        let items = r.kind.requiredItems
+        let tasks: [[String: Any]] = items.map { item in
+            let (s, c) = status(r.checklist[item])
+            return ["name": item.rawValue, "title": item.title, "status": s, "tag_class": c, "token": token]
+        }
+        var context: [String: Any] = [
+            "title": "Information for the \(r.checklist.serviceName ?? "your service") dashboard", "service_name": r.checklist.serviceName ?? "your service",
+            "department": r.department, "tasks": tasks, "token": token, "email": link.email, "total": items.count,
+            "done": items.filter { r.checklist[$0].status != .missing }.count,
+            "expires": London.date(of: link.expiresAt).longText, "complete": r.checklist.isComplete(for: r.kind),
+        ]
+        if let s = r.sla { context["due"] = London.date(of: s.dueAt.addingTimeInterval(-1)).longText }
+        return pages.page("task_list", context)
+    }
+
+    private func form(_ token: String, _ link: LinkRecord, _ r: RequestRecord, _ item: ItemName, values: [String: String],
+                      errors: [FieldError]) -> Response {
+        var fieldErrors: [String: String] = [:]
+        var summary: [[String: String]] = []
+        for e in errors {
+            let id = ItemForms.fieldID(e.pointer, item: item)
+            let message = ItemForms.message(e, item: item)
+            if fieldErrors[id] == nil { fieldErrors[id] = message }
+            summary.append(["field": id, "message": message])
+        }
+        let fields: [[String: Any]] = ItemForms.fields(item).map { f in
+            var c: [String: Any] = ["id": f.id, "label": f.label, "optional": f.optional, "value": values[f.id] ?? ""]
+            if let h = f.hint { c["hint"] = h }
+            if let e = fieldErrors[f.id] { c["error"] = e }
+            let described = [f.hint.map { _ in "\(f.id)-hint" }, fieldErrors[f.id].map { _ in "\(f.id)-error" }].compactMap { $0 }
+            if !described.isEmpty { c["described"] = described.joined(separator: " ") }
+            switch f.kind {
+            case .checkbox: c["checkbox"] = true; c["value"] = values[f.id] != nil && values[f.id] != ""
+            case .textarea: c["textarea"] = true
+            case .select(let options):
+                c["select"] = true
+                c["options"] = options.map { ["value": $0.0, "text": $0.1, "selected": values[f.id] == $0.0] as [String: Any] }
+            case .text, .email, .tel, .url:
+                c["input"] = true
+                switch f.kind {
+                case .email: c["type"] = "email"; c["autocomplete"] = "email"
+                case .tel: c["type"] = "tel"; c["autocomplete"] = "tel"
+                case .url: c["type"] = "url"
+                default: c["type"] = "text"
+                }
+            }
+            return c
+        }
+        let context: [String: Any] = [
+            "title": item.title, "item_title": item.title, "name": item.rawValue, "token": token, "csrf": link.csrf,
+            "service_name": r.checklist.serviceName ?? "Your service", "fields": fields, "may_be_unavailable": item.mayBeUnavailable,
+            "not_available": values["availability"] == "not_available", "reason": values["reason"] ?? "",
+            "reason_error": fieldErrors["reason"] as Any, "has_errors": !summary.isEmpty, "errors": summary,
+        ]
+        return pages.page("item_form", context, status: errors.isEmpty ? .ok : .unprocessableContent)
+    }
+
+    private func checkAnswers(_ token: String, _ r: RequestRecord) -> Response {
+        let sections: [[String: Any]] = r.kind.requiredItems.map { item in
+            let stored = r.checklist[item]
+            let values = ItemForms.values(item, stored)
+            var rows: [[String: String]] = []
+            if stored.status == .provided {
+                for f in ItemForms.fields(item) {
+                    guard let v = values[f.id], !v.isEmpty else { continue }
+                    rows.append(["key": f.label, "value": { if case .checkbox = f.kind { return "Yes" } else { return v } }()])
+                }
+            } else if stored.status == .notAvailable {
+                rows.append(["key": "Why not", "value": stored.reason ?? ""])
+            }
+            return ["title": item.title, "name": item.rawValue, "token": token, "rows": rows, "status": status(stored).0]
+        }
+        return pages.page("check_answers", ["title": "Check your answers", "token": token, "sections": sections])
+    }
+}

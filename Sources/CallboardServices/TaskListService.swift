@@ -1,0 +1,66 @@
+import CallboardDomain
+import CallboardStorage
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The service contact's task list, reached by their emailed link: the items they owe, and saving
+/// one item at a time through the same validation and lifecycle as the API.
+public struct TaskListService: Sendable {
+    let db: PostgresClient
+    let time: any TimeSource
+    let logger: Logger
+    let outbox: EmailOutbox
+    let sla: PreviewSLAHolder
+    let requests: RequestService
+
+    public init(db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox, sla: PreviewSLAHolder) {
+        self.db = db
+        self.time = time
+        self.logger = logger
+        self.outbox = outbox
+        self.sla = sla
+        requests = RequestService(db: db, time: time, logger: logger, outbox: outbox, sla: sla)
+    }
+
+    public enum View: Sendable {
+        case open(LinkRecord, RequestRecord)
+        case expired(LinkRecord, RequestRecord)
+        /// Withdrawn: nothing more to give.
+        case closed(RequestRecord)
+    }
+
+    public enum Failure: Error, Sendable, Equatable {
+        case unknownLink
+        case badCSRF
+        case invalid([FieldError])
+    }
+
+    public func view(token: String) async throws -> View {
+        guard let link = try await LinkStore.find(token: token, on: db, logger: logger), link.purpose == .contact,
+              let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger) else { throw Failure.unknownLink }
+        if r.state.isFinal { return .closed(r) }
+        guard time.now() < link.expiresAt else { return .expired(link, r) }
+        return .open(link, r)
+    }
+
+    /// Saves one item (`{"status": …, "value": …}` or `{"status": "not_available", "reason": …}`)
+    /// as the service contact. The last one completes the information by itself.
+    public func save(token: String, csrf: String, item: ItemName, _ input: JSONValue) async throws -> RequestRecord {
+        guard case .open(let link, let r) = try await view(token: token) else { throw Failure.unknownLink }
+        guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        do {
+            return try await requests.update(r.id, .object(["items": .object([item.rawValue: input])]), expectedVersion: r.version,
+                                             by: Principal(actor: .serviceContact, email: link.email))
+        } catch ServiceError.validation(let errors) {
+            throw Failure.invalid(errors)
+        }
+    }
+
+    public func refresh(token: String, csrf: String) async throws -> Bool {
+        guard case .expired(let link, let r) = try await view(token: token) else { return false }
+        guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        try await LinkRefresher(db: db, time: time, logger: logger, outbox: outbox, sla: sla).send(replacing: link, for: r)
+        return true
+    }
+}
