@@ -62,6 +62,9 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     }
     SignOffPages(service: SignOffService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), pages: pages,
                  time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)).register(pageRoutes)
+    StaffPages(signIn: StaffSignInService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox), requests: requests,
+               dataSets: DataSetService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla), pages: pages, time: deps.time,
+               signInLimit: RateLimiter(limit: 5, window: 900), secureCookies: deps.email.baseURL.hasPrefix("https://")).register(pageRoutes)
     TaskListPages(service: TaskListService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), sla: sla, pages: pages,
                   time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)).register(pageRoutes)
 

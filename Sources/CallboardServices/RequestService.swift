@@ -46,6 +46,12 @@ public struct RequestService: Sendable {
         return try await RequestStore.list(filter, after: cursor, limit: limit, on: db, logger: logger)
     }
 
+    /// How many requests are in each state (the triage board's counts).
+    public func countByState(by who: Principal) async throws -> [RequestState: Int] {
+        try who.require(.readRequests)
+        return try await RequestStore.countByState(on: db, logger: logger)
+    }
+
     public func create(_ body: JSONValue, by who: Principal) async throws -> RequestRecord {
         try who.require(.createRequest)
         let input = try RequestInput.parse(body, creating: true)

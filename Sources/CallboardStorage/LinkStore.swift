@@ -32,7 +32,7 @@ public struct NewLink: Sendable {
     }
 
     /// 256 random bits, base64url.
-    static func random() -> String {
+    public static func random() -> String {
         var rng = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
         return Data(bytes).base64EncodedString()

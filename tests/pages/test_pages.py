@@ -26,10 +26,11 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.support.ui import WebDriverWait as _WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
-from conftest import API, database_url_for, psql, running_callboard  # noqa: E402
+from conftest import ADMIN_EMAIL, API, database_url_for, psql, run_cli, running_callboard  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", REPO / ".local" / "screenshots"))
@@ -118,7 +119,7 @@ def emailed_links(server, to: str, subject_part: str, page: str, count: int, tim
             if msg["To"] != to or subject_part not in str(msg["Subject"]):
                 continue
             text = msg.get_body(preferencelist=("plain",)).get_content()
-            found += re.findall(r"https?://[^/\s]+(/" + page + r"/[A-Za-z0-9_-]{43})", text)
+            found += re.findall(r"https?://[^/\s]+(/" + page + r"/[A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])", text)
         if len(found) >= count or time.monotonic() > deadline:
             assert len(found) >= count, f"expected {count} {page} emails to {to} about {subject_part}, found {found}"
             return found
@@ -132,6 +133,10 @@ def raw(server, method: str, path: str, form: dict | None = None):
     conn.request(method, path, body=body, headers=headers)
     resp = conn.getresponse()
     return resp.status, dict(resp.getheaders()), resp.read().decode()
+
+
+def WebDriverWait(browser, seconds):  # noqa: N802 - selenium's wait, tolerant of the page changing under it
+    return _WebDriverWait(browser, seconds, ignored_exceptions=(StaleElementReferenceException,))
 
 
 def wait_for(browser, css: str):
@@ -320,16 +325,57 @@ def test_the_whole_journey_from_request_to_live(server, browser):
     browser.get(server.base_url + tasks)
     assert "Information complete" in browser.find_element(By.TAG_NAME, "main").text
 
-    # The team asks for sign-off; the owner approves through their own emailed link.
-    fire(server, rid, "request_sign_off")
+    # The team signs in and asks for sign-off from the request page.
+    staff_sign_in(server, browser, ADMIN_EMAIL)
+    open_request(server, browser, rid)
+    shot(browser, "20-staff-request")
+    press(browser, "request_sign_off")
+    # The owner approves through their own emailed link.
     [link] = sign_off_links(server, "Apply for a blue badge", 1)
     browser.get(server.base_url + link)
     browser.find_element(By.ID, "decision").click()
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     assert wait_for(browser, ".panel-title").text == "Dashboard approved"
-    fire(server, rid, "mark_built")
-    fire(server, rid, "publish_preview", {"preview_url": "https://preview.gov.uk/blue-badge"})
-    assert fire(server, rid, "go_live", {"live_url": "https://www.gov.uk/performance/blue-badge"})["state"] == "live"
+    # The team builds, publishes the preview and takes it live from the request page.
+    open_request(server, browser, rid)
+    press(browser, "mark_built")
+    press(browser, "publish_preview", {"publish_preview-preview_url": "https://preview.gov.uk/blue-badge"})
+    press(browser, "go_live", {"go_live-live_url": "https://www.gov.uk/performance/blue-badge"})
+    assert "Live" in browser.find_element(By.CSS_SELECTOR, ".summary-list").text
+    shot(browser, "21-staff-request-live")
+    request = api(server).get(f"/api/v1/requests/{rid}").json()
+    assert request["state"] == "live" and request["live_url"] == "https://www.gov.uk/performance/blue-badge"
+    staff_moves = [e["data"]["transition"] for e in api(server).get(f"/api/v1/requests/{rid}/events", query={"limit": 200}).json()["items"]
+                   if e["kind"] == "transitioned" and e["actor"]["kind"] == "admin"]
+    assert staff_moves == ["request_sign_off", "mark_built", "publish_preview", "go_live"]
+
+
+def staff_sign_in(server, browser, address: str):
+    """Signs in through the pages with the link from the email actually sent."""
+    browser.delete_all_cookies()
+    before = len(emailed_links(server, address, "Sign in to Callboard", "staff/sign-in", 0, timeout=0))
+    browser.get(server.base_url + "/staff")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in to Callboard"
+    fill(browser, {"email": address})
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Check your email")
+    link = emailed_links(server, address, "Sign in to Callboard", "staff/sign-in", before + 1)[-1]
+    browser.get(server.base_url + link)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Dashboard requests")
+    return link
+
+
+def open_request(server, browser, rid: str):
+    browser.get(f"{server.base_url}/staff/requests/{rid}")
+
+
+def press(browser, transition: str, inputs: dict[str, str] | None = None):
+    form = browser.find_element(By.CSS_SELECTOR, f"form[action$='/transitions/{transition}']")
+    for field_id, value in (inputs or {}).items():
+        browser.find_element(By.ID, field_id).send_keys(value)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".notification-banner"))
+    assert f"Done: {transition.replace('_', ' ')}." in browser.find_element(By.CSS_SELECTOR, ".notification-banner").text
 
 
 def test_contact_forms_need_their_csrf_token_and_expired_links_offer_a_new_one(server, browser):
@@ -348,3 +394,61 @@ def test_contact_forms_need_their_csrf_token_and_expired_links_offer_a_new_one(s
     first, fresh = emailed_links(server, "ada@dvla.gov.uk", "your service", "tasks", 2)
     browser.get(server.base_url + fresh)
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Information for")
+
+
+def test_staff_sign_in_sessions_board_and_permissions(server, browser):
+    browser.delete_all_cookies()
+    browser.get(server.base_url + "/staff/requests/" + "0" * 8 + "-0000-0000-0000-" + "0" * 12)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in to Callboard"
+    fill(browser, {"email": "not-an-address"})
+    assert "Enter an email address in the correct format" in wait_for(browser, ".error-summary").text
+    shot(browser, "22-staff-sign-in-error")
+
+    link = staff_sign_in(server, browser, ADMIN_EMAIL)
+    cookie = browser.get_cookie("cb_session")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["secure"] is False
+    shot(browser, "23-triage-board")
+    # The board: counts per state, filters, soonest preview due first.
+    counts = browser.find_element(By.CSS_SELECTOR, ".state-counts").text
+    assert "Live" in counts and "Requested" in counts
+    browser.find_element(By.ID, "state").find_element(By.CSS_SELECTOR, "option[value='live']").click()
+    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    WebDriverWait(browser, 10).until(lambda b: "state=live" in b.current_url)
+    states = {row.find_elements(By.TAG_NAME, "td")[1].text for row in browser.find_elements(By.CSS_SELECTOR, "table tbody tr")}
+    assert states == {"Live"}
+
+    # A sign-in link works once; a used one says so.
+    browser.get(server.base_url + link)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "This sign-in link has already been used"
+
+    # A viewer sees the request but is offered nothing to fire and no comment box.
+    run_cli(server.bin, server.env, "admin", "create-staff", "--email", "viewer@callboard.test", "--role", "viewer")
+    rid = new_request(server, "Check your State Pension")
+    staff_sign_in(server, browser, "viewer@callboard.test")
+    open_request(server, browser, rid)
+    assert "Nothing: no transition is open to you in this state." in browser.find_element(By.TAG_NAME, "main").text
+    assert not browser.find_elements(By.ID, "comment")
+    shot(browser, "24-viewer-request")
+
+    # Signing out ends the session: the pages ask to sign in again.
+    browser.find_element(By.CSS_SELECTOR, ".header-account button").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "You have signed out")
+    browser.get(server.base_url + "/staff")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in to Callboard"
+
+    # An expired sign-in link, and too many sign-in requests for one address.
+    psql(database_url_for(server.pg_url, server.dbname), "UPDATE staff_sign_in_links SET expires_at = now() - interval '1 second'")
+    browser.get(server.base_url + staff_sign_in_link_after_request(server, "viewer@callboard.test"))
+    statuses = [raw(server, "POST", "/staff/sign-in", {"email": "limit@callboard.test"})[0] for _ in range(6)]
+    assert statuses == [200, 200, 200, 200, 200, 429]
+
+
+def staff_sign_in_link_after_request(server, address: str) -> str:
+    """Asks for a link, expires it in the database, and returns it: its page must say it has expired."""
+    before = len(emailed_links(server, address, "Sign in to Callboard", "staff/sign-in", 0, timeout=0))
+    assert raw(server, "POST", "/staff/sign-in", {"email": address})[0] == 200
+    link = emailed_links(server, address, "Sign in to Callboard", "staff/sign-in", before + 1)[-1]
+    psql(database_url_for(server.pg_url, server.dbname), "UPDATE staff_sign_in_links SET expires_at = now() - interval '1 second'")
+    status, _, body = raw(server, "GET", link)
+    assert status == 410 and "This sign-in link has expired" in body
+    return link

@@ -1,0 +1,285 @@
+import CallboardDomain
+import CallboardServices
+import CallboardStorage
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `/staff…`: the team's pages. Sign in with an emailed single-use link, then a session cookie
+/// (HttpOnly, SameSite=Lax, Secure when Callboard is served over https). The triage board and the
+/// request page show what the API's permission table allows, and post through the same services.
+struct StaffPages {
+    let signIn: StaffSignInService
+    let requests: RequestService
+    let dataSets: DataSetService
+    let pages: PageRenderer
+    let time: any TimeSource
+    let signInLimit: RateLimiter
+    let secureCookies: Bool
+    static let cookie = "cb_session"
+
+    func register(_ r: PageRoutes) {
+        r.on(.get, "/staff/sign-in") { _, _ in pages.page("staff_sign_in", ["title": "Sign in"]) }
+        r.on(.post, "/staff/sign-in") { request, context in
+            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            let email = (form["email"] ?? "").trimmingCharacters(in: .whitespaces)
+            if let problem = email.isEmpty ? "Enter your email address" : FieldRules.emailProblem(email).map({ _ in
+                "Enter an email address in the correct format, like name@example.gov.uk" }) {
+                return pages.page("staff_sign_in", ["title": "Sign in", "email": email, "email_error": problem, "has_errors": true,
+                                                    "errors": [["field": "email", "message": problem]]], status: .unprocessableContent)
+            }
+            if let wait = signInLimit.check("sign-in:" + email.lowercased(), at: time.now()) {
+                var response = pages.message("Too many sign-in requests", ["Try again in \(wait / 60 + 1) minutes."], status: .tooManyRequests)
+                response.headers[.retryAfter] = String(wait)
+                return response
+            }
+            try await signIn.requestLink(email: email)
+            return pages.message("Check your email", [
+                "If \(email) belongs to the Performance Platform team, we have sent it a link to sign in. The link works once, for 15 minutes.",
+            ])
+        }
+        r.on(.get, "/staff/sign-in/:token") { _, context in
+            let token = context.parameters.get("token") ?? ""
+            // A GET changes nothing (mail scanners open links): signing in is the button's POST.
+            switch try await signIn.linkState(token) {
+            case .valid: return pages.page("staff_sign_in_confirm", ["title": "Sign in", "token": token])
+            case .used, .expired, .unknown: return unusable(try await signIn.linkState(token))
+            }
+        }
+        r.on(.post, "/staff/sign-in/:token") { _, context in
+            let token = context.parameters.get("token") ?? ""
+            guard let session = try await signIn.exchange(token) else { return unusable(try await signIn.linkState(token)) }
+            var response = pages.redirect("/staff")
+            response.headers[.setCookie] = "\(Self.cookie)=\(session); Path=/; HttpOnly; SameSite=Lax; Max-Age=\(Int(StaffSignInService.sessionLifetime))"
+                + (secureCookies ? "; Secure" : "")
+            return response
+        }
+        r.on(.post, "/staff/sign-out") { request, context in
+            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            if let cookie = sessionCookie(request), let (_, csrf) = try await signIn.session(cookie),
+               StaffService.constantTimeEquals(Array((form["csrf"] ?? "").utf8), Array(csrf.utf8)) {
+                try await signIn.signOut(cookie)
+            }
+            var response = pages.message("You have signed out", ["Sign in again from the link on the sign-in page."])
+            response.headers[.setCookie] = "\(Self.cookie)=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0" + (secureCookies ? "; Secure" : "")
+            return response
+        }
+        r.on(.get, "/staff") { request, _ in
+            try await signedIn(request) { who, csrf in try await board(request, who, csrf) }
+        }
+        r.on(.get, "/staff/requests/:id") { request, context in
+            try await signedIn(request) { who, csrf in
+                guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { return notFound() }
+                return try await requestPage(id, who, csrf, errors: [], notice: request.uri.queryParameters.get("notice"))
+            }
+        }
+        r.on(.post, "/staff/requests/:id/transitions/:name") { request, context in
+            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            return try await signedIn(request) { who, csrf in
+                guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
+                      let name = context.parameters.get("name").flatMap(TransitionName.init(rawValue:)) else { return notFound() }
+                guard StaffService.constantTimeEquals(Array((form["csrf"] ?? "").utf8), Array(csrf.utf8)) else { return forbiddenForm() }
+                var body: [String: JSONValue] = [:]
+                for input in Lifecycle.definition(name).inputs {
+                    if let v = form[input.rawValue]?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty { body[input.rawValue] = .string(v) }
+                }
+                do {
+                    _ = try await requests.transition(id, name, body.isEmpty ? nil : .object(body), expectedVersion: Int(form["version"] ?? "") ?? 0, by: who)
+                    return pages.redirect("/staff/requests/\(id.uuidString.lowercased())?notice=\(name.rawValue)")
+                } catch let e as ServiceError {
+                    return try await requestPage(id, who, csrf, errors: Self.messages(e), notice: nil, status: Problem.from(e).status)
+                }
+            }
+        }
+        r.on(.post, "/staff/requests/:id/comments") { request, context in
+            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            return try await signedIn(request) { who, csrf in
+                guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { return notFound() }
+                guard StaffService.constantTimeEquals(Array((form["csrf"] ?? "").utf8), Array(csrf.utf8)) else { return forbiddenForm() }
+                do {
+                    _ = try await requests.comment(id, .object(["text": .string(form["text"] ?? "")]), by: who)
+                    return pages.redirect("/staff/requests/\(id.uuidString.lowercased())?notice=comment")
+                } catch let e as ServiceError {
+                    return try await requestPage(id, who, csrf, errors: Self.messages(e), notice: nil, status: Problem.from(e).status)
+                }
+            }
+        }
+    }
+
+    // MARK: - Sessions
+
+    private func sessionCookie(_ request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for part in header.split(separator: ";") {
+                let kv = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+                if kv.count == 2, kv[0] == Self.cookie { return String(kv[1]) }
+            }
+        }
+        return nil
+    }
+
+    /// Runs `body` for a signed-in staff member; others are sent to sign in.
+    private func signedIn(_ request: Request, _ body: (Principal, String) async throws -> Response) async throws -> Response {
+        guard let cookie = sessionCookie(request), let (who, csrf) = try await signIn.session(cookie) else {
+            return pages.redirect("/staff/sign-in")
+        }
+        do {
+            return try await body(who, csrf)
+        } catch ServiceError.notFound {
+            return notFound()
+        } catch ServiceError.forbidden {
+            return pages.message("You cannot do that", ["Your role does not allow it."], status: .forbidden)
+        }
+    }
+
+    private func unusable(_ state: StaffSessionStore.SignInLinkState) -> Response {
+        switch state {
+        case .used: return pages.message("This sign-in link has already been used", ["Each link works once. Ask for a new one on the sign-in page."],
+                                         status: .gone)
+        case .expired: return pages.message("This sign-in link has expired", ["Links work for 15 minutes. Ask for a new one on the sign-in page."],
+                                            status: .gone)
+        default: return notFound()
+        }
+    }
+
+    private func notFound() -> Response { pages.message("Page not found", ["Check the address."], status: .notFound) }
+
+    private func forbiddenForm() -> Response {
+        pages.message("This form has expired", ["Go back, reload the page and try again."], status: .forbidden)
+    }
+
+    static func messages(_ e: ServiceError) -> [String] {
+        let p = Problem.from(e)
+        var out = p.errors.map { "\($0.pointer.isEmpty ? "" : $0.pointer + ": ")\($0.message)" }
+        out += (p.extra["unmet_guards"]?.arrayValue ?? []).compactMap { $0["message"]?.stringValue }
+        return out.isEmpty ? [p.detail] : out
+    }
+
+    private func base(_ who: Principal, _ csrf: String, title: String) -> [String: Any] {
+        ["title": title, "staff_email": who.email ?? "", "staff_csrf": csrf]
+    }
+
+    // MARK: - Board
+
+    private func board(_ request: Request, _ who: Principal, _ csrf: String) async throws -> Response {
+        let q = request.uri.queryParameters
+        var filter = RequestFilter()
+        filter.order = .slaDue
+        if let s = q.get("state").flatMap(RequestState.init(rawValue:)) { filter.states = [s] }
+        filter.sla = q.get("sla").flatMap(SLAFilter.init(rawValue:))
+        filter.missing = q.get("missing").flatMap(ItemName.init(rawValue:))
+        let assignee = (q.get("assignee") ?? "").trimmingCharacters(in: .whitespaces)
+        if assignee == "none" { filter.unassigned = true } else if !assignee.isEmpty { filter.assigneeEmail = assignee }
+        let cursor = q.get("cursor").flatMap(ListCursor.init(encoded:))
+        let page = try await requests.list(filter, cursor: cursor, limit: 50, by: who)
+        let counts = try await requests.countByState(by: who)
+        let now = time.now()
+        var context = base(who, csrf, title: "Dashboard requests")
+        context["counts"] = RequestState.allCases.map { ["state": $0.rawValue, "title": $0.title, "count": counts[$0] ?? 0] as [String: Any] }
+        context["states"] = RequestState.allCases.map { ["value": $0.rawValue, "text": $0.title, "selected": filter.states == [$0]] as [String: Any] }
+        context["slas"] = [("at_risk", "At risk"), ("breached", "Breached")].map { ["value": $0.0, "text": $0.1, "selected": filter.sla?.rawValue == $0.0] as [String: Any] }
+        context["items"] = ItemName.allCases.map { ["value": $0.rawValue, "text": $0.title, "selected": filter.missing == $0] as [String: Any] }
+        context["assignee"] = assignee
+        context["rows"] = page.records.map { r -> [String: Any] in
+            var row: [String: Any] = [
+                "id": r.id.uuidString.lowercased(), "service": r.serviceName.flatMap { $0.isEmpty ? nil : $0 } ?? "(no name yet)",
+                "department": r.department, "state": r.state.title, "missing": r.missingItems.map(\.title).joined(separator: ", "),
+                "assignee": r.assigneeEmail ?? "Unassigned",
+            ]
+            if let due = r.slaDueAt, let risk = r.slaAtRiskAt {
+                let flags = PreviewSLA.flags(at: now, dueAt: due, atRiskAt: risk, metAt: r.slaMetAt)
+                row["due"] = r.slaMetAt == nil ? London.date(of: due.addingTimeInterval(-1)).longText : "Met"
+                row["at_risk"] = flags.atRisk
+                row["breached"] = flags.breached
+            }
+            return row
+        }
+        if let next = page.next {
+            var items = q.map { (String($0.key), String($0.value)) }.filter { $0.0 != "cursor" }
+            items.append(("cursor", next.encoded))
+            context["next"] = "/staff?" + items.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+        }
+        return pages.page("staff_board", context)
+    }
+
+    // MARK: - Request page
+
+    private func requestPage(_ id: UUID, _ who: Principal, _ csrf: String, errors: [String], notice: String?,
+                             status: HTTPResponse.Status = .ok) async throws -> Response {
+        let r = try await requests.get(id, by: who)
+        var context = base(who, csrf, title: r.checklist.serviceName ?? "Request")
+        context["id"] = r.id.uuidString.lowercased()
+        context["service"] = r.checklist.serviceName ?? "(no name yet)"
+        context["department"] = r.department
+        context["state"] = r.state.title
+        context["kind"] = r.kind.rawValue.replacingOccurrences(of: "_", with: "-")
+        context["assignee"] = r.assigneeEmail ?? "Unassigned"
+        if let p = r.previewURL { context["preview_url"] = p }
+        if let l = r.liveURL { context["live_url"] = l }
+        if let (promise, s) = requests.previewSLA(r) {
+            let due = promise.dueDate.longText
+            context["sla"] = promise.metAt != nil ? "Met (due by the end of \(due))"
+                : "Due by the end of \(due); \(s.workingDaysRemaining) working days left" + (s.breached ? " — breached" : s.atRisk ? " — at risk" : "")
+        } else {
+            context["sla"] = "Starts when the information is complete"
+        }
+        // The same engine and permission table as the API decide what is offered.
+        context["transitions"] = TransitionEngine.firable(on: r.snapshot, by: who.actor).map { def -> [String: Any] in
+            [
+                "id": r.id.uuidString.lowercased(), "name": def.name.rawValue, "csrf": csrf, "version": r.version,
+                "title": def.name.rawValue.replacingOccurrences(of: "_", with: " ").capitalizedFirst, "summary": def.summary,
+                "inputs": def.inputs.map { input -> [String: Any] in
+                    var c: [String: Any] = ["input": input.rawValue, "field_id": "\(def.name.rawValue)-\(input.rawValue)",
+                                            "label": input.rawValue.replacingOccurrences(of: "_", with: " ").capitalizedFirst]
+                    if input == .outcome { c["choices"] = true; c["options"] = AuditOutcome.allCases.map(\.rawValue) }
+                    return c
+                },
+            ]
+        }
+        context["checklist"] = r.kind.requiredItems.map { item -> [String: String] in
+            let i = r.checklist[item]
+            let status = i.status == .provided ? "Provided" : i.status == .notAvailable ? "Cannot provide: \(i.reason ?? "")" : "Missing"
+            return ["title": item.title, "status": status]
+        }
+        context["data_sets"] = try await dataSets.list(requestID: r.id, by: who).map { d -> [String: String] in
+            ["name": d.record.name, "cadence": d.record.schedule.cadence.rawValue, "period": "\(d.period.start) to \(d.period.end)",
+             "due": d.due.date.longText, "status": d.status.rawValue.replacingOccurrences(of: "_", with: " ")]
+        }
+        context["can_comment"] = Permissions.allows(who.actor, .comment)
+        context["timeline"] = try await requests.events(r.id, afterID: 0, limit: 200, by: who).events.reversed().map(Self.timelineEntry)
+        if let n = notice { context["notice"] = n == "comment" ? "Comment added." : "Done: \(n.replacingOccurrences(of: "_", with: " "))." }
+        if !errors.isEmpty {
+            context["has_errors"] = true
+            context["errors"] = errors.map { ["field": "main-content", "message": $0] }
+        }
+        return pages.page("staff_request", context, status: status)
+    }
+
+    static func timelineEntry(_ e: EventRecord) -> [String: String] {
+        let d = e.data
+        var what = e.kind.replacingOccurrences(of: "_", with: " ").capitalizedFirst
+        var detail: String?
+        switch e.kind {
+        case "transitioned":
+            what = (d["transition"]?.stringValue ?? "").replacingOccurrences(of: "_", with: " ").capitalizedFirst
+            detail = [d["reason"]?.stringValue, d["evidence"]?.stringValue, d["preview_url"]?.stringValue, d["live_url"]?.stringValue]
+                .compactMap { $0 }.joined(separator: " · ")
+        case "comment": detail = d["text"]?.stringValue
+        case "updated": detail = (d["changes"]?.objectValue ?? [:]).keys.sorted().joined(separator: ", ")
+        case let k where k.hasPrefix("email_"):
+            what = "Email \(k.dropFirst(6)): \((d["email_kind"]?.stringValue ?? "").replacingOccurrences(of: "_", with: " "))"
+            detail = [d["recipient"]?.stringValue, d["detail"]?.stringValue].compactMap { $0 }.joined(separator: " · ")
+        case "reminder_queued":
+            what = "Reminder: \((d["reminder"]?.stringValue ?? "").replacingOccurrences(of: "_", with: " "))"
+            detail = d["recipients"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ")
+        default: break
+        }
+        var out = ["what": what, "when": Timestamp.rfc3339(e.occurredAt), "who": e.actorID.map { "\(e.actorKind.rawValue) \($0)" } ?? e.actorKind.rawValue]
+        if let detail, !detail.isEmpty { out["detail"] = detail }
+        return out
+    }
+}
+
+extension String {
+    var capitalizedFirst: String { prefix(1).uppercased() + dropFirst() }
+}
