@@ -9,6 +9,8 @@ public enum ActorKind: String, CaseIterable, Codable, Sendable, Comparable {
     case admin, triager, viewer
     case signOffOwner = "sign_off_owner"
     case serviceContact = "service_contact"
+    /// A data set's uploader, by their emailed upload link.
+    case uploader
     case system
 
     public init(_ role: StaffRole) {

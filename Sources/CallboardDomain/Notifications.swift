@@ -9,6 +9,8 @@ public enum EmailKind: String, CaseIterable, Codable, Sendable {
     case productAuditStarted = "product_audit_started"
     /// A new request's service contact is asked for the information (with their task-list link).
     case informationRequest = "information_request"
+    /// A data set's uploader is told where to upload (with their upload link).
+    case uploadInvitation = "upload_invitation"
     /// A staff member's single-use sign-in link for the staff pages.
     case staffSignIn = "staff_sign_in"
     /// The scheduler's reminders for one person, gathered into one email.

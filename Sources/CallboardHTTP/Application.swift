@@ -51,6 +51,8 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     // The OpenAPI and workflow documents are public: they describe the API, not its data.
     ops.registerAPI(CatalogedRoutes(group: router.group("api/v1"), prefix: "/api/v1", catalog: deps.catalog))
 
+    let dataSets = DataSetService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla, outbox: outbox)
+
     // Pages for people who click links in emails: HTML, security headers, no API token.
     let pages = try PageRenderer.bundled()
     let pageRoutes = PageRoutes(group: router.group("").add(middleware: SecurityHeadersMiddleware<AppContext>()))
@@ -63,8 +65,9 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     SignOffPages(service: SignOffService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), pages: pages,
                  time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)).register(pageRoutes)
     StaffPages(signIn: StaffSignInService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox), requests: requests,
-               dataSets: DataSetService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla), pages: pages, time: deps.time,
+               dataSets: dataSets, pages: pages, time: deps.time,
                signInLimit: RateLimiter(limit: 5, window: 900), secureCookies: deps.email.baseURL.hasPrefix("https://")).register(pageRoutes)
+    UploadPages(service: UploadPageService(db: deps.db, time: deps.time, logger: deps.logger, dataSets: dataSets), pages: pages).register(pageRoutes)
     TaskListPages(service: TaskListService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), sla: sla, pages: pages,
                   time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)).register(pageRoutes)
 
@@ -75,7 +78,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     RequestsController(requests: requests).register(routes)
     StaffController(staff: staff).register(routes)
     EmailsController(emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger)).register(routes)
-    DataSetsController(dataSets: DataSetService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla)).register(routes)
+    DataSetsController(dataSets: dataSets).register(routes)
     RemindersController(scheduler: ReminderScheduler(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla,
                                                      settings: deps.scheduler), time: deps.time).register(routes)
     return router

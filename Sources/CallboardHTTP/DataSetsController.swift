@@ -57,6 +57,7 @@ extension JSONOutput {
             "cadence": .string(v.record.schedule.cadence.rawValue),
             "due_working_days_after_period": .number(Double(v.record.schedule.dueWorkingDaysAfterPeriod)),
             "uploaders": .array(v.record.uploaders.map { .object(["name": .string($0.name), "email": .string($0.email)]) }),
+            "fields": .array(v.record.fields.map(JSONValue.string)),
             "current_period": .object(["start": .string(v.period.start.description), "end": .string(v.period.end.description)]),
             "due_date": .string(v.due.date.description),
             "due_uncertain": .bool(v.due.uncertain),

@@ -19,12 +19,15 @@ public struct DataSetService: Sendable {
     let time: any TimeSource
     let logger: Logger
     let sla: PreviewSLAHolder
+    /// Where uploader invitations are queued (nil: none are sent).
+    let outbox: EmailOutbox?
 
-    public init(db: PostgresClient, time: any TimeSource, logger: Logger, sla: PreviewSLAHolder) {
+    public init(db: PostgresClient, time: any TimeSource, logger: Logger, sla: PreviewSLAHolder, outbox: EmailOutbox? = nil) {
         self.db = db
         self.time = time
         self.logger = logger
         self.sla = sla
+        self.outbox = outbox
     }
 
     public func list(requestID: UUID, by who: Principal) async throws -> [DataSetView] {
@@ -40,13 +43,14 @@ public struct DataSetService: Sendable {
         let now = time.now()
         let record = DataSetRecord(id: UUID(), requestID: requestID, name: input.name!,
                                    schedule: UploadSchedule(cadence: input.cadence!, dueWorkingDaysAfterPeriod: input.dueDays ?? 5),
-                                   uploaders: input.uploaders!, createdAt: now, updatedAt: now)
+                                   uploaders: input.uploaders!, fields: input.fields ?? [], createdAt: now, updatedAt: now)
         try await db.transaction(logger: logger) { conn in
             guard try await DataSetStore.insert(record, on: conn, logger: logger) else {
                 throw ServiceError.validation([FieldError(pointer: "/name", message: "is already the name of a data set of this request")])
             }
             try await event(request, "data_set_created", by: who, data: ["data_set_id": .string(record.id.uuidString.lowercased()),
                                                                           "name": .string(record.name)], on: conn)
+            try await inviteUploaders(record, request, on: conn)
         }
         return try await views([record], division: request.division)[0]
     }
@@ -62,6 +66,7 @@ public struct DataSetService: Sendable {
         if let c = input.cadence { record.schedule.cadence = c }
         if let d = input.dueDays { record.schedule.dueWorkingDaysAfterPeriod = d }
         if let u = input.uploaders { record.uploaders = u }
+        if let f = input.fields { record.fields = f }
         record.updatedAt = time.now()
         let updated = record
         try await db.transaction(logger: logger) { conn in
@@ -117,6 +122,23 @@ public struct DataSetService: Sendable {
 
     // MARK: -
 
+    /// Each uploader is told where to upload, with a link of their own.
+    private func inviteUploaders(_ d: DataSetRecord, _ r: RequestRecord, on conn: PostgresConnection) async throws {
+        guard let outbox else { return }
+        let now = time.now()
+        let links = d.uploaders.map { outbox.uploadLink(d, to: $0.email, at: now) }
+        try await LinkStore.insertMany(links, on: conn, logger: logger)
+        for link in links {
+            var context = outbox.baseContext(r)
+            context["link"] = outbox.url(link)
+            context["data_set"] = d.name
+            context["cadence"] = d.schedule.cadence.rawValue
+            context["due_rule"] = "\(d.schedule.dueWorkingDaysAfterPeriod) working days after each period ends"
+            try await outbox.queue(.uploadInvitation, to: link.record.email, requestID: r.id, context: context,
+                                   dedupKey: "\(d.id.uuidString.lowercased()):invite:\(link.record.email.lowercased())", at: now, on: conn, logger: logger)
+        }
+    }
+
     private func requireRequest(_ id: UUID) async throws -> RequestRecord {
         guard let r = try await RequestStore.fetch(id, on: db, logger: logger) else { throw ServiceError.notFound("request") }
         return r
@@ -127,7 +149,7 @@ public struct DataSetService: Sendable {
                                                 occurredAt: time.now(), data: .object(data)), on: conn, logger: logger)
     }
 
-    private func views(_ records: [DataSetRecord], division: String) async throws -> [DataSetView] {
+    func views(_ records: [DataSetRecord], division: String) async throws -> [DataSetView] {
         let latest = try await DataSetStore.latestUploads(records.map(\.id), on: db, logger: logger)
         let calendar = sla.current.calendar(for: division)
         let today = London.date(of: time.now())
@@ -145,6 +167,7 @@ public struct DataSetService: Sendable {
         var cadence: Cadence?
         var dueDays: Int?
         var uploaders: [Uploader]?
+        var fields: [String]?
 
         static func parse(_ body: JSONValue, creating: Bool) throws(ServiceError) -> Input {
             var errors = ErrorCollector()
@@ -168,9 +191,21 @@ public struct DataSetService: Sendable {
                 }
                 input.uploaders = out
             }
+            if let list = r.array("fields", required: false) {
+                var names: [String] = []
+                for (i, v) in list.enumerated() {
+                    guard let n = v.stringValue, n.range(of: "^[a-z][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
+                        r.errors.add("/fields/\(i)", "must be a column name of lower-case letters, digits and underscores, starting with a letter")
+                        continue
+                    }
+                    if names.contains(n) { r.errors.add("/fields/\(i)", "repeats \(n)") } else { names.append(n) }
+                }
+                if list.count > 50 { r.errors.add("/fields", "must list at most 50 columns") }
+                input.fields = names
+            }
             errors.add(contentsOf: r.finish())
             try errors.throwIfAny()
-            if !creating, input.name == nil, input.cadence == nil, input.dueDays == nil, input.uploaders == nil {
+            if !creating, input.name == nil, input.cadence == nil, input.dueDays == nil, input.uploaders == nil, input.fields == nil {
                 throw .validation([FieldError(pointer: "", message: "give at least one field to change")])
             }
             return input

@@ -137,9 +137,20 @@ public struct EmailOutbox: Sendable {
                        expiresAt: now.addingTimeInterval(Double(settings.contactLinkDays) * 86_400))
     }
 
+    /// An upload link for one of a data set's uploaders (or anyone told about an upload), lasting `contactLinkDays` days.
+    func uploadLink(_ d: DataSetRecord, to email: String, at now: Date) -> NewLink {
+        NewLink(purpose: .upload, requestID: d.requestID, email: email, requestVersion: 0, at: now,
+                expiresAt: now.addingTimeInterval(Double(settings.contactLinkDays) * 86_400), dataSetID: d.id)
+    }
+
     /// The page a link opens.
     func url(_ link: NewLink) -> String {
-        "\(settings.baseURL)/\(link.record.purpose == .signOff ? "sign-off" : "tasks")/\(link.token)"
+        let page = switch link.record.purpose {
+        case .signOff: "sign-off"
+        case .contact: "tasks"
+        case .upload: "upload"
+        }
+        return "\(settings.baseURL)/\(page)/\(link.token)"
     }
 
     /// The link of their own that the people an email of `kind` goes to get: the sign-off owner

@@ -18,10 +18,14 @@ public struct DataSetRecord: Sendable, Equatable {
     public var name: String
     public var schedule: UploadSchedule
     public var uploaders: [Uploader]
+    /// The columns an uploaded CSV must have besides `_timestamp`.
+    public var fields: [String]
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: UUID, requestID: UUID, name: String, schedule: UploadSchedule, uploaders: [Uploader], createdAt: Date, updatedAt: Date) {
+    public init(id: UUID, requestID: UUID, name: String, schedule: UploadSchedule, uploaders: [Uploader], fields: [String] = [],
+                createdAt: Date, updatedAt: Date) {
+        self.fields = fields
         self.id = id
         self.requestID = requestID
         self.name = name
@@ -58,9 +62,9 @@ public enum DataSetStore {
     /// False when the request already has a data set of that name.
     public static func insert(_ d: DataSetRecord, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
         try await conn.query("""
-            INSERT INTO data_sets (id, request_id, name, cadence, due_working_days, uploaders, created_at, updated_at, next_reminder_at)
+            INSERT INTO data_sets (id, request_id, name, cadence, due_working_days, uploaders, fields, created_at, updated_at, next_reminder_at)
             VALUES (\(d.id), \(d.requestID), \(d.name), \(d.schedule.cadence.rawValue), \(d.schedule.dueWorkingDaysAfterPeriod),
-                    \(uploadersJSON(d.uploaders))::jsonb, \(d.createdAt), \(d.updatedAt), \(d.createdAt))
+                    \(uploadersJSON(d.uploaders))::jsonb, \(d.fields), \(d.createdAt), \(d.updatedAt), \(d.createdAt))
             ON CONFLICT (request_id, name) DO NOTHING RETURNING id
             """, logger: logger).collect().count == 1
     }
@@ -72,7 +76,8 @@ public enum DataSetStore {
             """, logger: logger).collect().isEmpty else { return false }
         try await conn.query("""
             UPDATE data_sets SET name = \(d.name), cadence = \(d.schedule.cadence.rawValue), due_working_days = \(d.schedule.dueWorkingDaysAfterPeriod),
-                   uploaders = \(uploadersJSON(d.uploaders))::jsonb, updated_at = \(d.updatedAt), next_reminder_at = \(d.updatedAt)
+                   uploaders = \(uploadersJSON(d.uploaders))::jsonb, fields = \(d.fields), updated_at = \(d.updatedAt),
+                   next_reminder_at = \(d.updatedAt)
             WHERE id = \(d.id)
             """, logger: logger)
         return true
@@ -80,26 +85,27 @@ public enum DataSetStore {
 
     public static func list(requestID: UUID, on client: PostgresClient, logger: Logger) async throws -> [DataSetRecord] {
         try await decode(client.query("""
-            SELECT id, request_id, name, cadence, due_working_days, uploaders::text, created_at, updated_at
+            SELECT id, request_id, name, cadence, due_working_days, uploaders::text, created_at, updated_at, fields
             FROM data_sets WHERE request_id = \(requestID) ORDER BY created_at, id
             """, logger: logger))
     }
 
     public static func fetch(_ id: UUID, on client: PostgresClient, logger: Logger) async throws -> DataSetRecord? {
         try await decode(client.query("""
-            SELECT id, request_id, name, cadence, due_working_days, uploaders::text, created_at, updated_at FROM data_sets WHERE id = \(id)
+            SELECT id, request_id, name, cadence, due_working_days, uploaders::text, created_at, updated_at, fields FROM data_sets WHERE id = \(id)
             """, logger: logger)).first
     }
 
     /// Records the upload, settles the data set's open reminders (cancelling their queued emails)
     /// and has the scheduler look at the data set again.
-    public static func recordUpload(_ u: UploadRecord, actorID: String?, on conn: PostgresConnection, logger: Logger) async throws {
+    public static func recordUpload(_ u: UploadRecord, actorID: String?, rowCount: Int? = nil, content: String? = nil,
+                                    on conn: PostgresConnection, logger: Logger) async throws {
         try await ReminderStore.settle(dataSetID: u.dataSetID, at: u.receivedAt, on: conn, logger: logger)
         try await conn.query("UPDATE data_sets SET next_reminder_at = \(u.receivedAt) WHERE id = \(u.dataSetID)", logger: logger)
         try await conn.query("""
-            INSERT INTO data_set_uploads (id, data_set_id, period_start, period_end, received_at, source, actor_id, note)
+            INSERT INTO data_set_uploads (id, data_set_id, period_start, period_end, received_at, source, actor_id, note, row_count, content)
             VALUES (\(u.id), \(u.dataSetID), \(u.period.start.description)::date, \(u.period.end.description)::date, \(u.receivedAt), \(u.source),
-                    \(actorID), \(u.note))
+                    \(actorID), \(u.note), \(rowCount), \(content))
             """, logger: logger)
     }
 
@@ -119,20 +125,21 @@ public enum DataSetStore {
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [DataSetRecord] {
         var out: [DataSetRecord] = []
-        for try await (id, rid, name, cadence, days, uploaders, created, updated) in rows.decode((UUID, UUID, String, String, Int, String, Date, Date).self) {
-            out.append(record(id: id, requestID: rid, name: name, cadence: cadence, dueDays: days, uploaders: uploaders, created: created, updated: updated))
+        for try await (id, rid, name, cadence, days, uploaders, created, updated, fields) in rows.decode((UUID, UUID, String, String, Int, String, Date, Date, [String]).self) {
+            out.append(record(id: id, requestID: rid, name: name, cadence: cadence, dueDays: days, uploaders: uploaders, fields: fields,
+                              created: created, updated: updated))
         }
         return out
     }
 
-    static func record(id: UUID, requestID: UUID, name: String, cadence: String, dueDays: Int, uploaders: String, created: Date,
-                       updated: Date) -> DataSetRecord {
+    static func record(id: UUID, requestID: UUID, name: String, cadence: String, dueDays: Int, uploaders: String, fields: [String] = [],
+                       created: Date, updated: Date) -> DataSetRecord {
         let list = ((try? JSONValue.parse(uploaders))?.arrayValue ?? []).compactMap { v -> Uploader? in
             guard let n = v["name"]?.stringValue, let e = v["email"]?.stringValue else { return nil }
             return Uploader(name: n, email: e)
         }
         return DataSetRecord(id: id, requestID: requestID, name: name,
                              schedule: UploadSchedule(cadence: Cadence(rawValue: cadence) ?? .monthly, dueWorkingDaysAfterPeriod: dueDays),
-                             uploaders: list, createdAt: created, updatedAt: updated)
+                             uploaders: list, fields: fields, createdAt: created, updatedAt: updated)
     }
 }

@@ -6,6 +6,7 @@ import PostgresNIO
 public enum LinkPurpose: String, Sendable {
     case signOff = "sign_off"
     case contact
+    case upload
 }
 
 /// A link as stored (the token itself is only ever in the email).
@@ -18,6 +19,8 @@ public struct LinkRecord: Sendable, Equatable {
     public var csrf: String
     public var createdAt: Date
     public var expiresAt: Date
+    /// For upload links: the data set.
+    public var dataSetID: UUID?
 }
 
 /// A new link and the token to put in the email.
@@ -25,10 +28,10 @@ public struct NewLink: Sendable {
     public var record: LinkRecord
     public var token: String
 
-    public init(purpose: LinkPurpose, requestID: UUID, email: String, requestVersion: Int, at now: Date, expiresAt: Date) {
+    public init(purpose: LinkPurpose, requestID: UUID, email: String, requestVersion: Int, at now: Date, expiresAt: Date, dataSetID: UUID? = nil) {
         token = NewLink.random()
         record = LinkRecord(id: UUID(), purpose: purpose, requestID: requestID, email: email, requestVersion: requestVersion,
-                            csrf: NewLink.random(), createdAt: now, expiresAt: expiresAt)
+                            csrf: NewLink.random(), createdAt: now, expiresAt: expiresAt, dataSetID: dataSetID)
     }
 
     /// 256 random bits, base64url.
@@ -44,22 +47,35 @@ public enum LinkStore {
     public static func hash(_ token: String) -> ByteBuffer { ByteBuffer(bytes: SHA256.hash(data: Data(token.utf8))) }
 
     public static func insert(_ link: NewLink, on conn: PostgresConnection, logger: Logger) async throws {
-        let r = link.record
-        try await conn.query("""
-            INSERT INTO links (id, token_hash, purpose, request_id, email, request_version, csrf, created_at, expires_at)
-            VALUES (\(r.id), \(hash(link.token)), \(r.purpose.rawValue), \(r.requestID), \(r.email), \(r.requestVersion), \(r.csrf),
-                    \(r.createdAt), \(r.expiresAt))
-            """, logger: logger)
+        try await insertMany([link], on: conn, logger: logger)
+    }
+
+    /// Inserts links in one statement.
+    public static func insertMany(_ links: [NewLink], on conn: PostgresConnection, logger: Logger) async throws {
+        guard !links.isEmpty else { return }
+        var b = SQLBinds()
+        let rows = links.map { l in
+            let r = l.record
+            return "(\(b.add(r.id))::uuid, \(b.add(hash(l.token)))::bytea, \(b.add(r.purpose.rawValue))::text, \(b.add(r.requestID))::uuid, "
+                + "\(b.add(r.email))::text, \(b.add(r.requestVersion))::int, \(b.add(r.csrf))::text, \(b.add(r.createdAt))::timestamptz, "
+                + "\(b.add(r.expiresAt))::timestamptz, \(b.add(r.dataSetID))::uuid)"
+        }.joined(separator: ", ")
+        let sql = """
+            INSERT INTO links (id, token_hash, purpose, request_id, email, request_version, csrf, created_at, expires_at, data_set_id)
+            VALUES \(rows)
+            """
+        try await conn.query(b.query(sql), logger: logger)
     }
 
     /// The link a token names (expired ones too: the page says so), looked up by hash.
     public static func find(token: String, on client: PostgresClient, logger: Logger) async throws -> LinkRecord? {
         let rows = try await client.query("""
-            SELECT id, purpose, request_id, email, request_version, csrf, created_at, expires_at FROM links WHERE token_hash = \(hash(token))
+            SELECT id, purpose, request_id, email, request_version, csrf, created_at, expires_at, data_set_id FROM links
+            WHERE token_hash = \(hash(token))
             """, logger: logger)
-        for try await (id, purpose, rid, email, version, csrf, created, expires) in rows.decode((UUID, String, UUID, String, Int, String, Date, Date).self) {
+        for try await (id, purpose, rid, email, version, csrf, created, expires, ds) in rows.decode((UUID, String, UUID, String, Int, String, Date, Date, UUID?).self) {
             return LinkRecord(id: id, purpose: LinkPurpose(rawValue: purpose) ?? .signOff, requestID: rid, email: email, requestVersion: version,
-                              csrf: csrf, createdAt: created, expiresAt: expires)
+                              csrf: csrf, createdAt: created, expiresAt: expires, dataSetID: ds)
         }
         return nil
     }

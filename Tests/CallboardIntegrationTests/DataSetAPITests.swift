@@ -38,7 +38,8 @@ import Testing
             #expect(listed[0]["last_upload"]?["period_start"] == .string("2026-10-01"))
 
             let events = try await app.call(.get, "/api/v1/requests/\(id)/events?limit=200").json["items"]!.arrayValue!.map { $0["kind"]!.stringValue! }
-            #expect(events.suffix(2) == ["data_set_created", "upload_recorded"])
+            // Creating the data set emailed Sam an upload link.
+            #expect(events.suffix(3) == ["data_set_created", "email_queued", "upload_recorded"])
         }
     }
 

@@ -173,7 +173,10 @@ extension TestApp {
             var mail = try await app.digests()
             #expect(mail.map(\.0) == ["sam@dvla.gov.uk"])
             #expect(mail[0].1 == "Channel volumes data for Thursday 1 October 2026 to Saturday 31 October 2026 was due on Friday 6 November 2026 and has not arrived")
-            #expect(mail[0].3.contains("http://127.0.0.1:8080/data-sets/\(ds)/upload"))
+            // Sam's own upload link: a token bound to Sam and this data set.
+            let token = mail[0].3.components(separatedBy: "http://127.0.0.1:8080/upload/").dropFirst().first?.prefix { !$0.isWhitespace } ?? ""
+            let link = try await LinkStore.find(token: String(token), on: app.db, logger: TestDatabase.logger)
+            #expect(link?.email == "sam@dvla.gov.uk" && link?.dataSetID?.uuidString.lowercased() == ds && link?.purpose == .upload)
             app.setClock("2026-11-23T10:00:00Z")
             #expect(try await scheduler.tick().remindersQueued == 1)
             mail = try await app.digests()
@@ -182,8 +185,10 @@ extension TestApp {
             // The upload arrives: everything still queued for it is cancelled, and nothing is sent.
             #expect(try await app.call(.post, "/api/v1/data-sets/\(ds)/uploads").status == .created)
             #expect(try await app.digests().filter { $0.2 == "queued" }.isEmpty)
+            // Only Sam's invitation (sent when the data set was created) goes out.
             let transport = RecordingTransport()
-            #expect(try await app.worker(transport).runOnce() == 0)
+            #expect(try await app.worker(transport).runOnce() == 1)
+            #expect(transport.sent.withLock { $0.map(\.kind) } == ["upload_invitation"])
             #expect(try await scheduler.tick().remindersQueued == 0)
             // November's data is due soon from Wednesday 2 December (the team also hears that the
             // preview promise, due 25 November, was broken).

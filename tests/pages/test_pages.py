@@ -9,6 +9,7 @@ security headers. Screenshots of each page go to $SCREENSHOT_DIR (default .local
 """
 from __future__ import annotations
 
+import datetime
 import email
 import email.policy
 import http.client
@@ -26,7 +27,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait as _WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
@@ -136,7 +137,8 @@ def raw(server, method: str, path: str, form: dict | None = None):
 
 
 def WebDriverWait(browser, seconds):  # noqa: N802 - selenium's wait, tolerant of the page changing under it
-    return _WebDriverWait(browser, seconds, ignored_exceptions=(StaleElementReferenceException,))
+    # While a form post navigates, elements found a moment ago can vanish in several ways.
+    return _WebDriverWait(browser, seconds, ignored_exceptions=(StaleElementReferenceException, WebDriverException))
 
 
 def wait_for(browser, css: str):
@@ -374,8 +376,8 @@ def press(browser, transition: str, inputs: dict[str, str] | None = None):
     for field_id, value in (inputs or {}).items():
         browser.find_element(By.ID, field_id).send_keys(value)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".notification-banner"))
-    assert f"Done: {transition.replace('_', ' ')}." in browser.find_element(By.CSS_SELECTOR, ".notification-banner").text
+    done = f"Done: {transition.replace('_', ' ')}."
+    WebDriverWait(browser, 10).until(lambda b: done in b.find_element(By.CSS_SELECTOR, ".notification-banner").text)
 
 
 def test_contact_forms_need_their_csrf_token_and_expired_links_offer_a_new_one(server, browser):
@@ -452,3 +454,71 @@ def staff_sign_in_link_after_request(server, address: str) -> str:
     status, _, body = raw(server, "GET", link)
     assert status == 410 and "This sign-in link has expired" in body
     return link
+
+
+def multipart(fields: dict[str, str], file_bytes: bytes) -> tuple[bytes, str]:
+    boundary = "----callboard-test-boundary"
+    out = b""
+    for k, v in fields.items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+    out += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="data.csv"\r\n'
+            f"Content-Type: text/csv\r\n\r\n").encode() + file_bytes + f"\r\n--{boundary}--\r\n".encode()
+    return out, f"multipart/form-data; boundary={boundary}"
+
+
+def post_raw(server, path: str, body: bytes, content_type: str):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        conn.request("POST", path, body=body, headers={"Content-Type": content_type})
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server may answer (413) and stop reading a large body
+    resp = conn.getresponse()
+    return resp.status, resp.read().decode()
+
+
+def test_uploader_uploads_a_csv_from_the_emailed_link(server, browser, tmp_path):
+    rid = new_request(server, "Renew a passport")
+    ds = api(server).post(f"/api/v1/requests/{rid}/data-sets", {
+        "name": "Channel volumes", "cadence": "monthly", "fields": ["visits", "completions"],
+        "uploaders": [{"name": "Sam Patel", "email": "sam@hmpo.gov.uk"}]}).json()
+    assert ds["fields"] == ["visits", "completions"]
+    start = datetime.date.fromisoformat(ds["current_period"]["start"])
+    [link] = emailed_links(server, "sam@hmpo.gov.uk", "Channel volumes", "upload", 1)
+    browser.get(server.base_url + link)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Upload Channel volumes data"
+    assert browser.find_elements(By.CSS_SELECTOR, "label[for='file']")
+    shot(browser, "30-upload")
+
+    # A file with bad rows: every one listed with its line; nothing is stored.
+    outside = start - datetime.timedelta(days=1)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"_timestamp,visits,completions\n{start},100,80\n{outside},1,2\n{start},lots,2\n")
+    browser.find_element(By.ID, "file").send_keys(str(bad))
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    summary = wait_for(browser, ".error-summary").text
+    assert f"Line 3: _timestamp {outside} is outside the period" in summary
+    assert 'Line 4: visits "lots" must be a number' in summary
+    shot(browser, "31-upload-errors")
+    assert api(server).get(f"/api/v1/requests/{rid}/data-sets").json()["items"][0]["last_upload"] is None
+
+    good = tmp_path / "good.csv"
+    good.write_text(f"_timestamp,visits,completions\n{start},100,80\n{start + datetime.timedelta(days=7)},120,90\n")
+    browser.find_element(By.ID, "file").send_keys(str(good))
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert wait_for(browser, ".panel-title").text == "Upload received"
+    assert browser.find_element(By.CSS_SELECTOR, ".panel-body").text == "2 rows"
+    shot(browser, "32-upload-received")
+    listed = api(server).get(f"/api/v1/requests/{rid}/data-sets").json()["items"][0]
+    assert listed["status"] == "received" and listed["last_upload"]["source"] == "csv"
+    assert listed["last_upload"]["period_start"] == ds["current_period"]["start"]
+    events = api(server).get(f"/api/v1/requests/{rid}/events", query={"limit": 200}).json()["items"]
+    uploads = [e for e in events if e["kind"] == "upload_recorded"]
+    assert [(e["actor"]["kind"], e["actor"]["id"], e["data"]["source"]) for e in uploads] == [("uploader", "sam@hmpo.gov.uk", "csv")]
+
+    # A forged CSRF token, and a file over 1 MB, are refused.
+    body, ctype = multipart({"csrf": "forged"}, good.read_bytes())
+    assert post_raw(server, link, body, ctype)[0] == 403
+    _, _, page = raw(server, "GET", link)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    big, ctype = multipart({"csrf": csrf}, b"_timestamp,visits,completions\n" + b"x" * 1_100_000)
+    assert post_raw(server, link, big, ctype)[0] == 413

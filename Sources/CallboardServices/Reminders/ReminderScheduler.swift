@@ -16,6 +16,8 @@ public struct PlannedReminder: Sendable {
 public struct PlannedDigest: Sendable {
     public var email: NewEmail
     public var reminderKeys: [String]
+    /// The recipient's own links in it (upload pages), stored with the email.
+    public var links: [NewLink] = []
 }
 
 /// What one tick did.
@@ -93,7 +95,8 @@ public struct ReminderScheduler: Sendable {
             let e = try await evaluate(Array(due.prefix(limit)), Array(dataSets.prefix(limit)), at: at, on: conn)
             let existing = try await ReminderStore.existing(e.planned.map(\.reminder.owed.dedupKey), on: conn, logger: logger)
             let fresh = e.planned.filter { !existing.contains($0.reminder.owed.dedupKey) }
-            return ReminderPreview(at: at, reminders: fresh, digests: digests(fresh, at: at), truncated: due.count > limit || dataSets.count > limit)
+            return ReminderPreview(at: at, reminders: fresh, digests: digests(fresh, at: at, withLinks: false),
+                                   truncated: due.count > limit || dataSets.count > limit)
         }
     }
 
@@ -114,6 +117,7 @@ public struct ReminderScheduler: Sendable {
         var planned = e.planned.filter { fresh.contains($0.reminder.owed.dedupKey) }
         report.remindersQueued = planned.count
         // The contact and the sign-off owner get a fresh link of their own (earlier ones stay valid).
+        var pageLinks: [NewLink] = []
         for i in planned.indices {
             let p = planned[i]
             guard let r = e.records[p.reminder.requestID] else { continue }
@@ -123,11 +127,13 @@ public struct ReminderScheduler: Sendable {
             default: nil
             }
             for link in outboxLinks(kind, r, at: now) {
-                try await LinkStore.insert(link, on: conn, logger: logger)
+                pageLinks.append(link)
                 planned[i].item.link = outbox.url(link)
             }
         }
-        let mail = digests(planned, at: now)
+        try await LinkStore.insertMany(pageLinks, on: conn, logger: logger)
+        let mail = digests(planned, at: now, withLinks: true)
+        try await LinkStore.insertMany(mail.flatMap(\.links), on: conn, logger: logger)
         let queued = try await EmailStore.enqueueMany(mail.map(\.email), at: now, on: conn, logger: logger)
         report.emailsQueued = queued.count
         try await ReminderStore.link(mail.filter { queued[$0.email.id] != nil }.flatMap { d in d.reminderKeys.map { ($0, d.email.id) } },
@@ -216,8 +222,9 @@ public struct ReminderScheduler: Sendable {
         return e
     }
 
-    /// One email per recipient, carrying all of their reminders (in a stable order).
-    func digests(_ planned: [PlannedReminder], at now: Date) -> [PlannedDigest] {
+    /// One email per recipient, carrying all of their reminders (in a stable order). With
+    /// `withLinks`, each upload reminder links to an upload page of the recipient's own.
+    func digests(_ planned: [PlannedReminder], at now: Date, withLinks: Bool) -> [PlannedDigest] {
         var byRecipient: [String: (address: String, items: [PlannedReminder])] = [:]
         for p in planned {
             for address in p.reminder.recipients { byRecipient[address.lowercased(), default: (address, [])].items.append(p) }
@@ -226,14 +233,25 @@ public struct ReminderScheduler: Sendable {
             let (address, items) = byRecipient[key]!
             let keys = items.map(\.reminder.owed.dedupKey)
             let requestIDs = Set(items.map(\.reminder.requestID))
+            var links: [NewLink] = []
+            let sections = items.map { p -> DigestItem in
+                var item = p.item
+                if withLinks, let ds = p.reminder.dataSetID, p.reminder.owed.kind.rule == .upload {
+                    let link = NewLink(purpose: .upload, requestID: p.reminder.requestID, email: address, requestVersion: 0, at: now,
+                                       expiresAt: now.addingTimeInterval(Double(outbox.settings.contactLinkDays) * 86_400), dataSetID: ds)
+                    links.append(link)
+                    item.link = outbox.url(link)
+                }
+                return item
+            }
             var context: [String: Any] = [
-                "single": items.count == 1, "count": items.count, "headline": items[0].item.headline, "items": items.map(\.item.context),
+                "single": items.count == 1, "count": items.count, "headline": sections[0].headline, "items": sections.map(\.context),
             ]
-            context["link"] = items[0].item.link
+            context["link"] = sections[0].link
             let digestKey = SHA256.hash(data: Data(keys.sorted().joined(separator: "\n").utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
             let email = outbox.draft(.reminderDigest, to: address, requestID: requestIDs.count == 1 ? requestIDs.first : nil, context: context,
                                      dedupKey: "digest:\(key):\(digestKey)", runAt: now)
-            return PlannedDigest(email: email, reminderKeys: keys)
+            return PlannedDigest(email: email, reminderKeys: keys, links: links)
         }
     }
 }

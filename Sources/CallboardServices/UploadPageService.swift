@@ -1,0 +1,69 @@
+import CallboardDomain
+import CallboardStorage
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The uploader's page, reached by their emailed link: the period owed now, and a CSV file for it,
+/// checked whole (every bad row reported) and stored only when all of it is valid.
+public struct UploadPageService: Sendable {
+    let db: PostgresClient
+    let time: any TimeSource
+    let logger: Logger
+    let dataSets: DataSetService
+
+    public init(db: PostgresClient, time: any TimeSource, logger: Logger, dataSets: DataSetService) {
+        self.db = db
+        self.time = time
+        self.logger = logger
+        self.dataSets = dataSets
+    }
+
+    public enum View: Sendable {
+        case open(LinkRecord, RequestRecord, DataSetView)
+        case expired(LinkRecord, RequestRecord)
+        case closed(RequestRecord)
+    }
+
+    public enum Failure: Error, Sendable, Equatable {
+        case unknownLink
+        case badCSRF
+        case invalid([CSVProblem])
+    }
+
+    public func view(token: String) async throws -> View {
+        guard let link = try await LinkStore.find(token: token, on: db, logger: logger), link.purpose == .upload, let dsID = link.dataSetID,
+              let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger),
+              let d = try await DataSetStore.fetch(dsID, on: db, logger: logger) else { throw Failure.unknownLink }
+        if r.state.isFinal { return .closed(r) }
+        guard time.now() < link.expiresAt else { return .expired(link, r) }
+        return .open(link, r, try await dataSets.views([d], division: r.division)[0])
+    }
+
+    /// Checks the file against the data set's columns and the period owed now; stores it and
+    /// records the upload (settling that period's reminders) only when every row is valid.
+    public func upload(token: String, csrf: String, file: [UInt8]) async throws -> (UploadRecord, rows: Int) {
+        guard case .open(let link, let r, let view) = try await view(token: token) else { throw Failure.unknownLink }
+        guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        let rows: Int
+        switch CSVUpload.validate(file, fields: view.record.fields, period: view.period) {
+        case .success(let n): rows = n
+        case .failure(let invalid): throw Failure.invalid(invalid.problems)
+        }
+        let now = time.now()
+        let upload = UploadRecord(id: UUID(), dataSetID: view.record.id, period: view.period, receivedAt: now, source: "csv",
+                                  note: "\(rows) rows")
+        let who = Principal(actor: .uploader, email: link.email)
+        try await db.transaction(logger: logger) { conn in
+            try await DataSetStore.recordUpload(upload, actorID: who.actorID, rowCount: rows, content: String(decoding: file, as: UTF8.self),
+                                                on: conn, logger: logger)
+            try await EventStore.append(EventRecord(requestID: r.id, version: r.version, kind: "upload_recorded", actorKind: .uploader,
+                                                    actorID: link.email, occurredAt: now, data: .object([
+                                                        "data_set_id": .string(view.record.id.uuidString.lowercased()),
+                                                        "period_start": .string(view.period.start.description),
+                                                        "period_end": .string(view.period.end.description), "source": .string("csv"),
+                                                    ])), on: conn, logger: logger)
+        }
+        return (upload, rows)
+    }
+}
