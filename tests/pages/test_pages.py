@@ -210,7 +210,12 @@ def test_changes_need_a_reason_and_forms_need_their_csrf_token(server, browser):
     assert status == 403
     assert api(server).get(f"/api/v1/requests/{rid}").json()["sign_off_decision"] is None
 
+    # The team changes the request after asking: the owner is shown what changed.
+    current = api(server).get(f"/api/v1/requests/{rid}")
+    assert api(server).patch(f"/api/v1/requests/{rid}", {"department": "DVLA Digital"},
+                             headers={"If-Match": current.header("ETag")}).status == 200
     browser.get(server.base_url + link)
+    assert "These details have changed since we emailed you: department." in browser.find_element(By.CSS_SELECTOR, ".notification-banner").text
     browser.find_element(By.ID, "decision-changes").click()
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     assert "Enter what needs to change" in wait_for(browser, ".error-summary").text
