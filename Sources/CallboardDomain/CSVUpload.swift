@@ -22,8 +22,15 @@ public struct CSVInvalid: Error, Sendable, Equatable {
 public enum CSVUpload {
     public static let timestampColumn = "_timestamp"
 
-    /// The number of data rows, or every problem found.
+    /// Past this many problems the check stops: the uploader has enough to fix.
+    public static let maxProblems = 200
+
+    /// The number of data rows, or every problem found (up to `maxProblems`).
     public static func validate(_ bytes: [UInt8], fields: [String], period: Period) -> Result<Int, CSVInvalid> {
+        if let nul = bytes.firstIndex(of: 0) {
+            let line = 1 + bytes[..<nul].filter { $0 == 10 }.count
+            return .failure(CSVInvalid(problems: [CSVProblem(line: line, message: "Line \(line) contains a NUL character: save the file as CSV (UTF-8)")]))
+        }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             return .failure(CSVInvalid(problems: [CSVProblem(line: 0, message: "The file must be a CSV file saved as UTF-8")]))
         }
@@ -40,7 +47,9 @@ public enum CSVUpload {
         if !missing.isEmpty {
             problems.append(CSVProblem(line: 1, message: "The header row must name the columns \(required.joined(separator: ", ")); missing: \(missing.joined(separator: ", "))"))
         }
-        let duplicates = Set(names.filter { n in names.filter { $0 == n }.count > 1 })
+        var seen: [String: Int] = [:]
+        for n in names { seen[n, default: 0] += 1 }
+        let duplicates = Set(seen.filter { $0.value > 1 }.keys)
         if !duplicates.isEmpty {
             problems.append(CSVProblem(line: 1, message: "The header row names a column twice: \(duplicates.sorted().joined(separator: ", "))"))
         }
@@ -49,7 +58,7 @@ public enum CSVUpload {
         guard !rows.isEmpty else { return .failure(CSVInvalid(problems: [CSVProblem(line: 2, message: "The file has a header row but no data")])) }
         let ts = names.firstIndex(of: timestampColumn)!
         let columns = fields.map { ($0, names.firstIndex(of: $0)!) }
-        for row in rows {
+        for row in rows where problems.count < maxProblems {
             guard row.values.count == names.count else {
                 problems.append(CSVProblem(line: row.line, message: "Line \(row.line) has \(row.values.count) values; the header row has \(names.count)"))
                 continue
@@ -77,6 +86,9 @@ public enum CSVUpload {
     /// The London date of a `_timestamp`: a date (2026-11-02) or an RFC 3339 instant.
     static func date(_ s: String) -> CivilDate? {
         if s.count == 10, let d = CivilDate(iso: s) { return d }
+        // Only something shaped like an instant is handed to the (costly) full parser.
+        guard (20...35).contains(s.count), s.count > 10, s[s.index(s.startIndex, offsetBy: 10)] == "T", CivilDate(iso: String(s.prefix(10))) != nil
+        else { return nil }
         return Timestamp.parse(s).map(London.date(of:))
     }
 

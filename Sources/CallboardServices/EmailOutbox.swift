@@ -168,8 +168,8 @@ public struct EmailOutbox: Sendable {
             "service_name": r.checklist.serviceName ?? "your service",
             "department": r.department,
             "request_id": r.id.uuidString.lowercased(),
-            // People without a page of their own (the team, for now the service contact) get the request's address.
-            "link": "\(settings.baseURL)/requests/\(r.id.uuidString.lowercased())",
+            // The team's page of the request; people with links of their own get those instead.
+            "link": "\(settings.baseURL)/staff/requests/\(r.id.uuidString.lowercased())",
         ]
         if let p = r.previewURL { c["preview_url"] = p }
         if let l = r.liveURL { c["live_url"] = l }

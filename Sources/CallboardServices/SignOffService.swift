@@ -36,18 +36,23 @@ public struct SignOffService: Sendable {
         case unknownLink
         case badCSRF
         case invalid([FieldError])
+        /// The request changed after the page was shown: the owner must look again.
+        case changed
     }
 
     public func view(token: String) async throws -> View {
         guard let link = try await LinkStore.find(token: token, on: db, logger: logger), link.purpose == .signOff,
-              let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger) else { throw Failure.unknownLink }
+              let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger),
+              // A link acts only for the person who is the sign-off owner now.
+              link.email.lowercased() == r.checklist.signOffEmail?.lowercased() else { throw Failure.unknownLink }
         let events = try await allEvents(r.id)
         if let d = r.signOffDecision,
            let e = events.last(where: { ["approve_sign_off", "request_changes"].contains($0.data["transition"]?.stringValue ?? "") }) {
             return .decided(r, decision: d, by: e.actorID ?? e.actorKind.rawValue, at: e.occurredAt)
         }
         guard r.state == .signoffPending else { return .closed(r) }
-        guard time.now() < link.expiresAt else { return .expired(link, r) }
+        // A link from an earlier round of sign-off (asked again since) no longer decides.
+        guard time.now() < link.expiresAt, link.createdAt >= r.stateEnteredAt else { return .expired(link, r) }
         // The fields changed by staff or the contact since the owner was asked.
         var changed: [String] = []
         for e in events where e.version > link.requestVersion && e.kind == "updated" {
@@ -57,10 +62,12 @@ public struct SignOffService: Sendable {
     }
 
     /// The owner's decision: approve, or request changes with a reason.
-    public func decide(token: String, csrf: String, approve: Bool?, reason: String) async throws -> View {
+    /// `shownVersion` is the request version the page showed: a decision covers what the owner saw.
+    public func decide(token: String, csrf: String, shownVersion: Int?, approve: Bool?, reason: String) async throws -> View {
         let current = try await view(token: token)
         guard case .open(let link, let r, _) = current else { return current }
         guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        guard shownVersion == r.version else { throw Failure.changed }
         var errors: [FieldError] = []
         if approve == nil { errors.append(FieldError(pointer: "decision", message: "Select whether you approve the dashboard")) }
         if approve == false, reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
@@ -70,7 +77,11 @@ public struct SignOffService: Sendable {
         guard errors.isEmpty, let approve else { throw Failure.invalid(errors) }
         let owner = Principal(actor: .signOffOwner, email: link.email)
         let body: JSONValue? = approve ? nil : .object(["reason": .string(reason)])
-        _ = try await requests.transition(r.id, approve ? .approveSignOff : .requestChanges, body, expectedVersion: r.version, by: owner)
+        do {
+            _ = try await requests.transition(r.id, approve ? .approveSignOff : .requestChanges, body, expectedVersion: r.version, by: owner)
+        } catch ServiceError.stale {
+            throw Failure.changed
+        }
         return try await view(token: token)
     }
 

@@ -38,7 +38,9 @@ public struct TaskListService: Sendable {
 
     public func view(token: String) async throws -> View {
         guard let link = try await LinkStore.find(token: token, on: db, logger: logger), link.purpose == .contact,
-              let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger) else { throw Failure.unknownLink }
+              let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger),
+              // A link acts only for the person who is the service contact now.
+              link.email.lowercased() == r.checklist.contactEmail?.lowercased() else { throw Failure.unknownLink }
         if r.state.isFinal { return .closed(r) }
         guard time.now() < link.expiresAt else { return .expired(link, r) }
         return .open(link, r)

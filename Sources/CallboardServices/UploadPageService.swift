@@ -34,7 +34,10 @@ public struct UploadPageService: Sendable {
     public func view(token: String) async throws -> View {
         guard let link = try await LinkStore.find(token: token, on: db, logger: logger), link.purpose == .upload, let dsID = link.dataSetID,
               let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger),
-              let d = try await DataSetStore.fetch(dsID, on: db, logger: logger) else { throw Failure.unknownLink }
+              let d = try await DataSetStore.fetch(dsID, on: db, logger: logger),
+              // A link acts only for someone the data set still names as an uploader, or the contact.
+              d.uploaders.contains(where: { $0.email.lowercased() == link.email.lowercased() })
+                || link.email.lowercased() == r.checklist.contactEmail?.lowercased() else { throw Failure.unknownLink }
         if r.state.isFinal { return .closed(r) }
         guard time.now() < link.expiresAt else { return .expired(link, r) }
         return .open(link, r, try await dataSets.views([d], division: r.division)[0])

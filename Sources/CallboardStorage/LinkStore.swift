@@ -74,7 +74,8 @@ public enum LinkStore {
             WHERE token_hash = \(hash(token))
             """, logger: logger)
         for try await (id, purpose, rid, email, version, csrf, created, expires, ds) in rows.decode((UUID, String, UUID, String, Int, String, Date, Date, UUID?).self) {
-            return LinkRecord(id: id, purpose: LinkPurpose(rawValue: purpose) ?? .signOff, requestID: rid, email: email, requestVersion: version,
+            guard let purpose = LinkPurpose(rawValue: purpose) else { return nil }
+            return LinkRecord(id: id, purpose: purpose, requestID: rid, email: email, requestVersion: version,
                               csrf: csrf, createdAt: created, expiresAt: expires, dataSetID: ds)
         }
         return nil

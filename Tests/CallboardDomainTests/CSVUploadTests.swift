@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test func malformedFilesAreRefusedWithTheirLine() {
-        #expect(CSVUpload.validate([0xFF, 0xFE, 0x00], fields: [], period: november)
+        #expect(CSVUpload.validate([0xFF, 0xFE, 0x41], fields: [], period: november)
             == .failure(CSVInvalid(problems: [CSVProblem(line: 0, message: "The file must be a CSV file saved as UTF-8")])))
         #expect(check("_timestamp,visits,completions\n2026-11-02,\"1,2\n") == .failure(CSVInvalid(problems: [
             CSVProblem(line: 2, message: "Line 2 opens a quote that is never closed"),
@@ -61,5 +61,18 @@ import Testing
         #expect(check("_timestamp,visits,completions,note\n2026-11-02,1,2,\"two\nlines\"\n2026-11-03,x,2,n\n") == .failure(CSVInvalid(problems: [
             CSVProblem(line: 4, message: "Line 4: visits \"x\" must be a number"),
         ])))
+    }
+
+    @Test func nulCharactersAndRunawayFilesAreCutShort() {
+        #expect(check("_timestamp,visits,completions\n2026-11-02,1,2\u{0}\n") == .failure(CSVInvalid(problems: [
+            CSVProblem(line: 2, message: "Line 2 contains a NUL character: save the file as CSV (UTF-8)"),
+        ])))
+        // 100,000 columns in the header: checked in one pass.
+        let wide = "_timestamp,visits,completions," + (0..<100_000).map { "c\($0)" }.joined(separator: ",") + "\n"
+        #expect(check(wide) == .failure(CSVInvalid(problems: [CSVProblem(line: 2, message: "The file has a header row but no data")])))
+        // Thousands of bad rows: the first 200 problems are reported.
+        let bad = "_timestamp,visits,completions\n" + String(repeating: "x,1,2\n", count: 5000)
+        guard case .failure(let invalid) = check(bad) else { Issue.record("accepted"); return }
+        #expect(invalid.problems.count == CSVUpload.maxProblems)
     }
 }

@@ -527,3 +527,16 @@ def test_uploader_uploads_a_csv_from_the_emailed_link(server, browser, tmp_path)
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     big, ctype = multipart({"csrf": csrf}, b"_timestamp,visits,completions\n" + b"x" * 1_100_000)
     assert post_raw(server, link, big, ctype)[0] == 413
+
+
+def test_a_link_acts_only_for_the_person_who_holds_the_role_now(server):
+    rid = new_request(server, "Get a fishing licence")
+    fire(server, rid, "request_sign_off")
+    [link] = sign_off_links(server, "Get a fishing licence", 1)
+    assert raw(server, "GET", link)[0] == 200
+    current = api(server).get(f"/api/v1/requests/{rid}")
+    new_owner = provided({"name": "Hedy Lamarr", "email": "hedy@dvla.gov.uk", "phone": "020 7946 0002"})
+    assert api(server).patch(f"/api/v1/requests/{rid}", {"items": {"sign_off_contact": new_owner}},
+                             headers={"If-Match": current.header("ETag")}).status == 200
+    status, _, body = raw(server, "GET", link)
+    assert status == 404 and "Page not found" in body

@@ -6,7 +6,9 @@ enum MultipartForm {
         for param in type.split(separator: ";").dropFirst() {
             let kv = param.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
             if kv.count == 2, kv[0].lowercased() == "boundary" {
-                return kv[1].trimmingCharacters(in: CharacterSetQuotes.set)
+                // RFC 2046: 1 to 70 characters. Longer ones would only make the search slower.
+                let b = kv[1].trimmingCharacters(in: CharacterSetQuotes.set)
+                return (1...70).contains(b.count) ? b : nil
             }
         }
         return nil
@@ -27,7 +29,7 @@ enum MultipartForm {
             if body[from...].starts(with: [13, 10]) { from += 2 }
             var end = starts[n + 1]
             if end >= 2, body[end - 2] == 13, body[end - 1] == 10 { end -= 2 }
-            guard from <= end, let headerEnd = find([13, 10, 13, 10], in: body, from: from), headerEnd <= end else { continue }
+            guard from <= end, let headerEnd = find([13, 10, 13, 10], in: body, from: from), headerEnd + 4 <= end else { continue }
             let headers = String(decoding: body[from..<headerEnd], as: UTF8.self)
             guard let name = dispositionName(headers) else { continue }
             if parts[name] == nil { parts[name] = Array(body[(headerEnd + 4)..<end]) }

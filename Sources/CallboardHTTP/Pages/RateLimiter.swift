@@ -7,6 +7,7 @@ final class RateLimiter: Sendable {
     let limit: Int
     let window: TimeInterval
     private let state = Mutex<[String: (start: Date, count: Int)]>([:])
+    static let capacity = 50_000
 
     init(limit: Int, window: TimeInterval) {
         self.limit = limit
@@ -16,7 +17,11 @@ final class RateLimiter: Sendable {
     /// nil: allowed (and counted); else the seconds until the window resets.
     func check(_ key: String, at now: Date) -> Int? {
         state.withLock { table in
-            if table.count > 10_000 { table = table.filter { now.timeIntervalSince($0.value.start) < window } }
+            // Bounded memory: past the cap, finished windows are dropped; if it is still full, refuse.
+            if table.count >= Self.capacity, table[key] == nil {
+                table = table.filter { now.timeIntervalSince($0.value.start) < window }
+                if table.count >= Self.capacity { return Int(window) }
+            }
             var entry = table[key] ?? (now, 0)
             if now.timeIntervalSince(entry.start) >= window { entry = (now, 0) }
             guard entry.count < limit else { return max(1, Int((window - now.timeIntervalSince(entry.start)).rounded(.up))) }

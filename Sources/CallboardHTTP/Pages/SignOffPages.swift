@@ -22,8 +22,14 @@ struct SignOffPages {
             let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
             let approve: Bool? = form["decision"] == "approve" ? true : form["decision"] == "changes" ? false : nil
             do {
-                let after = try await service.decide(token: token, csrf: form["csrf"] ?? "", approve: approve, reason: form["reason"] ?? "")
+                let after = try await service.decide(token: token, csrf: form["csrf"] ?? "", shownVersion: form["version"].flatMap { Int($0) },
+                                                     approve: approve, reason: form["reason"] ?? "")
                 return page(after, token: token, submitted: nil, justDecided: true)
+            } catch SignOffService.Failure.changed {
+                return try await render(token: token, submitted: (form, [FieldError(pointer: "decision",
+                    message: "The details changed while you were reading them: check them again, then send your decision")]))
+            } catch let e as ServiceError {
+                return pages.message("Your decision was not recorded", [Problem.from(e).detail], status: Problem.from(e).status)
             } catch SignOffService.Failure.invalid(let errors) {
                 return try await render(token: token, submitted: (form, errors))
             } catch SignOffService.Failure.badCSRF {
@@ -88,7 +94,7 @@ struct SignOffPages {
             }
             var context: [String: Any] = [
                 "title": "Approve the \(c.serviceName ?? "") dashboard", "department": r.department, "service_name": c.serviceName ?? "your service",
-                "details": details, "token": token, "csrf": link.csrf, "email": link.email,
+                "details": details, "token": token, "csrf": link.csrf, "email": link.email, "version": r.version,
                 "expires": "the end of " + London.date(of: link.expiresAt.addingTimeInterval(-1)).longText,
                 "has_changes": !changed.isEmpty, "changes": changed.joined(separator: ", "),
             ]

@@ -197,7 +197,9 @@ struct StaffPages {
         if let next = page.next {
             var items = q.map { (String($0.key), String($0.value)) }.filter { $0.0 != "cursor" }
             items.append(("cursor", next.encoded))
-            context["next"] = "/staff?" + items.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+            context["next"] = "/staff?" + items.map {
+                "\($0.0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+            }.joined(separator: "&")
         }
         return pages.page("staff_board", context)
     }
@@ -246,13 +248,30 @@ struct StaffPages {
              "due": d.due.date.longText, "status": d.status.rawValue.replacingOccurrences(of: "_", with: " ")]
         }
         context["can_comment"] = Permissions.allows(who.actor, .comment)
-        context["timeline"] = try await requests.events(r.id, afterID: 0, limit: 200, by: who).events.reversed().map(Self.timelineEntry)
-        if let n = notice { context["notice"] = n == "comment" ? "Comment added." : "Done: \(n.replacingOccurrences(of: "_", with: " "))." }
+        context["timeline"] = try await newestEvents(r.id, who).map(Self.timelineEntry)
+        // Only notices this page itself sends are shown.
+        if let n = notice {
+            if n == "comment" { context["notice"] = "Comment added." }
+            else if let t = TransitionName(rawValue: n) { context["notice"] = "Done: \(t.rawValue.replacingOccurrences(of: "_", with: " "))." }
+        }
         if !errors.isEmpty {
             context["has_errors"] = true
             context["errors"] = errors.map { ["field": "main-content", "message": $0] }
         }
         return pages.page("staff_request", context, status: status)
+    }
+
+    /// The history, newest first (at most the newest 500).
+    private func newestEvents(_ id: UUID, _ who: Principal) async throws -> [EventRecord] {
+        var all: [EventRecord] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await requests.events(id, afterID: after, limit: 200, by: who)
+            all += page.events
+            if all.count > 500 { all.removeFirst(all.count - 500) }
+            guard let next = page.next else { return all.reversed() }
+            after = next
+        }
     }
 
     static func timelineEntry(_ e: EventRecord) -> [String: String] {

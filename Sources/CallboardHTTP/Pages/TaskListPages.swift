@@ -44,6 +44,9 @@ struct TaskListPages {
             } catch TaskListService.Failure.badCSRF {
                 return pages.message("This form has expired", ["Open the link in your email again and enter the information from there."],
                                      status: .forbidden)
+            } catch let e as ServiceError {
+                return pages.message("Your answer was not saved", [Problem.from(e).detail, "Go back to the task list and try again."],
+                                     status: Problem.from(e).status)
             } catch TaskListService.Failure.unknownLink {
                 return try await withOpen(token) { link, record in taskList(token, link, record) }
             }

@@ -12,13 +12,13 @@ public struct DigestItem: Sendable, Equatable {
     var context: [String: Any] { ["headline": headline, "lines": lines, "has_lines": !lines.isEmpty, "action": action, "link": link] }
 }
 
-/// The words of each reminder. Links lead to the request (staff) or the data set until the pages
-/// for people outside the team carry their own links.
+/// The words of each reminder. Links lead to the team's page of the request; the scheduler swaps in
+/// the contact's, the owner's and each uploader's links of their own.
 enum ReminderMessages {
     static func item(_ owed: OwedReminder, request r: RequestRecord, dataSet: DataSetRecord?, sla: PreviewSLASettings,
                      reminders: ReminderSettings, baseURL: String, now: Date) -> DigestItem {
         let service = r.checklist.serviceName ?? "your service"
-        let requestLink = "\(baseURL)/requests/\(r.id.uuidString.lowercased())"
+        let requestLink = "\(baseURL)/staff/requests/\(r.id.uuidString.lowercased())"
         let missing = r.checklist.unsettledRequiredItems(for: r.kind).map { "\($0.title): not provided yet" }
         switch owed.kind {
         case .missingInformation:

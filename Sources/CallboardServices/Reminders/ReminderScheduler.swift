@@ -236,7 +236,10 @@ public struct ReminderScheduler: Sendable {
             var links: [NewLink] = []
             let sections = items.map { p -> DigestItem in
                 var item = p.item
-                if withLinks, let ds = p.reminder.dataSetID, p.reminder.owed.kind.rule == .upload {
+                if p.reminder.owed.kind.rule == .upload, address.lowercased() == outbox.settings.teamAddress?.lowercased() {
+                    // The team acts from its own page of the request.
+                    item.link = "\(outbox.settings.baseURL)/staff/requests/\(p.reminder.requestID.uuidString.lowercased())"
+                } else if withLinks, let ds = p.reminder.dataSetID, p.reminder.owed.kind.rule == .upload {
                     let link = NewLink(purpose: .upload, requestID: p.reminder.requestID, email: address, requestVersion: 0, at: now,
                                        expiresAt: now.addingTimeInterval(Double(outbox.settings.contactLinkDays) * 86_400), dataSetID: ds)
                     links.append(link)
