@@ -52,11 +52,28 @@ public struct TaskListService: Sendable {
         guard case .open(let link, let r) = try await view(token: token) else { throw Failure.unknownLink }
         guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
         do {
-            return try await requests.update(r.id, .object(["items": .object([item.rawValue: input])]), expectedVersion: r.version,
-                                             by: Principal(actor: .serviceContact, email: link.email))
+            let saved = try await requests.update(r.id, .object(["items": .object([item.rawValue: input])]), expectedVersion: r.version,
+                                                  by: Principal(actor: .serviceContact, email: link.email))
+            try await DraftStore.delete(requestID: r.id, item: item, on: db, logger: logger)
+            return saved
         } catch ServiceError.validation(let errors) {
             throw Failure.invalid(errors)
         }
+    }
+
+    /// "Save and come back later": the item's answers as typed, unchecked, until it is saved.
+    public func saveDraft(token: String, csrf: String, item: ItemName, answers: [String: String]) async throws {
+        guard case .open(let link, let r) = try await view(token: token) else { throw Failure.unknownLink }
+        guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        let kept = answers.filter { $0.key != "csrf" && $0.key != "action" && !$0.value.isEmpty }
+        if let long = kept.first(where: { $0.value.count > 5000 }) {
+            throw Failure.invalid([FieldError(pointer: "/items/\(item.rawValue)/value/\(long.key)", message: "must be at most 5000 characters")])
+        }
+        try await DraftStore.save(requestID: r.id, item: item, answers: kept, at: time.now(), on: db, logger: logger)
+    }
+
+    public func drafts(_ r: RequestRecord) async throws -> [ItemName: [String: String]] {
+        try await DraftStore.all(requestID: r.id, on: db, logger: logger)
     }
 
     public func refresh(token: String, csrf: String) async throws -> Bool {

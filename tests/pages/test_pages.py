@@ -306,6 +306,15 @@ def test_the_whole_journey_from_request_to_live(server, browser):
     fill(browser, {"email": OWNER})
     WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text.startswith("Information for"))
 
+    # "Save and come back later" keeps unfinished answers, unchecked: the task shows in progress.
+    browser.find_element(By.LINK_TEXT, "Service availability").click()
+    browser.find_element(By.ID, "health_check_url").send_keys("https://www.gov.uk/apply-blue")
+    browser.find_element(By.CSS_SELECTOR, "button[value=draft]").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.ID, "service_availability-status").text == "In progress")
+    browser.find_element(By.LINK_TEXT, "Service availability").click()
+    assert browser.find_element(By.ID, "health_check_url").get_attribute("value") == "https://www.gov.uk/apply-blue"
+    browser.find_element(By.LINK_TEXT, "Back to the task list").click()
+
     answers = [
         ("Cost per transaction", {"transactions_explorer_url": "https://www.gov.uk/performance/transactions-explorer/blue-badge"}),
         ("User satisfaction", {"availability-no": "x", "reason": "We have no done page yet"}),

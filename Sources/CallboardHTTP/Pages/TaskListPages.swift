@@ -16,7 +16,7 @@ struct TaskListPages {
     func register(_ r: PageRoutes) {
         r.on(.get, "/tasks/:token") { _, context in
             let token = context.parameters.get("token") ?? ""
-            return try await withOpen(token) { link, record in taskList(token, link, record) }
+            return try await withOpen(token) { link, record in taskList(token, link, record, drafts: try await service.drafts(record)) }
         }
         r.on(.get, "/tasks/:token/check") { _, context in
             let token = context.parameters.get("token") ?? ""
@@ -26,7 +26,8 @@ struct TaskListPages {
             let token = context.parameters.get("token") ?? ""
             guard let item = context.parameters.get("item").flatMap(ItemName.init(rawValue:)) else { return notFound() }
             return try await withOpen(token) { link, record in
-                form(token, link, record, item, values: ItemForms.values(item, record.checklist[item]), errors: [])
+                let draft = try await service.drafts(record)[item]
+                return form(token, link, record, item, values: draft ?? ItemForms.values(item, record.checklist[item]), errors: [])
             }
         }
         r.on(.post, "/tasks/:token/items/:item") { request, context in
@@ -34,6 +35,10 @@ struct TaskListPages {
             guard let item = context.parameters.get("item").flatMap(ItemName.init(rawValue:)) else { return notFound() }
             let submitted = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
             do {
+                if submitted["action"] == "draft" {
+                    try await service.saveDraft(token: token, csrf: submitted["csrf"] ?? "", item: item, answers: submitted)
+                    return pages.redirect("/tasks/\(token)")
+                }
                 let after = try await service.save(token: token, csrf: submitted["csrf"] ?? "", item: item, ItemForms.json(item, form: submitted))
                 let done = after.checklist.isComplete(for: after.kind)
                 return pages.redirect("/tasks/\(token)" + (done ? "/check" : ""))
@@ -48,7 +53,7 @@ struct TaskListPages {
                 return pages.message("Your answer was not saved", [Problem.from(e).detail, "Go back to the task list and try again."],
                                      status: Problem.from(e).status)
             } catch TaskListService.Failure.unknownLink {
-                return try await withOpen(token) { link, record in taskList(token, link, record) }
+                return try await withOpen(token) { link, record in taskList(token, link, record, drafts: [:]) }
             }
         }
         r.on(.post, "/tasks/:token/refresh") { request, context in
@@ -62,7 +67,7 @@ struct TaskListPages {
             let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
             do {
                 guard try await service.refresh(token: token, csrf: form["csrf"] ?? "") else {
-                    return try await withOpen(token) { link, record in taskList(token, link, record) }
+                    return try await withOpen(token) { link, record in taskList(token, link, record, drafts: [:]) }
                 }
                 return pages.message("Check your email", ["We have emailed you a new link."])
             } catch TaskListService.Failure.badCSRF {
@@ -78,11 +83,11 @@ struct TaskListPages {
     }
 
     /// Runs `body` for a link that is open; otherwise the expired, closed or not-found page.
-    private func withOpen(_ token: String, _ body: (LinkRecord, RequestRecord) -> Response) async throws -> Response {
+    private func withOpen(_ token: String, _ body: (LinkRecord, RequestRecord) async throws -> Response) async throws -> Response {
         let view: TaskListService.View
         do { view = try await service.view(token: token) } catch TaskListService.Failure.unknownLink { return notFound() }
         switch view {
-        case .open(let link, let record): return body(link, record)
+        case .open(let link, let record): return try await body(link, record)
         case .expired(let link, let r):
             return pages.message("This link has expired", [
                 "Links to give information for the \(r.checklist.serviceName ?? "") dashboard work for 30 days. This one has expired.",
@@ -93,18 +98,18 @@ struct TaskListPages {
         }
     }
 
-    private func status(_ i: ChecklistItem) -> (String, String) {
+    private func status(_ i: ChecklistItem, drafted: Bool = false) -> (String, String) {
         switch i.status {
-        case .missing: return ("Not started", "tag-grey")
+        case .missing: return drafted ? ("In progress", "tag-blue") : ("Not started", "tag-grey")
         case .provided: return ("Completed", "tag-green")
         case .notAvailable: return ("Cannot provide", "tag-yellow")
         }
     }
 
-    private func taskList(_ token: String, _ link: LinkRecord, _ r: RequestRecord) -> Response {
+    private func taskList(_ token: String, _ link: LinkRecord, _ r: RequestRecord, drafts: [ItemName: [String: String]]) -> Response {
         let items = r.kind.requiredItems
         let tasks: [[String: Any]] = items.map { item in
-            let (s, c) = status(r.checklist[item])
+            let (s, c) = status(r.checklist[item], drafted: drafts[item] != nil)
             return ["name": item.rawValue, "title": item.title, "status": s, "tag_class": c, "token": token]
         }
         var context: [String: Any] = [
