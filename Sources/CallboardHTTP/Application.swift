@@ -55,7 +55,8 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
 
     // Pages for people who click links in emails: HTML, security headers, no API token.
     let pages = try PageRenderer.bundled()
-    let pageRoutes = PageRoutes(group: router.group("").add(middleware: SecurityHeadersMiddleware<AppContext>()))
+    let pageRoutes = PageRoutes(group: router.group("").add(middleware: SecurityHeadersMiddleware<AppContext>())
+        .add(middleware: SameOriginMiddleware<AppContext>()))
     pageRoutes.on(.get, "/assets/callboard.css") { _, _ in
         var headers = HTTPFields()
         headers[.contentType] = "text/css; charset=utf-8"

@@ -259,9 +259,15 @@ def test_pages_carry_security_headers_and_unknown_links_are_404(server):
     csp = headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in csp and "script-src" not in csp and "default-src 'none'" in csp
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"
     status, headers, _ = raw(server, "GET", "/assets/callboard.css")
     assert status == 200 and headers["Content-Type"].startswith("text/css")
+    # A form posted from another site is refused before anything else (login CSRF included).
+    for path in ("/staff/sign-in", "/staff/sign-in/" + "x" * 43, "/sign-off/" + "x" * 43):
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        conn.request("POST", path, body="email=a%40b.gov.uk", headers={"Content-Type": "application/x-www-form-urlencoded",
+                                                                       "Origin": "https://evil.example"})
+        assert conn.getresponse().status == 403, path
 
 
 def fill(browser, values: dict[str, str]):

@@ -57,9 +57,29 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         response.headers[.contentSecurityPolicy] =
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.init("Referrer-Policy")!] = "no-referrer"
+        // same-origin: page addresses (which carry tokens) never leave the site, and same-site form
+        // posts still carry an Origin for SameOriginMiddleware (no-referrer would make it "null").
+        response.headers[.init("Referrer-Policy")!] = "same-origin"
         response.headers[.init("X-Frame-Options")!] = "DENY"
         return response
+    }
+}
+
+/// Refuses a cross-site form post: a browser names the page a POST came from in `Origin`, which
+/// must be this site (the request's own `Host`). Without `Origin` (not a browser) the forms' CSRF
+/// tokens still apply. Guards the sign-in exchange too, which has no token of its own yet.
+struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.method == .post, let origin = request.headers[.origin] {
+            let host = request.head.authority ?? ""
+            let originHost = origin.split(separator: "://", maxSplits: 1).last.map(String.init) ?? ""
+            guard origin != "null", !host.isEmpty, originHost.lowercased() == host.lowercased() else {
+                var headers = HTTPFields()
+                headers[.contentType] = "text/plain; charset=utf-8"
+                return Response(status: .forbidden, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "Cross-site form posts are refused.\n")))
+            }
+        }
+        return try await next(request, context)
     }
 }
 
