@@ -6,7 +6,7 @@ CREATE TEMP TABLE seed_states AS
   SELECT * FROM unnest(ARRAY['requested','info_complete','signoff_pending','built','preview_published','live','product_audit','withdrawn'])
   WITH ORDINALITY AS s(state, ord);
 
-INSERT INTO requests (id, kind, state, version, department, division, items, missing_items, service_name, created_at, updated_at, info_complete_at, sign_off_decision)
+INSERT INTO requests (id, kind, state, version, department, division, items, missing_items, service_name, created_at, updated_at, state_entered_at, info_complete_at, sign_off_decision)
 SELECT gen_random_uuid(),
        'transactional',
        st.state,
@@ -25,6 +25,7 @@ SELECT gen_random_uuid(),
        END,
        CASE WHEN st.state = 'requested' THEN ARRAY['sign_off_contact','service','cost_per_transaction','user_satisfaction','completion_rate','digital_take_up','service_availability'] ELSE '{}' END,
        CASE WHEN st.state = 'requested' THEN '' ELSE 'Service '||g END,
+       now() - (g || ' seconds')::interval,
        now() - (g || ' seconds')::interval,
        now() - (g || ' seconds')::interval,
        CASE WHEN st.state = 'requested' THEN NULL ELSE now() END,
