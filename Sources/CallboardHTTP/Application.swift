@@ -39,6 +39,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     let router = Router(context: AppContext.self)
     router.add(middleware: ObservabilityMiddleware(metrics: deps.metrics))
     router.add(middleware: ProblemMiddleware())
+    router.add(middleware: MethodNotAllowedMiddleware(catalog: deps.catalog))
 
     let outbox = EmailOutbox(settings: deps.email, templates: try EmailTemplates.bundled())
     let sla = try deps.sla ?? PreviewSLAHolder(.bundled())

@@ -10,6 +10,25 @@ import PostgresNIO
 
 /// Turns every error into a problem+json response: known errors keep their meaning, anything
 /// unexpected becomes a 500 whose details go to the log only.
+/// A path the API has, asked with a method it does not take: 405 with `Allow`, not 404.
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = AppContext
+    let catalog: RouteCatalog
+
+    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as HTTPError where e.status == .notFound {
+            let allowed = catalog.methods(for: request.uri.path)
+            guard !allowed.isEmpty else { throw e }
+            var p = Problem(.methodNotAllowed, type: "method-not-allowed", title: "Method not allowed",
+                            detail: "\(request.uri.path) accepts \(allowed.joined(separator: ", "))")
+            p.headers[.allow] = allowed.joined(separator: ", ")
+            throw p
+        }
+    }
+}
+
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = AppContext
 

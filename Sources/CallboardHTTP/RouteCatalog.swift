@@ -12,6 +12,19 @@ public final class RouteCatalog: Sendable {
     /// "METHOD /path" strings, sorted.
     public var routes: [String] { entries.withLock { $0.sorted() } }
 
+    /// The methods registered for a concrete path (`/api/v1/requests/6f…` matches `/api/v1/requests/{id}`).
+    public func methods(for path: String) -> [String] {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        return Set(routes.compactMap { route -> String? in
+            let pieces = route.split(separator: " ", maxSplits: 1)
+            guard pieces.count == 2 else { return nil }
+            let template = pieces[1].split(separator: "/", omittingEmptySubsequences: true)
+            guard template.count == parts.count,
+                  zip(template, parts).allSatisfy({ t, p in t.hasPrefix("{") || t == p }) else { return nil }
+            return String(pieces[0])
+        }).sorted()
+    }
+
     func record(_ method: HTTPRequest.Method, _ path: String) {
         let openAPIPath = path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
         entries.withLock { $0.append("\(method.rawValue) /\(openAPIPath)") }

@@ -96,12 +96,19 @@ public struct RequestService: Sendable {
                     FieldError(pointer: "/items/\($0.rawValue)", message: "is required once information is complete; fire reopen_information first")
                 })
             }
+            // A running promise counts the working days of the request's division: moving division re-dates it.
+            if record.division != before.division, let s = record.sla, s.metAt == nil {
+                let promise = PreviewSLA.start(at: s.startedAt, workingDays: sla.workingDays, calendar: sla.calendar(for: record.division))
+                record.sla = StoredSLA(startedAt: s.startedAt, dueAt: promise.dueAt, atRiskAt: promise.atRiskAt, metAt: nil,
+                                       calendarVersion: promise.calendarVersion)
+            }
             let diff = RequestDiff.between(before, record)
             guard !diff.isEmpty else { return before }  // nothing changed: no new version, no event
             record.version += 1
             record.updatedAt = time.now()
             // Supplying items settles the missing-information chase (its queued reminder would be out of date).
-            let settling = ReminderRules.settled(from: before.state, to: record.state, itemsChanged: before.checklist != record.checklist, slaChanged: false)
+            let settling = ReminderRules.settled(from: before.state, to: record.state, itemsChanged: before.checklist != record.checklist,
+                                                 slaChanged: before.sla != record.sla)
             guard try await RequestStore.update(record, event: event(record, "updated", by: who, data: .object(["changes": .object(diff)])),
                                                 settling: settling, at: record.updatedAt, on: conn, logger: logger)
             else { throw await staleError(id) }

@@ -45,6 +45,19 @@ import Testing
 }
 
 @Suite struct OperationsTests {
+    @Test func aKnownPathWithAnotherMethodIs405WithAllow() async throws {
+        try await TestApp.run { app in
+            let id = UUID().uuidString.lowercased()
+            let wrong = try await app.call(.delete, "/api/v1/requests/\(id)")
+            #expect(wrong.status == .methodNotAllowed)
+            #expect(wrong.headers[.allow] == "GET, PATCH")
+            #expect(wrong.problemType == "method-not-allowed")
+            #expect(try await app.call(.put, "/api/v1/staff").headers[.allow] == "GET, POST")
+            #expect(try await app.call(.get, "/api/v1/nothing-here").status == .notFound)
+            #expect(try await app.call(.get, "/api/v1/requests/\(id)/transitions").status == .notFound)
+        }
+    }
+
     @Test func healthAndWorkflowArePublic() async throws {
         try await TestApp.run { app in
             #expect(try await app.call(.get, "/health/live", token: "").json == .object(["status": .string("ok")]))

@@ -45,6 +45,24 @@ import Testing
         }
     }
 
+    /// Complete on Wednesday 25 November 2026: due Wednesday 2 December in England; moved to
+    /// Scotland, St Andrew's Day (Monday 30 November) does not count, so Thursday 3 December.
+    @Test func movingDivisionReDatesARunningPromise() async throws {
+        try await TestApp.run { app in
+            app.clock.advance(by: 7 * 86_400)
+            let r = try await app.call(.post, "/api/v1/requests", json: Items.request(Items.all))
+            let id = r.json["id"]!.stringValue!
+            #expect(r.json["sla"]?["due_date"] == .string("2026-12-02"))
+            let moved = try await app.call(.patch, "/api/v1/requests/\(id)", json: .object(["division": .string("scotland")]),
+                                           headers: [.ifMatch: r.etag!])
+            #expect(moved.status == .ok)
+            let sla = try #require(moved.json["sla"])
+            #expect(sla["due_date"] == .string("2026-12-03"))
+            #expect(sla["started_at"] == r.json["sla"]?["started_at"])
+            #expect(sla["excluded_days"]?.arrayValue?.contains(.object(["date": .string("2026-11-30"), "reason": .string("St Andrew’s Day")])) == true)
+        }
+    }
+
     @Test func publishingThePreviewMeetsItAndReopeningStopsIt() async throws {
         try await TestApp.run { app in
             var r = try await app.call(.post, "/api/v1/requests", json: Items.request(Items.all))
