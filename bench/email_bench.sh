@@ -8,7 +8,6 @@ cd "$(dirname "$0")/.."
 pg_port=${BENCH_PG_PORT:-54359}
 sink_port=${BENCH_SINK_PORT:-52600}
 n=${BENCH_EMAILS:-20000}
-bin=/usr/lib/postgresql/15/bin
 [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
 cb=$PWD/.build/release/callboard
 
@@ -18,8 +17,7 @@ bash scripts/postgres.sh .local/bench-email-pg "$pg_port"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bin/pg_ctl" -D .local/bench-email-pg/data -m fast stop >/dev/null 2>&1 || true
-  else "$bin/pg_ctl" -D .local/bench-email-pg/data -m fast stop >/dev/null 2>&1 || true; fi
+  bash scripts/postgres.sh stop .local/bench-email-pg
 }
 trap cleanup EXIT
 psql_() { psql -h 127.0.0.1 -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }

@@ -6,15 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pg_port=${BENCH_PG_PORT:-54369}
-bin=/usr/lib/postgresql/15/bin
 [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
 cb=$PWD/.build/release/callboard
 
 rm -rf .local/bench-scheduler-pg
 bash scripts/postgres.sh .local/bench-scheduler-pg "$pg_port"
 cleanup() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bin/pg_ctl" -D .local/bench-scheduler-pg/data -m fast stop >/dev/null 2>&1 || true
-  else "$bin/pg_ctl" -D .local/bench-scheduler-pg/data -m fast stop >/dev/null 2>&1 || true; fi
+  bash scripts/postgres.sh stop .local/bench-scheduler-pg
 }
 trap cleanup EXIT
 psql -h 127.0.0.1 -p "$pg_port" -U postgres -qtA -c "CREATE DATABASE bench"

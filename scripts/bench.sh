@@ -7,7 +7,6 @@ cd "$(dirname "$0")/.."
 pg_port=${BENCH_PG_PORT:-54349}
 http_port=${BENCH_HTTP_PORT:-18080}
 seconds=${BENCH_SECONDS:-8}
-bin=/usr/lib/postgresql/15/bin
 
 [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
 cb=.build/release/callboard
@@ -16,8 +15,7 @@ rm -rf .local/bench-pg
 bash scripts/postgres.sh .local/bench-pg "$pg_port"
 stop() {
   [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bin/pg_ctl" -D .local/bench-pg/data -m fast stop >/dev/null 2>&1 || true
-  else "$bin/pg_ctl" -D .local/bench-pg/data -m fast stop >/dev/null 2>&1 || true; fi
+  bash scripts/postgres.sh stop .local/bench-pg
 }
 trap stop EXIT
 psql_() { psql -h 127.0.0.1 -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }

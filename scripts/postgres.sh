@@ -2,10 +2,21 @@
 # Starts a private PostgreSQL 15 cluster in a project folder (created on first use).
 # Usage: scripts/postgres.sh DIR PORT   — prints nothing on success; the server listens on
 # 127.0.0.1:PORT and on the socket DIR/socket/.s.PGSQL.PORT, user postgres, trust auth (local only).
+#        scripts/postgres.sh stop DIR   — stops it (fast), if it runs.
 set -euo pipefail
+bin=/usr/lib/postgresql/15/bin
+
+# PostgreSQL refuses to run as root: run it as the postgres user when we are root.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+if [ "$1" = stop ]; then
+  [ -f "$2/data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$2/data" -m fast stop >/dev/null 2>&1 || true
+  exit 0
+fi
 dir=$1
 port=$2
-bin=/usr/lib/postgresql/15/bin
 
 if [ ! -x "$bin/initdb" ]; then
   echo "Installing PostgreSQL 15 (apt-get)…" >&2
@@ -13,11 +24,6 @@ if [ ! -x "$bin/initdb" ]; then
   $sudo apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql-15 postgresql-client-15 >&2
 fi
-
-# PostgreSQL refuses to run as root: run it as the postgres user when we are root.
-as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)

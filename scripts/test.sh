@@ -10,15 +10,11 @@ port=${CALLBOARD_TEST_PG_PORT:-54339}
 smtp_port=${CALLBOARD_TEST_SMTP_PORT:-52525}
 smtps_port=${CALLBOARD_TEST_SMTPS_PORT:-52465}
 pgdir=.local/test-pg
-bin=/usr/lib/postgresql/15/bin
 smtp_pid=""
 
 stop_all() {
   [ -n "$smtp_pid" ] && kill "$smtp_pid" 2>/dev/null || true
-  if [ -f "$pgdir/data/postmaster.pid" ]; then
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bin/pg_ctl" -D "$pgdir/data" -m fast stop >/dev/null 2>&1 || true
-    else "$bin/pg_ctl" -D "$pgdir/data" -m fast stop >/dev/null 2>&1 || true; fi
-  fi
+  bash scripts/postgres.sh stop "$pgdir"
 }
 
 # Python test tools (aiosmtpd, pytest, schemathesis) live in a project venv.
