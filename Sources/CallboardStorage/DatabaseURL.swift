@@ -48,19 +48,37 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         return "postgres://\(username)@\(target)/\(database)"
     }
 
+    enum TLSMode {
+        case require(TLSConfiguration)
+        case prefer(TLSConfiguration)
+    }
+
+    /// What `sslmode` asks for (nil: no TLS), in the one form both configuration types are built from:
+    /// only `verify-full` checks the server's certificate, as in libpq.
+    func tlsMode() -> TLSMode? {
+        var t = TLSConfiguration.makeClientConfiguration()
+        switch sslMode {
+        case "disable": return nil
+        case "verify-full": return .require(t)
+        case "require":
+            t.certificateVerification = .none
+            return .require(t)
+        default:
+            t.certificateVerification = .none
+            return .prefer(t)
+        }
+    }
+
     /// For a single dedicated connection (the LISTEN connection of a worker).
     public func connectionConfiguration() throws -> PostgresConnection.Configuration {
         if let dir = socketDirectory {
             return .init(unixSocketPath: "\(dir)/.s.PGSQL.\(port)", username: username, password: password, database: database)
         }
         let tls: PostgresConnection.Configuration.TLS
-        switch sslMode {
-        case "disable": tls = .disable
-        case "verify-full": tls = .require(try .init(configuration: .makeClientConfiguration()))
-        default:
-            var t = TLSConfiguration.makeClientConfiguration()
-            t.certificateVerification = .none
-            tls = sslMode == "require" ? .require(try .init(configuration: t)) : .prefer(try .init(configuration: t))
+        switch tlsMode() {
+        case nil: tls = .disable
+        case .require(let t): tls = .require(try .init(configuration: t))
+        case .prefer(let t): tls = .prefer(try .init(configuration: t))
         }
         return .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
     }
@@ -73,17 +91,10 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
             config = .init(unixSocketPath: "\(dir)/.s.PGSQL.\(port)", username: username, password: password, database: database)
         } else {
             let tls: PostgresClient.Configuration.TLS
-            switch sslMode {
-            case "disable": tls = .disable
-            case "require":
-                var t = TLSConfiguration.makeClientConfiguration()
-                t.certificateVerification = .none
-                tls = .require(t)
-            case "verify-full": tls = .require(.makeClientConfiguration())
-            default:
-                var t = TLSConfiguration.makeClientConfiguration()
-                t.certificateVerification = .none
-                tls = .prefer(t)
+            switch tlsMode() {
+            case nil: tls = .disable
+            case .require(let t): tls = .require(t)
+            case .prefer(let t): tls = .prefer(t)
             }
             config = .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
