@@ -73,6 +73,10 @@ public struct DataSetService: Sendable {
             guard try await DataSetStore.update(updated, on: conn, logger: logger) else {
                 throw ServiceError.validation([FieldError(pointer: "/name", message: "is already the name of a data set of this request")])
             }
+            // New uploaders or a new rule: what is queued under the old ones is not sent; the scheduler looks again.
+            if input.uploaders != nil || input.cadence != nil || input.dueDays != nil {
+                try await ReminderStore.settle(dataSetID: updated.id, at: updated.updatedAt, on: conn, logger: logger)
+            }
             try await event(request, "data_set_updated", by: who, data: ["data_set_id": .string(updated.id.uuidString.lowercased())], on: conn)
         }
         return try await views([updated], division: request.division)[0]

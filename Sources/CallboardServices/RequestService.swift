@@ -107,8 +107,12 @@ public struct RequestService: Sendable {
             record.version += 1
             record.updatedAt = time.now()
             // Supplying items settles the missing-information chase (its queued reminder would be out of date).
-            let settling = ReminderRules.settled(from: before.state, to: record.state, itemsChanged: before.checklist != record.checklist,
+            var settling = ReminderRules.settled(from: before.state, to: record.state, itemsChanged: before.checklist != record.checklist,
                                                  slaChanged: before.sla != record.sla)
+            // A new sign-off owner: what is queued for the old one (with their link) is not sent.
+            if record.state == .signoffPending, before.checklist.signOffEmail != record.checklist.signOffEmail, !settling.contains(.signOff) {
+                settling.append(.signOff)
+            }
             guard try await RequestStore.update(record, event: event(record, "updated", by: who, data: .object(["changes": .object(diff)])),
                                                 settling: settling, at: record.updatedAt, on: conn, logger: logger)
             else { throw await staleError(id) }
@@ -122,9 +126,9 @@ public struct RequestService: Sendable {
         guard Permissions.allows(who.actor, .fire(name)) else { throw ServiceError.refused(.forbidden(actor: who.actor, transition: name)) }
         let arguments: TransitionArguments
         do { arguments = try TransitionArguments.parse(body, for: definition) } catch { throw ServiceError.validation(error.errors) }
-        // No explicit transaction: the read is checked by the version compare-and-set, and the
-        // write (state, event, emails) is a single statement.
-        return try await db.withConnection { conn in
+        // The row is locked before the write: a scheduler batch holding it (queuing a reminder this
+        // change may settle) finishes first, so the write's settling sees that reminder.
+        return try await db.transaction(logger: logger) { conn in
             var record = try await load(id, expectedVersion: expectedVersion, on: conn)
             try await fire(name, arguments, on: &record, by: who, conn: conn)
             return record
@@ -158,9 +162,9 @@ public struct RequestService: Sendable {
 
     // MARK: - Inside the transaction
 
-    /// Reads the request and checks the caller saw the current version.
+    /// Reads and locks the request (inside the caller's transaction) and checks the caller saw the current version.
     private func load(_ id: UUID, expectedVersion: Int, on conn: PostgresConnection) async throws -> RequestRecord {
-        guard let record = try await RequestStore.fetch(id, on: conn, logger: logger) else { throw ServiceError.notFound("request") }
+        guard let record = try await RequestStore.fetch(id, lock: true, on: conn, logger: logger) else { throw ServiceError.notFound("request") }
         guard record.version == expectedVersion else { throw ServiceError.stale(current: record.version) }
         return record
     }

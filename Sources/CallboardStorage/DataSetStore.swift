@@ -96,12 +96,14 @@ public enum DataSetStore {
             """, logger: logger)).first
     }
 
-    /// Records the upload, settles the data set's open reminders (cancelling their queued emails)
-    /// and has the scheduler look at the data set again.
+    /// Records the upload, settles the data set's open reminders for that period and earlier ones
+    /// (cancelling their queued emails) and has the scheduler look at the data set again.
     public static func recordUpload(_ u: UploadRecord, actorID: String?, rowCount: Int? = nil, content: String? = nil,
                                     on conn: PostgresConnection, logger: Logger) async throws {
-        try await ReminderStore.settle(dataSetID: u.dataSetID, at: u.receivedAt, on: conn, logger: logger)
+        // Lock the data set first: a scheduler batch holding it commits its reminders before the
+        // settling below (a later statement, so it sees them) looks for them.
         try await conn.query("UPDATE data_sets SET next_reminder_at = \(u.receivedAt) WHERE id = \(u.dataSetID)", logger: logger)
+        try await ReminderStore.settle(dataSetID: u.dataSetID, throughPeriod: u.period.start, at: u.receivedAt, on: conn, logger: logger)
         try await conn.query("""
             INSERT INTO data_set_uploads (id, data_set_id, period_start, period_end, received_at, source, actor_id, note, row_count, content)
             VALUES (\(u.id), \(u.dataSetID), \(u.period.start.description)::date, \(u.period.end.description)::date, \(u.receivedAt), \(u.source),

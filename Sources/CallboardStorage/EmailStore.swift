@@ -99,6 +99,14 @@ public enum EmailStore {
     /// live or sent are skipped; the result holds the status of each one queued, by id.
     public static func enqueueMany(_ emails: [NewEmail], at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> [UUID: EmailStatus] {
         guard !emails.isEmpty else { return [:] }
+        // 14 binds an email: chunks keep each statement well under PostgreSQL's 65,535.
+        if emails.count > 1000 {
+            var out: [UUID: EmailStatus] = [:]
+            for start in stride(from: 0, to: emails.count, by: 1000) {
+                out.merge(try await enqueueMany(Array(emails[start..<min(start + 1000, emails.count)]), at: now, on: conn, logger: logger)) { a, _ in a }
+            }
+            return out
+        }
         var binds = SQLBinds()
         let rows = valuesRows(emails, &binds)
         let nowBind = binds.add(now)

@@ -53,6 +53,12 @@ public enum LinkStore {
     /// Inserts links in one statement.
     public static func insertMany(_ links: [NewLink], on conn: PostgresConnection, logger: Logger) async throws {
         guard !links.isEmpty else { return }
+        if links.count > 1000 {  // 10 binds a link: stay well under PostgreSQL's 65,535 per statement
+            for start in stride(from: 0, to: links.count, by: 1000) {
+                try await insertMany(Array(links[start..<min(start + 1000, links.count)]), on: conn, logger: logger)
+            }
+            return
+        }
         var b = SQLBinds()
         let rows = links.map { l in
             let r = l.record

@@ -56,11 +56,16 @@ public enum ReminderStore {
         """
     }
 
-    /// Settles the open reminders of a data set (an upload arrived); returns how many emails were cancelled.
+    /// Settles the open reminders of a data set — those of periods up to `throughPeriod` (an upload
+    /// for it arrived), or all (its uploaders changed); returns how many emails were cancelled.
+    /// Upload keys read `<data set>:upload:<period start>:<step>`.
     @discardableResult
-    public static func settle(dataSetID: UUID, at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> Int {
+    public static func settle(dataSetID: UUID, throughPeriod: CivilDate? = nil, at now: Date, on conn: PostgresConnection,
+                              logger: Logger) async throws -> Int {
         var b = SQLBinds()
-        let sql = "WITH " + settleCTEs(where: "data_set_id = \(b.add(dataSetID))", version: "rq.version", now: b.add(now))
+        var condition = "data_set_id = \(b.add(dataSetID))"
+        if let p = throughPeriod { condition += " AND split_part(dedup_key, ':', 3) <= \(b.add(p.description))" }
+        let sql = "WITH " + settleCTEs(where: condition, version: "rq.version", now: b.add(now))
             + " SELECT count(*)::int8 FROM cancelled"
         return Int(try await conn.query(b.query(sql), logger: logger).collect().first?.decode(Int64.self) ?? 0)
     }
@@ -103,7 +108,7 @@ public enum ReminderStore {
                    (SELECT u.period_start::text FROM data_set_uploads u WHERE u.data_set_id = d.id ORDER BY u.period_start DESC LIMIT 1)
             FROM data_sets d JOIN requests r ON r.id = d.request_id
             WHERE d.next_reminder_at <= \(b.add(now)) ORDER BY d.next_reminder_at LIMIT \(b.add(limit))
-            \(lock ? "FOR UPDATE OF d SKIP LOCKED" : "")
+            \(lock ? "FOR UPDATE OF d SKIP LOCKED FOR SHARE OF r SKIP LOCKED" : "")
             """
         return b.query(sql)
     }
@@ -148,6 +153,13 @@ public enum ReminderStore {
     /// the dedup keys that were new (others were queued before, by this or another scheduler).
     public static func insert(_ reminders: [NewReminder], at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> Set<String> {
         guard !reminders.isEmpty else { return [] }
+        if reminders.count > 2000 {  // 7 binds a reminder: stay well under PostgreSQL's 65,535 per statement
+            var out = Set<String>()
+            for start in stride(from: 0, to: reminders.count, by: 2000) {
+                out.formUnion(try await insert(Array(reminders[start..<min(start + 2000, reminders.count)]), at: now, on: conn, logger: logger))
+            }
+            return out
+        }
         var b = SQLBinds()
         let rows = reminders.map { r in
             "(\(b.add(r.owed.dedupKey))::text, \(b.add(r.owed.kind.rule.rawValue))::text, \(b.add(r.owed.kind.rawValue))::text, "

@@ -198,8 +198,9 @@ public enum RequestStore {
         return updated == 1
     }
 
-    public static func fetch(_ id: UUID, on conn: PostgresConnection, logger: Logger) async throws -> RequestRecord? {
-        let sql = "SELECT \(columns) FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id WHERE r.id = $1"
+    /// With `lock`, the row is locked for the rest of the transaction (`FOR UPDATE OF r`).
+    public static func fetch(_ id: UUID, lock: Bool = false, on conn: PostgresConnection, logger: Logger) async throws -> RequestRecord? {
+        let sql = "SELECT \(columns) FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id WHERE r.id = $1" + (lock ? " FOR UPDATE OF r" : "")
         var binds = PostgresBindings()
         binds.append(id)
         return try await conn.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect().first.map(decode)

@@ -100,7 +100,8 @@ import Testing
     @Test func uploadsAreDueSoonDueThenOverdueWeeklyWithEscalation() {
         let schedule = UploadSchedule(cadence: .monthly, dueWorkingDaysAfterPeriod: 5)
         func owed(_ day: CivilDate, received: Bool = false) -> (OwedReminder?, CivilDate) {
-            let r = ReminderRules.upload(dataSetID: id, schedule: schedule, today: day, received: received, calendar: cal, settings: settings)
+            let r = ReminderRules.upload(dataSetID: id, schedule: schedule, today: day, latestReceived: received ? CivilDate(2026, 11, 1) : nil,
+                                         firstOwed: CivilDate(2026, 11, 1), calendar: cal, settings: settings)
             return (r.owed, r.next)
         }
         #expect(owed(CivilDate(2026, 12, 1)).0 == nil && owed(CivilDate(2026, 12, 1)).1 == CivilDate(2026, 12, 2))
@@ -129,13 +130,36 @@ import Testing
                 var day = CivilDate(2026, 1, 1)
                 while day < CivilDate(2027, 1, 1) {
                     for received in [false, true] {
-                        let r = ReminderRules.upload(dataSetID: id, schedule: schedule, today: day, received: received, calendar: cal, settings: settings)
+                        let latest = received ? schedule.currentPeriod(on: day).start : nil
+                        let r = ReminderRules.upload(dataSetID: id, schedule: schedule, today: day, latestReceived: latest,
+                                                     firstOwed: CivilDate(2025, 1, 1), calendar: cal, settings: settings)
                         #expect(r.next > day, "\(cadence) \(dueDays) \(day)")
                     }
                     day = day.adding(days: 1)
                 }
             }
         }
+    }
+
+    /// Weekly data, due 5 working days after each Sunday: the week of 2 November is due Friday
+    /// 13 November. Its overdue reminders run on after newer weeks end: Monday 16, 23 and 30
+    /// November, the third also to the contact and the team.
+    @Test func weeklyOverdueRemindersOutliveTheNextWeek() {
+        let schedule = UploadSchedule(cadence: .weekly, dueWorkingDaysAfterPeriod: 5)
+        func owed(_ day: CivilDate, latest: CivilDate? = nil) -> OwedReminder? {
+            ReminderRules.upload(dataSetID: id, schedule: schedule, today: day, latestReceived: latest, firstOwed: CivilDate(2026, 11, 2),
+                                 calendar: cal, settings: settings).owed
+        }
+        #expect(owed(CivilDate(2026, 11, 13))?.dedupKey.hasSuffix(":2026-11-02:due") == true)
+        #expect(owed(CivilDate(2026, 11, 16))?.dedupKey.hasSuffix(":2026-11-02:overdue:1") == true)
+        #expect(owed(CivilDate(2026, 11, 23))?.dedupKey.hasSuffix(":2026-11-02:overdue:2") == true)
+        let third = owed(CivilDate(2026, 11, 30))
+        #expect(third?.dedupKey.hasSuffix(":2026-11-02:overdue:3") == true && third?.audiences == [.uploaders, .serviceContact, .team])
+        // Once that week is in, the next unreceived week is chased: the week of 9 November, overdue since 23 November.
+        #expect(owed(CivilDate(2026, 11, 30), latest: CivilDate(2026, 11, 2))?.dedupKey.hasSuffix(":2026-11-09:overdue:2") == true)
+        // Nothing before the data set was set up is owed.
+        #expect(ReminderRules.upload(dataSetID: id, schedule: schedule, today: CivilDate(2026, 11, 16), latestReceived: nil,
+                                     firstOwed: CivilDate(2026, 11, 9), calendar: cal, settings: settings).owed == nil)
     }
 
     @Test func actingSettlesTheRulesItAnswers() {

@@ -77,6 +77,45 @@ extension TestApp {
         }
     }
 
+    /// A change that arrives while a scheduler batch holds the request (queuing a reminder the change
+    /// answers) waits for the batch, then settles that reminder too: its email is never sent.
+    @Test func aChangeWaitingOnASchedulerBatchSettlesWhatTheBatchQueued() async throws {
+        try await TestApp.run { app in
+            let (id, etag) = try await app.createRequest(["contact": Items.contact, "service": Items.service])
+            let rid = UUID(uuidString: id)!
+            let now = app.clock.now()
+            let key = "\(id):missing_information:test:1"
+            let email = NewEmail(requestID: rid, kind: "reminder_digest", recipient: "ada@dvla.gov.uk", subject: "s", bodyText: "t", bodyHTML: "h",
+                                 templateData: .object([:]), dedupKey: "digest:test", runAt: now, maxAttempts: 3, messageDomain: "cb.test")
+            let locked = AsyncStream<Void>.makeStream()
+            let release = AsyncStream<Void>.makeStream()
+            // The "batch": lock the request, queue a reminder and its email, hold until told, commit.
+            async let batch: Void = app.db.transaction(logger: TestDatabase.logger) { conn in
+                _ = try await RequestStore.fetch(rid, lock: true, on: conn, logger: TestDatabase.logger)
+                let owed = OwedReminder(kind: .missingInformation, audiences: [.serviceContact], step: 1, dedupKey: key)
+                _ = try await ReminderStore.insert([NewReminder(owed: owed, requestID: rid, dataSetID: nil, recipients: ["ada@dvla.gov.uk"])],
+                                                   at: now, on: conn, logger: TestDatabase.logger)
+                _ = try await EmailStore.enqueueMany([email], at: now, on: conn, logger: TestDatabase.logger)
+                try await ReminderStore.link([(key, email.id)], on: conn, logger: TestDatabase.logger)
+                locked.continuation.yield()
+                for await _ in release.stream { break }
+            }
+            for await _ in locked.stream { break }
+            // The contact supplies an item meanwhile: the change waits on the lock.
+            async let patch = app.call(.patch, "/api/v1/requests/\(id)", json: .object(["items": .object(["sign_off_contact": Items.signOff])]),
+                                       headers: [.ifMatch: etag])
+            while try await app.db.query("SELECT count(*)::int8 FROM pg_stat_activity WHERE wait_event_type = 'Lock'", logger: TestDatabase.logger)
+                .collect()[0].decode(Int64.self) == 0 {
+                await Task.yield()
+            }
+            release.continuation.yield()
+            try await batch
+            #expect(try await patch.status == .ok)
+            let status = try await app.db.query("SELECT status FROM emails WHERE id = \(email.id)", logger: TestDatabase.logger).collect()[0].decode(String.self)
+            #expect(status == "cancelled")
+        }
+    }
+
     @Test func nothingGoesOutOfHoursOrOnHolidaysAndTheRowWaitsForTheWindow() async throws {
         try await TestApp.run { app in
             let scheduler = try app.scheduler()

@@ -57,6 +57,13 @@ public struct OwedReminder: Sendable, Equatable {
     /// 1 for the first reminder, 2 for the second, …; the escalation comes after the last.
     public var step: Int
     public var dedupKey: String
+
+    public init(kind: Kind, audiences: [Audience], step: Int, dedupKey: String) {
+        self.kind = kind
+        self.audiences = audiences
+        self.step = step
+        self.dedupKey = dedupKey
+    }
 }
 
 /// The rules, by what settles them (DESIGN §4: acting cancels what is still queued for it).
@@ -208,33 +215,48 @@ public enum ReminderRules {
         return RuleOutcome(owed: [OwedReminder(kind: .productAuditDue, audiences: [], step: 1, dedupKey: key)])
     }
 
-    /// A data set's upload for the period owed on `today`: due soon, due, then overdue (the first a
-    /// working day after, then every `uploadOverdueEvery`), to the uploaders, and from the overdue
-    /// reminder after `uploadEscalateAfterOverdue` also to the service contact and the team.
-    /// `next` is the next day anything changes: the next step, or the day a new period becomes owed.
-    public static func upload(dataSetID: UUID, schedule: UploadSchedule, today: CivilDate, received: Bool, calendar: WorkingCalendar,
-                              settings: ReminderSettings) -> (owed: OwedReminder?, next: CivilDate) {
-        let period = schedule.currentPeriod(on: today)
-        let newPeriod = Period.containing(today, cadence: schedule.cadence).end.adding(days: 1)
-        guard !received else { return (nil, newPeriod) }
+    /// How many finished periods back an unreceived period is still chased: enough for a weekly
+    /// data set's overdue reminders (and their escalation) to run their course after newer periods end.
+    public static let uploadPeriodsChased = 4
+
+    /// A data set's uploads: the oldest finished period (of the last `uploadPeriodsChased`, none
+    /// before `firstOwed`) not yet received that owes a reminder — due soon, due, then overdue (the
+    /// first a working day after, then every `uploadOverdueEvery`), to the uploaders, and from the
+    /// overdue reminder after `uploadEscalateAfterOverdue` also to the service contact and the team.
+    /// A period counts as received once an upload for it or a later one arrived (`latestReceived`).
+    /// `next` is the next day anything changes: a period's next step, or a new period becoming owed.
+    public static func upload(dataSetID: UUID, schedule: UploadSchedule, today: CivilDate, latestReceived: CivilDate?, firstOwed: CivilDate,
+                              calendar: WorkingCalendar, settings: ReminderSettings) -> (owed: OwedReminder?, next: CivilDate) {
+        var periods = [schedule.currentPeriod(on: today)]
+        for _ in 1..<uploadPeriodsChased { periods.insert(periods[0].previous(schedule.cadence), at: 0) }
+        var next = Period.containing(today, cadence: schedule.cadence).end.adding(days: 1)
+        for period in periods where period.start >= firstOwed && latestReceived.map({ period.start > $0 }) ?? true {
+            let (owed, periodNext) = uploadStep(dataSetID: dataSetID, schedule: schedule, period: period, today: today, calendar: calendar,
+                                                settings: settings)
+            next = min(next, periodNext)
+            if let owed { return (owed, next) }
+        }
+        return (nil, next)
+    }
+
+    /// One period's step on `today` (nil before "due soon") and the day of its next step.
+    static func uploadStep(dataSetID: UUID, schedule: UploadSchedule, period: Period, today: CivilDate, calendar: WorkingCalendar,
+                           settings: ReminderSettings) -> (OwedReminder?, CivilDate) {
         let due = schedule.due(for: period, calendar: calendar).date
         var soon = due
         for _ in 0..<settings.uploadDueSoonBefore { soon = calendar.previousWorkingDay(before: soon) }
         let key = "\(dataSetID.uuidString.lowercased()):\(ReminderRule.upload.rawValue):\(period.start)"
-        let late = calendar.workingDays(after: due, through: today)
         let every = max(1, settings.uploadOverdueEvery)
         func overdueDay(_ n: Int) -> CivilDate { calendar.adding(workingDays: settings.uploadOverdueFirstAfter + (n - 1) * every, to: due).date }
-        if today < soon { return (nil, min(soon, newPeriod)) }
-        if today < due {
-            return (OwedReminder(kind: .uploadDueSoon, audiences: [.uploaders], step: 1, dedupKey: "\(key):due_soon"), min(due, newPeriod))
-        }
+        if today < soon { return (nil, soon) }
+        if today < due { return (OwedReminder(kind: .uploadDueSoon, audiences: [.uploaders], step: 1, dedupKey: "\(key):due_soon"), due) }
+        let late = calendar.workingDays(after: due, through: today)
         if late < settings.uploadOverdueFirstAfter {
-            return (OwedReminder(kind: .uploadDue, audiences: [.uploaders], step: 2, dedupKey: "\(key):due"), min(overdueDay(1), newPeriod))
+            return (OwedReminder(kind: .uploadDue, audiences: [.uploaders], step: 2, dedupKey: "\(key):due"), overdueDay(1))
         }
         let n = 1 + (late - settings.uploadOverdueFirstAfter) / every
         let audiences: [Audience] = n > settings.uploadEscalateAfterOverdue ? [.uploaders, .serviceContact, .team] : [.uploaders]
-        return (OwedReminder(kind: .uploadOverdue, audiences: audiences, step: 2 + n, dedupKey: "\(key):overdue:\(n)"),
-                min(overdueDay(n + 1), newPeriod))
+        return (OwedReminder(kind: .uploadOverdue, audiences: audiences, step: 2 + n, dedupKey: "\(key):overdue:\(n)"), overdueDay(n + 1))
     }
 
     /// The rules an update settles: those of a state the request left, the missing-information

@@ -208,10 +208,10 @@ public struct ReminderScheduler: Sendable {
             }
             let calendar = sla.calendar(for: d.division)
             let today = London.date(of: now)
-            let current = d.dataSet.schedule.currentPeriod(on: today)
-            let received = d.latestPeriodStart.map { $0 >= current.start } ?? false
-            let (owed, next) = ReminderRules.upload(dataSetID: d.dataSet.id, schedule: d.dataSet.schedule, today: today, received: received,
-                                                    calendar: calendar, settings: rules)
+            // The period owed when the data set was set up is the first one chased.
+            let firstOwed = d.dataSet.schedule.currentPeriod(on: London.date(of: d.dataSet.createdAt)).start
+            let (owed, next) = ReminderRules.upload(dataSetID: d.dataSet.id, schedule: d.dataSet.schedule, today: today,
+                                                    latestReceived: d.latestPeriodStart, firstOwed: firstOwed, calendar: calendar, settings: rules)
             if let owed, !ReminderRules.inSendingWindow(now, calendar: calendar, settings: rules) {
                 e.nextDataSet[d.dataSet.id] = ReminderRules.nextWindowStart(after: now, calendar: calendar, settings: rules)
             } else {

@@ -29,7 +29,10 @@ public struct SchedulerSettings: Sendable, Equatable {
             guard let v = Double(raw), v >= 1 else { throw Invalid(description: "CALLBOARD_SCHEDULER_INTERVAL_SECONDS must be at least 1, got \"\(raw)\"") }
             s.intervalSeconds = v
         }
-        if let v = try ints("CALLBOARD_SCHEDULER_BATCH", count: 1) { s.batchSize = max(1, v[0]) }
+        if let v = try ints("CALLBOARD_SCHEDULER_BATCH", count: 1) {
+            guard (1...2000).contains(v[0]) else { throw Invalid(description: "CALLBOARD_SCHEDULER_BATCH must be from 1 to 2000, got \(v[0])") }
+            s.batchSize = v[0]
+        }
         if let v = try ints("CALLBOARD_REMINDER_MISSING_INFORMATION", count: 3) {
             (s.rules.missingInformationFirstAfter, s.rules.missingInformationEvery, s.rules.missingInformationMax) = (v[0], max(1, v[1]), v[2])
         }
