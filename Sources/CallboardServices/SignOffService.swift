@@ -33,18 +33,15 @@ public struct SignOffService: Sendable {
     }
 
     public enum Failure: Error, Sendable, Equatable {
-        case unknownLink
-        case badCSRF
         case invalid([FieldError])
         /// The request changed after the page was shown: the owner must look again.
         case changed
     }
 
     public func view(token: String) async throws -> View {
-        guard let link = try await LinkStore.find(token: token, on: db, logger: logger), link.purpose == .signOff,
-              let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger),
-              // A link acts only for the person who is the sign-off owner now.
-              link.email.lowercased() == r.checklist.signOffEmail?.lowercased() else { throw Failure.unknownLink }
+        let (link, r) = try await PageLinks.open(token, purpose: .signOff, db: db, logger: logger)
+        // A link acts only for the person who is the sign-off owner now.
+        guard link.email.lowercased() == r.checklist.signOffEmail?.lowercased() else { throw LinkRefusal.unknownLink }
         let events = try await allEvents(r.id)
         if let d = r.signOffDecision,
            let e = events.last(where: { ["approve_sign_off", "request_changes"].contains($0.data["transition"]?.stringValue ?? "") }) {
@@ -66,7 +63,7 @@ public struct SignOffService: Sendable {
     public func decide(token: String, csrf: String, shownVersion: Int?, approve: Bool?, reason: String) async throws -> View {
         let current = try await view(token: token)
         guard case .open(let link, let r, _) = current else { return current }
-        guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        try PageLinks.requireCSRF(csrf, of: link)
         guard shownVersion == r.version else { throw Failure.changed }
         var errors: [FieldError] = []
         if approve == nil { errors.append(FieldError(pointer: "decision", message: "Select whether you approve the dashboard")) }
@@ -88,7 +85,7 @@ public struct SignOffService: Sendable {
     /// Emails a fresh link to the person the (expired) link was for. False when there is nothing to decide any more.
     public func refresh(token: String, csrf: String) async throws -> Bool {
         guard case .expired(let link, let r) = try await view(token: token) else { return false }
-        guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        try PageLinks.requireCSRF(csrf, of: link)
         try await LinkRefresher(db: db, time: time, logger: logger, outbox: outbox, sla: sla).send(replacing: link, for: r)
         return true
     }

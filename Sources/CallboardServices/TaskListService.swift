@@ -31,16 +31,13 @@ public struct TaskListService: Sendable {
     }
 
     public enum Failure: Error, Sendable, Equatable {
-        case unknownLink
-        case badCSRF
         case invalid([FieldError])
     }
 
     public func view(token: String) async throws -> View {
-        guard let link = try await LinkStore.find(token: token, on: db, logger: logger), link.purpose == .contact,
-              let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger),
-              // A link acts only for the person who is the service contact now.
-              link.email.lowercased() == r.checklist.contactEmail?.lowercased() else { throw Failure.unknownLink }
+        let (link, r) = try await PageLinks.open(token, purpose: .contact, db: db, logger: logger)
+        // A link acts only for the person who is the service contact now.
+        guard link.email.lowercased() == r.checklist.contactEmail?.lowercased() else { throw LinkRefusal.unknownLink }
         if r.state.isFinal { return .closed(r) }
         guard time.now() < link.expiresAt else { return .expired(link, r) }
         return .open(link, r)
@@ -49,8 +46,8 @@ public struct TaskListService: Sendable {
     /// Saves one item (`{"status": …, "value": …}` or `{"status": "not_available", "reason": …}`)
     /// as the service contact. The last one completes the information by itself.
     public func save(token: String, csrf: String, item: ItemName, _ input: JSONValue) async throws -> RequestRecord {
-        guard case .open(let link, let r) = try await view(token: token) else { throw Failure.unknownLink }
-        guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        guard case .open(let link, let r) = try await view(token: token) else { throw LinkRefusal.unknownLink }
+        try PageLinks.requireCSRF(csrf, of: link)
         do {
             let saved = try await requests.update(r.id, .object(["items": .object([item.rawValue: input])]), expectedVersion: r.version,
                                                   by: Principal(actor: .serviceContact, email: link.email))
@@ -63,8 +60,8 @@ public struct TaskListService: Sendable {
 
     /// "Save and come back later": the item's answers as typed, unchecked, until it is saved.
     public func saveDraft(token: String, csrf: String, item: ItemName, answers: [String: String]) async throws {
-        guard case .open(let link, let r) = try await view(token: token) else { throw Failure.unknownLink }
-        guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        guard case .open(let link, let r) = try await view(token: token) else { throw LinkRefusal.unknownLink }
+        try PageLinks.requireCSRF(csrf, of: link)
         let kept = answers.filter { $0.key != "csrf" && $0.key != "action" && !$0.value.isEmpty }
         if let long = kept.first(where: { $0.value.count > 5000 }) {
             throw Failure.invalid([FieldError(pointer: "/items/\(item.rawValue)/value/\(long.key)", message: "must be at most 5000 characters")])
@@ -78,7 +75,7 @@ public struct TaskListService: Sendable {
 
     public func refresh(token: String, csrf: String) async throws -> Bool {
         guard case .expired(let link, let r) = try await view(token: token) else { return false }
-        guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        try PageLinks.requireCSRF(csrf, of: link)
         try await LinkRefresher(db: db, time: time, logger: logger, outbox: outbox, sla: sla).send(replacing: link, for: r)
         return true
     }

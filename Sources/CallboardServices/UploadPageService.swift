@@ -26,18 +26,15 @@ public struct UploadPageService: Sendable {
     }
 
     public enum Failure: Error, Sendable, Equatable {
-        case unknownLink
-        case badCSRF
         case invalid([CSVProblem])
     }
 
     public func view(token: String) async throws -> View {
-        guard let link = try await LinkStore.find(token: token, on: db, logger: logger), link.purpose == .upload, let dsID = link.dataSetID,
-              let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger),
-              let d = try await DataSetStore.fetch(dsID, on: db, logger: logger),
+        let (link, r) = try await PageLinks.open(token, purpose: .upload, db: db, logger: logger)
+        guard let dsID = link.dataSetID, let d = try await DataSetStore.fetch(dsID, on: db, logger: logger),
               // A link acts only for someone the data set still names as an uploader, or the contact.
               d.uploaders.contains(where: { $0.email.lowercased() == link.email.lowercased() })
-                || link.email.lowercased() == r.checklist.contactEmail?.lowercased() else { throw Failure.unknownLink }
+                || link.email.lowercased() == r.checklist.contactEmail?.lowercased() else { throw LinkRefusal.unknownLink }
         if r.state.isFinal { return .closed(r) }
         guard time.now() < link.expiresAt else { return .expired(link, r) }
         return .open(link, r, try await dataSets.views([d], division: r.division)[0])
@@ -46,8 +43,8 @@ public struct UploadPageService: Sendable {
     /// Checks the file against the data set's columns and the period owed now; stores it and
     /// records the upload (settling that period's reminders) only when every row is valid.
     public func upload(token: String, csrf: String, file: [UInt8]) async throws -> (UploadRecord, rows: Int) {
-        guard case .open(let link, let r, let view) = try await view(token: token) else { throw Failure.unknownLink }
-        guard StaffService.constantTimeEquals(Array(csrf.utf8), Array(link.csrf.utf8)) else { throw Failure.badCSRF }
+        guard case .open(let link, let r, let view) = try await view(token: token) else { throw LinkRefusal.unknownLink }
+        try PageLinks.requireCSRF(csrf, of: link)
         let rows: Int
         switch CSVUpload.validate(file, fields: view.record.fields, period: view.period) {
         case .success(let n): rows = n

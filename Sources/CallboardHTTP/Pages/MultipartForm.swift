@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads a `multipart/form-data` body (RFC 7578): each part's name and bytes. Enough for one file
 /// and a few text fields; parts without a name are skipped.
 enum MultipartForm {
@@ -7,7 +9,7 @@ enum MultipartForm {
             let kv = param.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
             if kv.count == 2, kv[0].lowercased() == "boundary" {
                 // RFC 2046: 1 to 70 characters. Longer ones would only make the search slower.
-                let b = kv[1].trimmingCharacters(in: CharacterSetQuotes.set)
+                let b = kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
                 return (1...70).contains(b.count) ? b : nil
             }
         }
@@ -41,7 +43,7 @@ enum MultipartForm {
         for line in headers.split(separator: "\r\n") where line.lowercased().hasPrefix("content-disposition:") {
             for param in line.split(separator: ";").dropFirst() {
                 let kv = param.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-                if kv.count == 2, kv[0].lowercased() == "name" { return kv[1].trimmingCharacters(in: CharacterSetQuotes.set) }
+                if kv.count == 2, kv[0].lowercased() == "name" { return kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
             }
         }
         return nil
@@ -56,15 +58,5 @@ enum MultipartForm {
             i += 1
         }
         return nil
-    }
-}
-
-enum CharacterSetQuotes {
-    static let set = Set<Character>(["\""])
-}
-
-extension StringProtocol {
-    func trimmingCharacters(in set: Set<Character>) -> String {
-        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
     }
 }

@@ -19,7 +19,7 @@ struct SignOffPages {
         }
         r.on(.post, "/sign-off/:token") { request, context in
             let token = context.parameters.get("token") ?? ""
-            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            let form = try await request.formBody(context: context)
             let approve: Bool? = form["decision"] == "approve" ? true : form["decision"] == "changes" ? false : nil
             do {
                 let after = try await service.decide(token: token, csrf: form["csrf"] ?? "", shownVersion: form["version"].flatMap { Int($0) },
@@ -32,43 +32,20 @@ struct SignOffPages {
                 return pages.message("Your decision was not recorded", [Problem.from(e).detail], status: Problem.from(e).status)
             } catch SignOffService.Failure.invalid(let errors) {
                 return try await render(token: token, submitted: (form, errors))
-            } catch SignOffService.Failure.badCSRF {
-                return pages.message("This form has expired", ["Open the link in your email again and send your decision from there."],
-                                     status: .forbidden)
-            } catch SignOffService.Failure.unknownLink {
-                return notFound()
+            } catch let r as LinkRefusal {
+                return pages.refusal(r, advice: "Open the link in your email again and send your decision from there.")
             }
         }
-        r.on(.post, "/sign-off/:token/refresh") { request, context in
-            let token = context.parameters.get("token") ?? ""
-            if let wait = refreshLimit.check(token, at: time.now()) {
-                var response = pages.message("Too many requests", ["We have already sent you new links. Try again in \(wait / 60 + 1) minutes."],
-                                             status: .tooManyRequests)
-                response.headers[.retryAfter] = String(wait)
-                return response
-            }
-            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
-            do {
-                guard try await service.refresh(token: token, csrf: form["csrf"] ?? "") else { return try await render(token: token, submitted: nil) }
-                return pages.message("Check your email", ["We have emailed you a new link. It works for 5 working days."])
-            } catch SignOffService.Failure.badCSRF {
-                return pages.message("This form has expired", ["Open the link in your email again."], status: .forbidden)
-            } catch SignOffService.Failure.unknownLink {
-                return notFound()
-            }
-        }
-    }
-
-    private func notFound() -> Response {
-        pages.message("Page not found", ["If you typed the web address, check it is correct.",
-                                         "If you pasted it from an email, make sure you copied the entire address."], status: .notFound)
+        r.linkRefresh("sign-off", pages: pages, limiter: refreshLimit, time: time,
+                      refresh: { try await service.refresh(token: $0, csrf: $1) },
+                      otherwise: { try await render(token: $0, submitted: nil) })
     }
 
     private func render(token: String, submitted: ([String: String], [FieldError])?) async throws -> Response {
         do {
             return page(try await service.view(token: token), token: token, submitted: submitted, justDecided: false)
-        } catch SignOffService.Failure.unknownLink {
-            return notFound()
+        } catch LinkRefusal.unknownLink {
+            return pages.notFound()
         }
     }
 

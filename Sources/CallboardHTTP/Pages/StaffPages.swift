@@ -21,7 +21,7 @@ struct StaffPages {
     func register(_ r: PageRoutes) {
         r.on(.get, "/staff/sign-in") { _, _ in pages.page("staff_sign_in", ["title": "Sign in"]) }
         r.on(.post, "/staff/sign-in") { request, context in
-            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            let form = try await request.formBody(context: context)
             let email = (form["email"] ?? "").trimmingCharacters(in: .whitespaces)
             if let problem = email.isEmpty ? "Enter your email address" : FieldRules.emailProblem(email).map({ _ in
                 "Enter an email address in the correct format, like name@example.gov.uk" }) {
@@ -29,9 +29,7 @@ struct StaffPages {
                                                     "errors": [["field": "email", "message": problem]]], status: .unprocessableContent)
             }
             if let wait = signInLimit.check("sign-in:" + email.lowercased(), at: time.now()) {
-                var response = pages.message("Too many sign-in requests", ["Try again in \(wait / 60 + 1) minutes."], status: .tooManyRequests)
-                response.headers[.retryAfter] = String(wait)
-                return response
+                return pages.tooManyRequests("Too many sign-in requests", "We have already sent links to that address.", retryAfter: wait)
             }
             try await signIn.requestLink(email: email)
             return pages.message("Check your email", [
@@ -41,10 +39,9 @@ struct StaffPages {
         r.on(.get, "/staff/sign-in/:token") { _, context in
             let token = context.parameters.get("token") ?? ""
             // A GET changes nothing (mail scanners open links): signing in is the button's POST.
-            switch try await signIn.linkState(token) {
-            case .valid: return pages.page("staff_sign_in_confirm", ["title": "Sign in", "token": token])
-            case .used, .expired, .unknown: return unusable(try await signIn.linkState(token))
-            }
+            let state = try await signIn.linkState(token)
+            guard case .valid = state else { return unusable(state) }
+            return pages.page("staff_sign_in_confirm", ["title": "Sign in", "token": token])
         }
         r.on(.post, "/staff/sign-in/:token") { _, context in
             let token = context.parameters.get("token") ?? ""
@@ -55,7 +52,7 @@ struct StaffPages {
             return response
         }
         r.on(.post, "/staff/sign-out") { request, context in
-            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            let form = try await request.formBody(context: context)
             if let cookie = sessionCookie(request), let (_, csrf) = try await signIn.session(cookie),
                StaffService.constantTimeEquals(Array((form["csrf"] ?? "").utf8), Array(csrf.utf8)) {
                 try await signIn.signOut(cookie)
@@ -74,7 +71,7 @@ struct StaffPages {
             }
         }
         r.on(.post, "/staff/requests/:id/transitions/:name") { request, context in
-            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            let form = try await request.formBody(context: context)
             return try await signedIn(request) { who, csrf in
                 guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
                       let name = context.parameters.get("name").flatMap(TransitionName.init(rawValue:)) else { return notFound() }
@@ -92,7 +89,7 @@ struct StaffPages {
             }
         }
         r.on(.post, "/staff/requests/:id/comments") { request, context in
-            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            let form = try await request.formBody(context: context)
             return try await signedIn(request) { who, csrf in
                 guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { return notFound() }
                 guard StaffService.constantTimeEquals(Array((form["csrf"] ?? "").utf8), Array(csrf.utf8)) else { return forbiddenForm() }
@@ -142,11 +139,9 @@ struct StaffPages {
         }
     }
 
-    private func notFound() -> Response { pages.message("Page not found", ["Check the address."], status: .notFound) }
+    private func notFound() -> Response { pages.notFound() }
 
-    private func forbiddenForm() -> Response {
-        pages.message("This form has expired", ["Go back, reload the page and try again."], status: .forbidden)
-    }
+    private func forbiddenForm() -> Response { pages.formExpired("Go back, reload the page and try again.") }
 
     static func messages(_ e: ServiceError) -> [String] {
         let p = Problem.from(e)

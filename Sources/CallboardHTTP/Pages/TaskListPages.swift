@@ -24,7 +24,7 @@ struct TaskListPages {
         }
         r.on(.get, "/tasks/:token/items/:item") { _, context in
             let token = context.parameters.get("token") ?? ""
-            guard let item = context.parameters.get("item").flatMap(ItemName.init(rawValue:)) else { return notFound() }
+            guard let item = context.parameters.get("item").flatMap(ItemName.init(rawValue:)) else { return pages.notFound() }
             return try await withOpen(token) { link, record in
                 let draft = try await service.drafts(record)[item]
                 return form(token, link, record, item, values: draft ?? ItemForms.values(item, record.checklist[item]), errors: [])
@@ -32,8 +32,8 @@ struct TaskListPages {
         }
         r.on(.post, "/tasks/:token/items/:item") { request, context in
             let token = context.parameters.get("token") ?? ""
-            guard let item = context.parameters.get("item").flatMap(ItemName.init(rawValue:)) else { return notFound() }
-            let submitted = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+            guard let item = context.parameters.get("item").flatMap(ItemName.init(rawValue:)) else { return pages.notFound() }
+            let submitted = try await request.formBody(context: context)
             do {
                 if submitted["action"] == "draft" {
                     try await service.saveDraft(token: token, csrf: submitted["csrf"] ?? "", item: item, answers: submitted)
@@ -46,46 +46,24 @@ struct TaskListPages {
                 return try await withOpen(token) { link, record in
                     form(token, link, record, item, values: submitted, errors: errors)
                 }
-            } catch TaskListService.Failure.badCSRF {
-                return pages.message("This form has expired", ["Open the link in your email again and enter the information from there."],
-                                     status: .forbidden)
+            } catch LinkRefusal.badCSRF {
+                return pages.formExpired("Open the link in your email again and enter the information from there.")
             } catch let e as ServiceError {
                 return pages.message("Your answer was not saved", [Problem.from(e).detail, "Go back to the task list and try again."],
                                      status: Problem.from(e).status)
-            } catch TaskListService.Failure.unknownLink {
+            } catch LinkRefusal.unknownLink {
                 return try await withOpen(token) { link, record in taskList(token, link, record, drafts: [:]) }
             }
         }
-        r.on(.post, "/tasks/:token/refresh") { request, context in
-            let token = context.parameters.get("token") ?? ""
-            if let wait = refreshLimit.check("tasks:" + token, at: time.now()) {
-                var response = pages.message("Too many requests", ["We have already sent you new links. Try again in \(wait / 60 + 1) minutes."],
-                                             status: .tooManyRequests)
-                response.headers[.retryAfter] = String(wait)
-                return response
-            }
-            let form = FormBody.parse(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
-            do {
-                guard try await service.refresh(token: token, csrf: form["csrf"] ?? "") else {
-                    return try await withOpen(token) { link, record in taskList(token, link, record, drafts: [:]) }
-                }
-                return pages.message("Check your email", ["We have emailed you a new link."])
-            } catch TaskListService.Failure.badCSRF {
-                return pages.message("This form has expired", ["Open the link in your email again."], status: .forbidden)
-            } catch TaskListService.Failure.unknownLink {
-                return notFound()
-            }
-        }
-    }
-
-    private func notFound() -> Response {
-        pages.message("Page not found", ["If you pasted the address from an email, make sure you copied all of it."], status: .notFound)
+        r.linkRefresh("tasks", pages: pages, limiter: refreshLimit, time: time,
+                      refresh: { try await service.refresh(token: $0, csrf: $1) },
+                      otherwise: { token in try await withOpen(token) { link, record in taskList(token, link, record, drafts: [:]) } })
     }
 
     /// Runs `body` for a link that is open; otherwise the expired, closed or not-found page.
     private func withOpen(_ token: String, _ body: (LinkRecord, RequestRecord) async throws -> Response) async throws -> Response {
         let view: TaskListService.View
-        do { view = try await service.view(token: token) } catch TaskListService.Failure.unknownLink { return notFound() }
+        do { view = try await service.view(token: token) } catch LinkRefusal.unknownLink { return pages.notFound() }
         switch view {
         case .open(let link, let record): return try await body(link, record)
         case .expired(let link, let r):

@@ -36,9 +36,9 @@ struct UploadPages {
                                      panel: true, panelBody: "\(rows) rows")
             } catch UploadPageService.Failure.invalid(let problems) {
                 return try await render(token, problems: problems)
-            } catch UploadPageService.Failure.badCSRF {
-                return pages.message("This form has expired", ["Open the link in your email again and upload the file from there."], status: .forbidden)
-            } catch UploadPageService.Failure.unknownLink {
+            } catch LinkRefusal.badCSRF {
+                return pages.formExpired("Open the link in your email again and upload the file from there.")
+            } catch LinkRefusal.unknownLink {
                 return try await render(token, problems: [])
             }
         }
@@ -46,9 +46,7 @@ struct UploadPages {
 
     private func render(_ token: String, problems: [CSVProblem], status: HTTPResponse.Status? = nil) async throws -> Response {
         let view: UploadPageService.View
-        do { view = try await service.view(token: token) } catch UploadPageService.Failure.unknownLink {
-            return pages.message("Page not found", ["If you pasted the address from an email, make sure you copied all of it."], status: .notFound)
-        }
+        do { view = try await service.view(token: token) } catch LinkRefusal.unknownLink { return pages.notFound() }
         switch view {
         case .expired(_, let r):
             return pages.message("This link has expired", [

@@ -29,14 +29,14 @@ enum ReminderMessages {
                               lines: missing + ["Service contact: \(r.checklist.contactEmail ?? "not given")"], action: "Open the request", link: requestLink)
         case .signOffUndecided:
             return DigestItem(headline: "Please decide whether the \(service) dashboard can be published",
-                              lines: ["We asked you on \(long(London.date(of: r.stateEnteredAt)))."], action: "Approve or request changes",
+                              lines: ["We asked you on \(London.date(of: r.stateEnteredAt).longText)."], action: "Approve or request changes",
                               link: requestLink)
         case .signOffEscalation:
             return DigestItem(headline: "\(service): sign-off still undecided after \(reminders.signOffMax) reminders",
                               lines: ["Sign-off owner: \(r.checklist.signOffEmail ?? "not given")",
-                                      "Asked on \(long(London.date(of: r.stateEnteredAt)))."], action: "Open the request", link: requestLink)
+                                      "Asked on \(London.date(of: r.stateEnteredAt).longText)."], action: "Open the request", link: requestLink)
         case .previewAtRisk, .previewBreached:
-            let due = r.sla.map { London.date(of: $0.dueAt.addingTimeInterval(-1)) }.map(long) ?? "unknown"
+            let due = r.sla.map { London.date(of: $0.dueAt.addingTimeInterval(-1)) }.map(\.longText) ?? "unknown"
             let headline = owed.kind == .previewAtRisk ? "\(service): the preview is due by the end of \(due)"
                 : "\(service): the preview promise was broken (due by the end of \(due))"
             return DigestItem(headline: headline, lines: ["State: \(r.state.title)"], action: "Open the request", link: requestLink)
@@ -44,8 +44,8 @@ enum ReminderMessages {
             guard let d = dataSet else { return DigestItem(headline: service, lines: [], action: "Open the request", link: requestLink) }
             let calendar = sla.calendar(for: r.division)
             let period = d.schedule.currentPeriod(on: London.date(of: now))
-            let due = long(d.schedule.due(for: period, calendar: calendar).date)
-            let what = "\(d.name) data for \(long(period.start)) to \(long(period.end))"
+            let due = d.schedule.due(for: period, calendar: calendar).date.longText
+            let what = "\(d.name) data for \(period.start.longText) to \(period.end.longText)"
             let headline: String
             switch owed.kind {
             case .uploadDueSoon: headline = "\(what) is due on \(due)"
@@ -58,6 +58,4 @@ enum ReminderMessages {
             return DigestItem(headline: "\(service): the product audit is due", lines: [], action: "Open the request", link: requestLink)
         }
     }
-
-    static func long(_ d: CivilDate) -> String { d.longText }
 }
