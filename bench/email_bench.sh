@@ -28,7 +28,7 @@ $cb migrate >/dev/null
 # The SMTP sink (plain, no auth, counts only) from the test server.
 [ -x .local/venv/bin/python ] || { python3 -m venv .local/venv; .local/venv/bin/pip install -q aiosmtpd; }
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout .local/bench-mail/key.pem -out .local/bench-mail/cert.pem 2>/dev/null
-.local/venv/bin/python tests/smtp_server.py --port $((sink_port + 1)) --tls-port $((sink_port + 2)) --sink-port "$sink_port" \
+.local/venv/bin/python e2e/support/smtp_server.py --port $((sink_port + 1)) --tls-port $((sink_port + 2)) --sink-port "$sink_port" \
   --dir .local/bench-mail/smtp --cert .local/bench-mail/cert.pem --key .local/bench-mail/key.pem >/dev/null 2>&1 &
 pids+=($!)
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what is missing, starts a throwaway PostgreSQL
-# (.local/test-pg) and a real SMTP server with STARTTLS, TLS and AUTH (tests/smtp_server.py),
-# runs the Swift suites (unit + integration), then the black-box API tests (tests/api, pytest) and
-# the page tests in headless Chromium (tests/pages, selenium).
+# (.local/test-pg) and a real SMTP server with STARTTLS, TLS and AUTH (e2e/support/smtp_server.py),
+# runs the Swift suites (unit + integration), then the black-box API tests (e2e/api, pytest) and
+# the page tests in headless Chromium (e2e/pages, selenium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,9 +24,9 @@ if [ ! -x .local/venv/bin/python ]; then
     python3 -m venv .local/venv
   }
 fi
-.local/venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+.local/venv/bin/pip install -q --disable-pip-version-check -r e2e/support/requirements.txt
 command -v openssl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
-# Headless Chromium and its driver for the page tests (tests/pages, selenium).
+# Headless Chromium and its driver for the page tests (e2e/pages, selenium).
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
@@ -42,7 +42,7 @@ export CALLBOARD_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres
 mkdir -p .local/test-smtp/inbox
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
   -keyout .local/test-smtp/key.pem -out .local/test-smtp/cert.pem 2>/dev/null
-.local/venv/bin/python tests/smtp_server.py --port "$smtp_port" --tls-port "$smtps_port" --dir .local/test-smtp/inbox \
+.local/venv/bin/python e2e/support/smtp_server.py --port "$smtp_port" --tls-port "$smtps_port" --dir .local/test-smtp/inbox \
   --cert .local/test-smtp/cert.pem --key .local/test-smtp/key.pem > .local/test-smtp/server.log 2>&1 &
 smtp_pid=$!
 for _ in $(seq 1 50); do grep -q "smtp ready" .local/test-smtp/server.log 2>/dev/null && break; sleep 0.1; done
@@ -50,11 +50,13 @@ grep -q "smtp ready" .local/test-smtp/server.log || { cat .local/test-smtp/serve
 export CALLBOARD_TEST_SMTP_PORT=$smtp_port CALLBOARD_TEST_SMTPS_PORT=$smtps_port
 export CALLBOARD_TEST_SMTP_DIR=$PWD/.local/test-smtp/inbox CALLBOARD_TEST_SMTP_CA=$PWD/.local/test-smtp/cert.pem
 
+echo "== swift format lint --strict (.swift-format)"
+swift format lint --strict --recursive --parallel Sources Tests Package.swift
 echo "== swift build (tests)"
 swift build --build-tests
 echo "== swift test"
 swift test --skip-build
 echo "== API tests (pytest: response schemas, schemathesis)"
-CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q tests/api
+CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/api
 echo "== page tests (pytest + selenium, headless Chromium; screenshots in .local/screenshots)"
-CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q tests/pages
+CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/pages

@@ -29,7 +29,8 @@ public enum CSVUpload {
     public static func validate(_ bytes: [UInt8], fields: [String], period: Period) -> Result<Int, CSVInvalid> {
         if let nul = bytes.firstIndex(of: 0) {
             let line = 1 + bytes[..<nul].filter { $0 == 10 }.count
-            return .failure(CSVInvalid(problems: [CSVProblem(line: line, message: "Line \(line) contains a NUL character: save the file as CSV (UTF-8)")]))
+            return .failure(
+                CSVInvalid(problems: [CSVProblem(line: line, message: "Line \(line) contains a NUL character: save the file as CSV (UTF-8)")]))
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             return .failure(CSVInvalid(problems: [CSVProblem(line: 0, message: "The file must be a CSV file saved as UTF-8")]))
@@ -45,7 +46,10 @@ public enum CSVUpload {
         let required = [timestampColumn] + fields
         let missing = required.filter { !names.contains($0) }
         if !missing.isEmpty {
-            problems.append(CSVProblem(line: 1, message: "The header row must name the columns \(required.joined(separator: ", ")); missing: \(missing.joined(separator: ", "))"))
+            problems.append(
+                CSVProblem(
+                    line: 1,
+                    message: "The header row must name the columns \(required.joined(separator: ", ")); missing: \(missing.joined(separator: ", "))"))
         }
         var seen: [String: Int] = [:]
         for n in names { seen[n, default: 0] += 1 }
@@ -60,16 +64,24 @@ public enum CSVUpload {
         let columns = fields.map { ($0, names.firstIndex(of: $0)!) }
         for row in rows where problems.count < maxProblems {
             guard row.values.count == names.count else {
-                problems.append(CSVProblem(line: row.line, message: "Line \(row.line) has \(row.values.count) values; the header row has \(names.count)"))
+                problems.append(
+                    CSVProblem(line: row.line, message: "Line \(row.line) has \(row.values.count) values; the header row has \(names.count)"))
                 continue
             }
             let stamp = row.values[ts].trimmingCharacters(in: .whitespaces)
             if let day = date(stamp) {
                 if day < period.start || day > period.end {
-                    problems.append(CSVProblem(line: row.line, message: "Line \(row.line): _timestamp \(stamp) is outside the period \(period.start) to \(period.end)"))
+                    problems.append(
+                        CSVProblem(
+                            line: row.line, message: "Line \(row.line): _timestamp \(stamp) is outside the period \(period.start) to \(period.end)"))
                 }
             } else {
-                problems.append(CSVProblem(line: row.line, message: "Line \(row.line): _timestamp \"\(stamp)\" must be a date like \(period.start) or an instant like \(period.start)T00:00:00Z"))
+                problems.append(
+                    CSVProblem(
+                        line: row.line,
+                        message:
+                            "Line \(row.line): _timestamp \"\(stamp)\" must be a date like \(period.start) or an instant like \(period.start)T00:00:00Z"
+                    ))
             }
             for (name, i) in columns {
                 let v = row.values[i].trimmingCharacters(in: .whitespaces)
@@ -112,7 +124,13 @@ public enum CSVUpload {
         while let c = chars.popFirst() {
             if quoted {
                 if c == "\"" {
-                    if chars.first == "\"" { chars.removeFirst(); field.unicodeScalars.append("\"") } else { quoted = false; afterQuote = true }
+                    if chars.first == "\"" {
+                        chars.removeFirst()
+                        field.unicodeScalars.append("\"")
+                    } else {
+                        quoted = false
+                        afterQuote = true
+                    }
                 } else {
                     if c == "\n" { line += 1 }
                     field.unicodeScalars.append(c)

@@ -10,7 +10,8 @@ public enum FieldRules {
         guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64 else {
             return "must be an email address, like name@example.gov.uk"
         }
-        let local = parts[0], domain = parts[1]
+        let local = parts[0]
+        let domain = parts[1]
         let localAllowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-")
         guard local.unicodeScalars.allSatisfy(localAllowed.contains), !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..") else {
             return "must be an email address, like name@example.gov.uk"
@@ -18,8 +19,10 @@ public enum FieldRules {
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
         let labelAllowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
         guard labels.count >= 2,
-              labels.allSatisfy({ !$0.isEmpty && $0.count <= 63 && !$0.hasPrefix("-") && !$0.hasSuffix("-") && $0.unicodeScalars.allSatisfy(labelAllowed.contains) }),
-              let tld = labels.last, tld.count >= 2, tld.allSatisfy(\.isLetter)
+            labels.allSatisfy({
+                !$0.isEmpty && $0.count <= 63 && !$0.hasPrefix("-") && !$0.hasSuffix("-") && $0.unicodeScalars.allSatisfy(labelAllowed.contains)
+            }),
+            let tld = labels.last, tld.count >= 2, tld.allSatisfy(\.isLetter)
         else { return "must be an email address, like name@example.gov.uk" }
         return nil
     }
@@ -40,7 +43,7 @@ public enum FieldRules {
     public static func httpsURLProblem(_ s: String) -> String? {
         if s.count > 2048 { return "must be at most 2048 characters" }
         guard let url = URL(string: s), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty,
-              !s.contains(" ")
+            !s.contains(" ")
         else { return "must be a full URL starting with https://" }
         guard scheme == "https" else { return "must start with https://" }
         guard host.contains("."), !host.hasPrefix("."), !host.hasSuffix(".") else {
@@ -53,19 +56,28 @@ public enum FieldRules {
 extension ObjectReader {
     public mutating func email(_ key: String, required: Bool) -> String? {
         guard let s = string(key, required: required, maxLength: 254) else { return nil }
-        if let p = FieldRules.emailProblem(s) { errors.add(path(key), p); return nil }
+        if let p = FieldRules.emailProblem(s) {
+            errors.add(path(key), p)
+            return nil
+        }
         return s.lowercased()
     }
 
     public mutating func phone(_ key: String, required: Bool) -> String? {
         guard let s = string(key, required: required, maxLength: 30) else { return nil }
-        if let p = FieldRules.phoneProblem(s) { errors.add(path(key), p); return nil }
+        if let p = FieldRules.phoneProblem(s) {
+            errors.add(path(key), p)
+            return nil
+        }
         return s
     }
 
     public mutating func httpsURL(_ key: String, required: Bool) -> String? {
         guard let s = string(key, required: required, maxLength: 2048) else { return nil }
-        if let p = FieldRules.httpsURLProblem(s) { errors.add(path(key), p); return nil }
+        if let p = FieldRules.httpsURLProblem(s) {
+            errors.add(path(key), p)
+            return nil
+        }
         return s
     }
 }

@@ -7,8 +7,10 @@ public struct RequestSnapshot: Sendable, Equatable {
     public var previewURL: String?
     public var liveURL: String?
 
-    public init(kind: RequestKind, state: RequestState, checklist: Checklist, signOffDecision: SignOffDecision? = nil,
-                previewURL: String? = nil, liveURL: String? = nil) {
+    public init(
+        kind: RequestKind, state: RequestState, checklist: Checklist, signOffDecision: SignOffDecision? = nil,
+        previewURL: String? = nil, liveURL: String? = nil
+    ) {
         self.kind = kind
         self.state = state
         self.checklist = checklist
@@ -26,8 +28,10 @@ public struct TransitionArguments: Sendable, Equatable {
     public var liveURL: String?
     public var outcome: AuditOutcome?
 
-    public init(reason: String? = nil, evidence: String? = nil, previewURL: String? = nil, liveURL: String? = nil,
-                outcome: AuditOutcome? = nil) {
+    public init(
+        reason: String? = nil, evidence: String? = nil, previewURL: String? = nil, liveURL: String? = nil,
+        outcome: AuditOutcome? = nil
+    ) {
         self.reason = reason
         self.evidence = evidence
         self.previewURL = previewURL
@@ -87,8 +91,10 @@ public struct TransitionPlan: Sendable, Equatable {
 
 public enum TransitionEngine {
     /// Decides whether `actor` may fire `name` on `request` with `arguments`.
-    public static func plan(_ name: TransitionName, on request: RequestSnapshot, by actor: ActorKind,
-                            arguments: TransitionArguments = .init()) -> Result<TransitionPlan, TransitionRefusal> {
+    public static func plan(
+        _ name: TransitionName, on request: RequestSnapshot, by actor: ActorKind,
+        arguments: TransitionArguments = .init()
+    ) -> Result<TransitionPlan, TransitionRefusal> {
         let def = Lifecycle.definition(name)
         guard Permissions.allows(actor, .fire(name)) else { return .failure(.forbidden(actor: actor, transition: name)) }
         let allowed = firable(on: request, by: actor).map(\.name)
@@ -109,7 +115,8 @@ public enum TransitionEngine {
             case .recordPreviewURL: if let u = arguments.previewURL { after.previewURL = u }
             case .recordLiveURL: if let u = arguments.liveURL { after.liveURL = u }
             case .recordInfoComplete, .recordAuditOutcome, .notifySignOffOwner, .notifyTeam, .notifyServiceContact,
-                 .startPreviewSLA, .clearPreviewSLA, .meetPreviewSLA: break
+                .startPreviewSLA, .clearPreviewSLA, .meetPreviewSLA:
+                break
             }
         }
         return .success(TransitionPlan(definition: def, from: request.state, to: def.to, arguments: arguments, after: after))
@@ -140,8 +147,10 @@ public enum TransitionEngine {
         }
     }
 
-    public static func unmetGuards(_ def: TransitionDefinition, on r: RequestSnapshot, by actor: ActorKind,
-                                   arguments a: TransitionArguments, includeInputs: Bool) -> [UnmetGuard] {
+    public static func unmetGuards(
+        _ def: TransitionDefinition, on r: RequestSnapshot, by actor: ActorKind,
+        arguments a: TransitionArguments, includeInputs: Bool
+    ) -> [UnmetGuard] {
         def.guards.compactMap { g -> UnmetGuard? in
             if !includeInputs, dependsOnInput(g) {
                 // A stored URL already satisfies the URL guards; the rest wait for input.

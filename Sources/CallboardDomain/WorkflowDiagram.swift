@@ -16,9 +16,10 @@ public enum WorkflowDiagram {
     public static func markdownTable() -> String {
         var lines = ["| transition | from | to | who may fire it | guards |", "|---|---|---|---|---|"]
         for def in Lifecycle.table {
-            lines.append("| `\(def.name.rawValue)` | " + def.from.map(\.rawValue).joined(separator: ", ") + " | \(def.to.rawValue) | "
-                + def.actors.sorted().map(\.rawValue).joined(separator: ", ") + " | "
-                + (def.guards.isEmpty ? "—" : def.guards.map(\.rawValue).joined(separator: ", ")) + " |")
+            lines.append(
+                "| `\(def.name.rawValue)` | " + def.from.map(\.rawValue).joined(separator: ", ") + " | \(def.to.rawValue) | "
+                    + def.actors.sorted().map(\.rawValue).joined(separator: ", ") + " | "
+                    + (def.guards.isEmpty ? "—" : def.guards.map(\.rawValue).joined(separator: ", ")) + " |")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -20,9 +20,11 @@ public struct AppDependencies: Sendable {
     /// The reminder rules the dry run (`/reminders/preview`) applies.
     public var scheduler: SchedulerSettings
 
-    public init(db: PostgresClient, time: any TimeSource = SystemTime(), logger: Logger,
-                metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog(), email: EmailSettings = EmailSettings(),
-                sla: PreviewSLAHolder? = nil, scheduler: SchedulerSettings = SchedulerSettings()) {
+    public init(
+        db: PostgresClient, time: any TimeSource = SystemTime(), logger: Logger,
+        metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog(), email: EmailSettings = EmailSettings(),
+        sla: PreviewSLAHolder? = nil, scheduler: SchedulerSettings = SchedulerSettings()
+    ) {
         self.sla = sla
         self.scheduler = scheduler
         self.db = db
@@ -45,8 +47,9 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     let sla = try deps.sla ?? PreviewSLAHolder(.bundled())
     let requests = RequestService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla)
     let staff = StaffService(db: deps.db, time: deps.time, logger: deps.logger)
-    let ops = OperationsController(db: deps.db, migrator: Migrator(migrations: try Migration.bundled(), logger: deps.logger),
-                                   metrics: deps.metrics, logger: deps.logger)
+    let ops = OperationsController(
+        db: deps.db, migrator: Migrator(migrations: try Migration.bundled(), logger: deps.logger),
+        metrics: deps.metrics, logger: deps.logger)
 
     ops.registerPublic(CatalogedRoutes(group: router.group(""), prefix: "", catalog: deps.catalog))
     // The OpenAPI and workflow documents are public: they describe the API, not its data.
@@ -56,22 +59,29 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
 
     // Pages for people who click links in emails: HTML, security headers, no API token.
     let pages = try PageRenderer.bundled()
-    let pageRoutes = PageRoutes(group: router.group("").add(middleware: SecurityHeadersMiddleware<AppContext>())
-        .add(middleware: SameOriginMiddleware<AppContext>()))
+    let pageRoutes = PageRoutes(
+        group: router.group("").add(middleware: SecurityHeadersMiddleware<AppContext>())
+            .add(middleware: SameOriginMiddleware<AppContext>()))
     pageRoutes.on(.get, "/assets/callboard.css") { _, _ in
         var headers = HTTPFields()
         headers[.contentType] = "text/css; charset=utf-8"
         headers[.cacheControl] = "public, max-age=3600"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: pages.css)))
     }
-    SignOffPages(service: SignOffService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), pages: pages,
-                 time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)).register(pageRoutes)
-    StaffPages(signIn: StaffSignInService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox), requests: requests,
-               dataSets: dataSets, pages: pages, time: deps.time,
-               signInLimit: RateLimiter(limit: 5, window: 900), secureCookies: deps.email.baseURL.hasPrefix("https://")).register(pageRoutes)
+    SignOffPages(
+        service: SignOffService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), pages: pages,
+        time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)
+    ).register(pageRoutes)
+    StaffPages(
+        signIn: StaffSignInService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox), requests: requests,
+        dataSets: dataSets, pages: pages, time: deps.time,
+        signInLimit: RateLimiter(limit: 5, window: 900), secureCookies: deps.email.baseURL.hasPrefix("https://")
+    ).register(pageRoutes)
     UploadPages(service: UploadPageService(db: deps.db, time: deps.time, logger: deps.logger, dataSets: dataSets), pages: pages).register(pageRoutes)
-    TaskListPages(service: TaskListService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), sla: sla, pages: pages,
-                  time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)).register(pageRoutes)
+    TaskListPages(
+        service: TaskListService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), sla: sla, pages: pages,
+        time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)
+    ).register(pageRoutes)
 
     let api = router.group("api/v1")
         .add(middleware: AuthMiddleware(staff: staff))
@@ -81,8 +91,11 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     StaffController(staff: staff).register(routes)
     EmailsController(emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger)).register(routes)
     DataSetsController(dataSets: dataSets).register(routes)
-    RemindersController(scheduler: ReminderScheduler(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla,
-                                                     settings: deps.scheduler), time: deps.time).register(routes)
+    RemindersController(
+        scheduler: ReminderScheduler(
+            db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla,
+            settings: deps.scheduler), time: deps.time
+    ).register(routes)
     return router
 }
 

@@ -23,15 +23,17 @@ struct DataSetsController {
         r.on(.patch, "/requests/:id/data-sets/:data_set_id") { request, context in
             var request = request
             let body = try await request.requiredJSONBody(context: context)
-            let view = try await dataSets.update(requestID: try context.parameters.uuid("id", what: "request"),
-                                                 dataSetID: try context.parameters.uuid("data_set_id", what: "data set"), body, by: try context.caller())
+            let view = try await dataSets.update(
+                requestID: try context.parameters.uuid("id", what: "request"),
+                dataSetID: try context.parameters.uuid("data_set_id", what: "data set"), body, by: try context.caller())
             return JSONOutput.response(JSONOutput.dataSet(view))
         }
         r.on(.post, "/data-sets/:id/uploads") { request, context in
             var request = request
             let body = try await request.jsonBody(context: context)
-            let (upload, view) = try await dataSets.recordUpload(dataSetID: try context.parameters.uuid("id", what: "data set"), body,
-                                                                 by: try context.caller())
+            let (upload, view) = try await dataSets.recordUpload(
+                dataSetID: try context.parameters.uuid("id", what: "data set"), body,
+                by: try context.caller())
             return JSONOutput.response(.object(["upload": JSONOutput.upload(upload), "data_set": JSONOutput.dataSet(view)]), status: .created)
         }
     }

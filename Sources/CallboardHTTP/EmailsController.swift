@@ -23,10 +23,11 @@ struct EmailsController {
             let limit = q.limit()
             try q.finish()
             let page = try await emails.list(filter, cursor: cursor, limit: limit, by: try context.caller())
-            return JSONOutput.response(.object([
-                "items": .array(page.emails.map { JSONOutput.email($0) }),
-                "next_cursor": JSONOutput.string(page.next?.encoded),
-            ]))
+            return JSONOutput.response(
+                .object([
+                    "items": .array(page.emails.map { JSONOutput.email($0) }),
+                    "next_cursor": JSONOutput.string(page.next?.encoded),
+                ]))
         }
         r.on(.get, "/emails/:id") { _, context in
             let (e, attempts) = try await emails.get(try context.parameters.uuid("id", what: "email"), by: try context.caller())
@@ -42,9 +43,13 @@ struct EmailsController {
         }
         r.on(.get, "/suppressions") { _, context in
             let list = try await emails.suppressions(by: try context.caller())
-            return JSONOutput.response(.object(["items": .array(list.map {
-                .object(["address": .string($0.address), "reason": .string($0.reason), "created_at": JSONOutput.date($0.createdAt)])
-            })]))
+            return JSONOutput.response(
+                .object([
+                    "items": .array(
+                        list.map {
+                            .object(["address": .string($0.address), "reason": .string($0.reason), "created_at": JSONOutput.date($0.createdAt)])
+                        })
+                ]))
         }
         r.on(.post, "/suppressions") { request, context in
             var request = request

@@ -1,7 +1,7 @@
 import CallboardDomain
 import CallboardStorage
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Logging
 import Prometheus
 import Synchronization
@@ -14,33 +14,50 @@ public final class HTTPMetrics: Sendable {
         self.registry = registry
     }
 
-    static let buckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
-                                      .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
+    static let buckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+    ]
 
     func record(route: String, method: HTTPRequest.Method, status: Int, duration: Duration) {
-        registry.makeCounter(descriptor: .init(namespace: "callboard", metricName: "http_requests", unitName: "total",
-                                               helpText: "HTTP requests by route, method and status"),
-                             labels: [("route", route), ("method", method.rawValue), ("status", String(status))]).increment()
-        registry.makeDurationHistogram(descriptor: .init(namespace: "callboard", metricName: "http_request_duration", unitName: "seconds",
-                                                         helpText: "HTTP request latency by route"),
-                                       labels: [("route", route)], buckets: Self.buckets).record(duration)
+        registry.makeCounter(
+            descriptor: .init(
+                namespace: "callboard", metricName: "http_requests", unitName: "total",
+                helpText: "HTTP requests by route, method and status"),
+            labels: [("route", route), ("method", method.rawValue), ("status", String(status))]
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: .init(
+                namespace: "callboard", metricName: "http_request_duration", unitName: "seconds",
+                helpText: "HTTP request latency by route"),
+            labels: [("route", route)], buckets: Self.buckets
+        ).record(duration)
     }
 
     func setEmailQueue(_ byStatus: [EmailStatus: Int], oldestQueuedSeconds: Double) {
         for status in EmailStatus.allCases {
-            registry.makeGauge(descriptor: .init(namespace: "callboard", metricName: "emails", unitName: "",
-                                                 helpText: "Emails in the outbox by status"),
-                               labels: [("status", status.rawValue)]).set(Double(byStatus[status] ?? 0))
+            registry.makeGauge(
+                descriptor: .init(
+                    namespace: "callboard", metricName: "emails", unitName: "",
+                    helpText: "Emails in the outbox by status"),
+                labels: [("status", status.rawValue)]
+            ).set(Double(byStatus[status] ?? 0))
         }
-        registry.makeGauge(descriptor: .init(namespace: "callboard", metricName: "email_oldest_queued", unitName: "seconds",
-                                             helpText: "Age of the oldest due email still queued"), labels: []).set(oldestQueuedSeconds)
+        registry.makeGauge(
+            descriptor: .init(
+                namespace: "callboard", metricName: "email_oldest_queued", unitName: "seconds",
+                helpText: "Age of the oldest due email still queued"), labels: []
+        ).set(oldestQueuedSeconds)
     }
 
     func setRequestsByState(_ counts: [RequestState: Int]) {
         for state in RequestState.allCases {
-            registry.makeGauge(descriptor: .init(namespace: "callboard", metricName: "requests", unitName: "",
-                                                 helpText: "Dashboard requests by lifecycle state"),
-                               labels: [("state", state.rawValue)]).set(Double(counts[state] ?? 0))
+            registry.makeGauge(
+                descriptor: .init(
+                    namespace: "callboard", metricName: "requests", unitName: "",
+                    helpText: "Dashboard requests by lifecycle state"),
+                labels: [("state", state.rawValue)]
+            ).set(Double(counts[state] ?? 0))
         }
     }
 }
@@ -54,9 +71,10 @@ struct ObservabilityMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         var context = context
-        let requestID = request.headers[HTTPField.Name("X-Request-Id")!].flatMap { id in
-            id.count <= 64 && id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } ? id : nil
-        } ?? context.id
+        let requestID =
+            request.headers[HTTPField.Name("X-Request-Id")!].flatMap { id in
+                id.count <= 64 && id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } ? id : nil
+            } ?? context.id
         context.logger[metadataKey: "request_id"] = .string(requestID)
         var response: Response
         do {
@@ -68,11 +86,14 @@ struct ObservabilityMiddleware: RouterMiddleware {
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
         metrics.record(route: route, method: request.method, status: Int(response.status.code), duration: elapsed)
-        context.logger.info("request", metadata: [
-            "method": .string(request.method.rawValue), "path": .string(request.uri.path), "route": .string(route),
-            "status": .stringConvertible(response.status.code),
-            "duration_ms": .stringConvertible((Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000).rounded()),
-        ])
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": .string(request.method.rawValue), "path": .string(request.uri.path), "route": .string(route),
+                "status": .stringConvertible(response.status.code),
+                "duration_ms": .stringConvertible(
+                    (Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000).rounded()),
+            ])
         return response
     }
 }

@@ -38,12 +38,14 @@ struct IdempotencyMiddleware: RouterMiddleware {
         switch try await IdempotencyStore.claim(principal: principal, key: key, fingerprint: fingerprint, on: db, logger: logger) {
         case .existing(let stored):
             guard stored.fingerprint == fingerprint else {
-                throw Problem(.unprocessableContent, type: "idempotency-key-reused", title: "Idempotency-Key reused",
-                              detail: "This Idempotency-Key was used with a different request; use a new key")
+                throw Problem(
+                    .unprocessableContent, type: "idempotency-key-reused", title: "Idempotency-Key reused",
+                    detail: "This Idempotency-Key was used with a different request; use a new key")
             }
             guard let status = stored.status else {
-                throw Problem(.conflict, type: "idempotency-in-progress", title: "Request in progress",
-                              detail: "A request with this Idempotency-Key is still being processed; retry shortly")
+                throw Problem(
+                    .conflict, type: "idempotency-in-progress", title: "Request in progress",
+                    detail: "A request with this Idempotency-Key is still being processed; retry shortly")
             }
             var headers = HTTPFields()
             for (name, value) in stored.headers { if let n = HTTPField.Name(name) { headers[n] = value } }
@@ -79,8 +81,9 @@ struct IdempotencyMiddleware: RouterMiddleware {
             o["token"] = .null
             stored = JSONOutput.encode(.object(o))
         }
-        try await IdempotencyStore.complete(principal: principal, key: key, status: Int(response.status.code), headers: headers,
-                                            body: stored, on: db, logger: logger)
+        try await IdempotencyStore.complete(
+            principal: principal, key: key, status: Int(response.status.code), headers: headers,
+            body: stored, on: db, logger: logger)
         response.body = .init(byteBuffer: ByteBuffer(bytes: bytes))
         return response
     }

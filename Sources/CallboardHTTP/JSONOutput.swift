@@ -167,10 +167,13 @@ enum JSONOutput {
         ]
         if let attempts {
             o["body_text"] = .string(e.bodyText)
-            o["attempt_history"] = .array(attempts.map {
-                .object(["attempt": .number(Double($0.attempt)), "worker": .string($0.worker), "started_at": date($0.startedAt),
-                         "finished_at": date($0.finishedAt), "outcome": string($0.outcome), "error": string($0.error)])
-            })
+            o["attempt_history"] = .array(
+                attempts.map {
+                    .object([
+                        "attempt": .number(Double($0.attempt)), "worker": .string($0.worker), "started_at": date($0.startedAt),
+                        "finished_at": date($0.finishedAt), "outcome": string($0.outcome), "error": string($0.error),
+                    ])
+                })
         }
         return .object(o)
     }
@@ -178,24 +181,28 @@ enum JSONOutput {
     /// The lifecycle table as a document: the single source the docs and pages read.
     static func workflow() -> JSONValue {
         .object([
-            "states": .array(RequestState.allCases.map {
-                .object(["name": .string($0.rawValue), "title": .string($0.title), "final": .bool($0.isFinal)])
-            }),
-            "transitions": .array(Lifecycle.table.map { def in
-                .object([
-                    "name": .string(def.name.rawValue),
-                    "from": .array(def.from.map { .string($0.rawValue) }),
-                    "to": .string(def.to.rawValue),
-                    "actors": .array(def.actors.sorted().map { .string($0.rawValue) }),
-                    "inputs": .array(def.inputs.map { .string($0.rawValue) }),
-                    "guards": .array(def.guards.map { .object(["code": .string($0.rawValue), "description": .string($0.summary)]) }),
-                    "effects": .array(def.effects.map { .string($0.rawValue) }),
-                    "summary": .string(def.summary),
-                ])
-            }),
-            "permissions": .object(Dictionary(uniqueKeysWithValues: Permissions.matrix.map { actor, actions in
-                (actor.rawValue, JSONValue.array(actions.map { .string($0.name) }))
-            })),
+            "states": .array(
+                RequestState.allCases.map {
+                    .object(["name": .string($0.rawValue), "title": .string($0.title), "final": .bool($0.isFinal)])
+                }),
+            "transitions": .array(
+                Lifecycle.table.map { def in
+                    .object([
+                        "name": .string(def.name.rawValue),
+                        "from": .array(def.from.map { .string($0.rawValue) }),
+                        "to": .string(def.to.rawValue),
+                        "actors": .array(def.actors.sorted().map { .string($0.rawValue) }),
+                        "inputs": .array(def.inputs.map { .string($0.rawValue) }),
+                        "guards": .array(def.guards.map { .object(["code": .string($0.rawValue), "description": .string($0.summary)]) }),
+                        "effects": .array(def.effects.map { .string($0.rawValue) }),
+                        "summary": .string(def.summary),
+                    ])
+                }),
+            "permissions": .object(
+                Dictionary(
+                    uniqueKeysWithValues: Permissions.matrix.map { actor, actions in
+                        (actor.rawValue, JSONValue.array(actions.map { .string($0.name) }))
+                    })),
             "mermaid": .string(WorkflowDiagram.mermaid()),
             "dot": .string(WorkflowDiagram.dot()),
         ])

@@ -21,8 +21,9 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         } catch let e as HTTPError where e.status == .notFound {
             let allowed = catalog.methods(for: request.uri.path)
             guard !allowed.isEmpty else { throw e }
-            var p = Problem(.methodNotAllowed, type: "method-not-allowed", title: "Method not allowed",
-                            detail: "\(request.uri.path) accepts \(allowed.joined(separator: ", "))")
+            var p = Problem(
+                .methodNotAllowed, type: "method-not-allowed", title: "Method not allowed",
+                detail: "\(request.uri.path) accepts \(allowed.joined(separator: ", "))")
             p.headers[.allow] = allowed.joined(separator: ", ")
             throw p
         }
@@ -52,14 +53,16 @@ struct ProblemMiddleware: RouterMiddleware {
             case .contentTooLarge:
                 return Problem(.contentTooLarge, type: "body-too-large", title: "Body too large", detail: "Bodies are limited to 1 MB")
             case .methodNotAllowed:
-                return Problem(.methodNotAllowed, type: "method-not-allowed", title: "Method not allowed", detail: "This resource does not accept that method")
+                return Problem(
+                    .methodNotAllowed, type: "method-not-allowed", title: "Method not allowed", detail: "This resource does not accept that method")
             default:
                 return Problem(e.status, type: "http-\(e.status.code)", title: e.status.reasonPhrase, detail: e.body ?? e.status.reasonPhrase)
             }
         default:
             logger.error("unhandled error", metadata: ["error": .string(String(reflecting: error))])
-            return Problem(.internalServerError, type: "internal", title: "Something went wrong",
-                           detail: "The error was logged; quote the X-Request-Id header when reporting it")
+            return Problem(
+                .internalServerError, type: "internal", title: "Something went wrong",
+                detail: "The error was logged; quote the X-Request-Id header when reporting it")
         }
     }
 }
@@ -75,7 +78,7 @@ struct AuthMiddleware: RouterMiddleware {
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer",
-              let principal = try await staff.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
+            let principal = try await staff.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
         else {
             throw Problem.unauthorized("The token is unknown, expired or revoked")
         }

@@ -24,12 +24,16 @@ struct OperationsController {
                 try await withDeadline(seconds: 2) { try await migrator.requireCurrent(db) }
                 return JSONOutput.response(.object(["status": .string("ok"), "database": .string("ok"), "migrations": .string("current")]))
             } catch let e as MigrationError {
-                return JSONOutput.response(.object(["status": .string("unavailable"), "database": .string("ok"),
-                                                    "migrations": .string(e.description)]), status: .serviceUnavailable)
+                return JSONOutput.response(
+                    .object([
+                        "status": .string("unavailable"), "database": .string("ok"),
+                        "migrations": .string(e.description),
+                    ]), status: .serviceUnavailable)
             } catch {
                 context.logger.warning("readiness check failed", metadata: ["error": .string(String(describing: error))])
-                return JSONOutput.response(.object(["status": .string("unavailable"), "database": .string("unreachable")]),
-                                           status: .serviceUnavailable)
+                return JSONOutput.response(
+                    .object(["status": .string("unavailable"), "database": .string("unreachable")]),
+                    status: .serviceUnavailable)
             }
         }
         r.on(.get, "/metrics") { _, _ in
@@ -40,16 +44,18 @@ struct OperationsController {
             if let stats = try? await EmailStore.stats(at: Date(), on: db, logger: logger) {
                 metrics.setEmailQueue(stats.byStatus, oldestQueuedSeconds: stats.oldestQueuedSeconds)
             }
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
         }
     }
 
     func registerAPI(_ r: CatalogedRoutes) {
         r.on(.get, "/workflow") { _, _ in JSONOutput.response(JSONOutput.workflow()) }
         r.on(.get, "/openapi.yaml") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
         }
     }
 }
@@ -74,7 +80,7 @@ func withDeadline<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () a
 enum OpenAPIDocument {
     static let bytes: [UInt8] = {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml", subdirectory: "Resources"),
-              let data = try? Data(contentsOf: url)
+            let data = try? Data(contentsOf: url)
         else { return Array("openapi: 3.1.0\n# document missing from the build\n".utf8) }
         return Array(data)
     }()

@@ -15,8 +15,10 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     public var extra: [String: JSONValue] = [:]
     public var headers: HTTPFields = [:]
 
-    public init(_ status: HTTPResponse.Status, type: String, title: String, detail: String,
-                errors: [FieldError] = [], extra: [String: JSONValue] = [:]) {
+    public init(
+        _ status: HTTPResponse.Status, type: String, title: String, detail: String,
+        errors: [FieldError] = [], extra: [String: JSONValue] = [:]
+    ) {
         self.status = status
         self.type = type
         self.title = title
@@ -54,8 +56,9 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     }
 
     static func invalid(_ errors: [FieldError]) -> Problem {
-        Problem(.unprocessableContent, type: "validation", title: "The request has invalid fields",
-                detail: errors.count == 1 ? "1 field is invalid" : "\(errors.count) fields are invalid", errors: errors)
+        Problem(
+            .unprocessableContent, type: "validation", title: "The request has invalid fields",
+            detail: errors.count == 1 ? "1 field is invalid" : "\(errors.count) fields are invalid", errors: errors)
     }
 
     static func notFound(_ what: String) -> Problem {
@@ -68,14 +71,16 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         case .notFound(let what): return notFound(what)
         case .validation(let errors): return invalid(errors)
         case .stale(let current):
-            var p = Problem(.preconditionFailed, type: "stale-version", title: "The request has changed",
-                            detail: "If-Match does not match the current version; GET the request again and reapply your change",
-                            extra: ["current_etag": .string(ETag.make(current))])
+            var p = Problem(
+                .preconditionFailed, type: "stale-version", title: "The request has changed",
+                detail: "If-Match does not match the current version; GET the request again and reapply your change",
+                extra: ["current_etag": .string(ETag.make(current))])
             p.headers[.eTag] = ETag.make(current)
             return p
         case .forbidden(let action):
-            return Problem(.forbidden, type: "forbidden", title: "Not allowed",
-                           detail: "Your role may not \(action.name.replacingOccurrences(of: "_", with: " "))")
+            return Problem(
+                .forbidden, type: "forbidden", title: "Not allowed",
+                detail: "Your role may not \(action.name.replacingOccurrences(of: "_", with: " "))")
         case .conflict(let detail):
             return Problem(.conflict, type: "conflict", title: "Conflict", detail: detail)
         case .refused(let refusal):
@@ -86,19 +91,26 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     static func from(_ refusal: TransitionRefusal) -> Problem {
         switch refusal {
         case .forbidden(let actor, let t):
-            return Problem(.forbidden, type: "forbidden", title: "Not allowed",
-                           detail: "\(actor.rawValue) may not fire \(t.rawValue)",
-                           extra: ["allowed_actors": .array(Lifecycle.definition(t).actors.sorted().map { .string($0.rawValue) })])
+            return Problem(
+                .forbidden, type: "forbidden", title: "Not allowed",
+                detail: "\(actor.rawValue) may not fire \(t.rawValue)",
+                extra: ["allowed_actors": .array(Lifecycle.definition(t).actors.sorted().map { .string($0.rawValue) })])
         case .illegalFromState(let state, let t, let allowed):
-            return Problem(.conflict, type: "illegal-transition", title: "Transition not allowed now",
-                           detail: "\(t.rawValue) cannot fire from \(state.rawValue)",
-                           extra: ["state": .string(state.rawValue),
-                                   "allowed_transitions": .array(allowed.map { .string($0.rawValue) })])
+            return Problem(
+                .conflict, type: "illegal-transition", title: "Transition not allowed now",
+                detail: "\(t.rawValue) cannot fire from \(state.rawValue)",
+                extra: [
+                    "state": .string(state.rawValue),
+                    "allowed_transitions": .array(allowed.map { .string($0.rawValue) }),
+                ])
         case .guardsUnmet(let t, let unmet, let allowed):
-            return Problem(.conflict, type: "guards-unmet", title: "Conditions not met",
-                           detail: "\(t.rawValue) needs: " + unmet.map(\.message).joined(separator: "; "),
-                           extra: ["unmet_guards": .array(unmet.map(JSONOutput.guardJSON)),
-                                   "allowed_transitions": .array(allowed.map { .string($0.rawValue) })])
+            return Problem(
+                .conflict, type: "guards-unmet", title: "Conditions not met",
+                detail: "\(t.rawValue) needs: " + unmet.map(\.message).joined(separator: "; "),
+                extra: [
+                    "unmet_guards": .array(unmet.map(JSONOutput.guardJSON)),
+                    "allowed_transitions": .array(allowed.map { .string($0.rawValue) }),
+                ])
         }
     }
 }

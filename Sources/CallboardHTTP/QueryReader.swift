@@ -32,7 +32,10 @@ struct QueryReader {
 
     mutating func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type) -> T? where T.RawValue == String {
         guard let s = string(key) else { return nil }
-        guard let v = T(rawValue: s) else { errors.add("/query/\(key)", Self.oneOf(T.self)); return nil }
+        guard let v = T(rawValue: s) else {
+            errors.add("/query/\(key)", Self.oneOf(T.self))
+            return nil
+        }
         return v
     }
 
@@ -56,7 +59,10 @@ struct QueryReader {
     /// The cursor, decoded by `decode`; an unreadable one is an error.
     mutating func cursor<C>(_ decode: (String) -> C?) -> C? {
         guard let s = string("cursor") else { return nil }
-        guard let c = decode(s) else { errors.add("/query/cursor", "is not a cursor this API gave"); return nil }
+        guard let c = decode(s) else {
+            errors.add("/query/cursor", "is not a cursor this API gave")
+            return nil
+        }
         return c
     }
 

@@ -27,24 +27,29 @@ struct RemindersController {
             let limit = q.limit(default: 200, max: 1000)
             try q.finish()
             let preview = try await scheduler.preview(at: at, limit: limit)
-            return JSONOutput.response(.object([
-                "at": JSONOutput.date(preview.at),
-                "truncated": .bool(preview.truncated),
-                "reminders": .array(preview.reminders.map { p in
-                    let owed = p.reminder.owed
-                    return .object([
-                        "dedup_key": .string(owed.dedupKey), "kind": .string(owed.kind.rawValue), "rule": .string(owed.kind.rule.rawValue),
-                        "step": .number(Double(owed.step)), "request_id": .string(p.reminder.requestID.uuidString.lowercased()),
-                        "data_set_id": JSONOutput.string(p.reminder.dataSetID?.uuidString.lowercased()),
-                        "recipients": .array(p.reminder.recipients.map(JSONValue.string)),
-                        "headline": .string(p.item.headline), "link": .string(p.item.link),
-                    ])
-                }),
-                "emails": .array(preview.digests.map { d in
-                    .object(["recipient": .string(d.email.recipient), "subject": .string(d.email.subject),
-                             "reminders": .array(d.reminderKeys.map(JSONValue.string))])
-                }),
-            ]))
+            return JSONOutput.response(
+                .object([
+                    "at": JSONOutput.date(preview.at),
+                    "truncated": .bool(preview.truncated),
+                    "reminders": .array(
+                        preview.reminders.map { p in
+                            let owed = p.reminder.owed
+                            return .object([
+                                "dedup_key": .string(owed.dedupKey), "kind": .string(owed.kind.rawValue), "rule": .string(owed.kind.rule.rawValue),
+                                "step": .number(Double(owed.step)), "request_id": .string(p.reminder.requestID.uuidString.lowercased()),
+                                "data_set_id": JSONOutput.string(p.reminder.dataSetID?.uuidString.lowercased()),
+                                "recipients": .array(p.reminder.recipients.map(JSONValue.string)),
+                                "headline": .string(p.item.headline), "link": .string(p.item.link),
+                            ])
+                        }),
+                    "emails": .array(
+                        preview.digests.map { d in
+                            .object([
+                                "recipient": .string(d.email.recipient), "subject": .string(d.email.subject),
+                                "reminders": .array(d.reminderKeys.map(JSONValue.string)),
+                            ])
+                        }),
+                ]))
         }
     }
 }

@@ -12,8 +12,9 @@ extension Request {
         guard buffer.readableBytes > 0 else { return nil }
         let type = headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
         guard type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json")) else {
-            throw Problem(.unsupportedMediaType, type: "unsupported-media-type", title: "Unsupported media type",
-                          detail: "Send the body as application/json")
+            throw Problem(
+                .unsupportedMediaType, type: "unsupported-media-type", title: "Unsupported media type",
+                detail: "Send the body as application/json")
         }
         do {
             return try JSONValue.parse(buffer.readableBytesView)
@@ -33,8 +34,9 @@ extension Request {
     /// The version the caller last saw: 428 without If-Match, 400 when it is not one of our ETags.
     func expectedVersion() throws -> Int {
         guard let header = headers[.ifMatch] else {
-            throw Problem(.preconditionRequired, type: "if-match-required", title: "If-Match required",
-                          detail: "Send If-Match with the ETag from your last GET of this request")
+            throw Problem(
+                .preconditionRequired, type: "if-match-required", title: "If-Match required",
+                detail: "Send If-Match with the ETag from your last GET of this request")
         }
         guard let v = ETag.version(fromIfMatch: header) else {
             throw Problem.badRequest("If-Match must be an ETag this API gave, like \"v3\"", type: "bad-if-match")

@@ -16,17 +16,19 @@ struct RequestsController {
             let body = try await request.requiredJSONBody(context: context)
             let who = try context.caller()
             let record = try await requests.create(body, by: who)
-            return JSONOutput.response(render(record, for: who), status: .created,
-                                       headers: [.eTag: ETag.make(record.version), .location: "/api/v1/requests/\(record.id.uuidString.lowercased())"])
+            return JSONOutput.response(
+                render(record, for: who), status: .created,
+                headers: [.eTag: ETag.make(record.version), .location: "/api/v1/requests/\(record.id.uuidString.lowercased())"])
         }
         r.on(.get, "/requests") { request, context in
             let who = try context.caller()
             let (filter, cursor, limit) = try parseListQuery(request.uri)
             let page = try await requests.list(filter, cursor: cursor, limit: limit, by: who)
-            return JSONOutput.response(.object([
-                "items": .array(page.records.map { JSONOutput.summary($0, now: requests.now) }),
-                "next_cursor": JSONOutput.string(page.next?.encoded),
-            ]))
+            return JSONOutput.response(
+                .object([
+                    "items": .array(page.records.map { JSONOutput.summary($0, now: requests.now) }),
+                    "next_cursor": JSONOutput.string(page.next?.encoded),
+                ]))
         }
         r.on(.get, "/requests/:id") { request, context in
             let who = try context.caller()
@@ -46,8 +48,9 @@ struct RequestsController {
             var request = request
             let id = try context.parameters.uuid("id", what: "request")
             guard let name = context.parameters.get("name").flatMap(TransitionName.init(rawValue:)) else {
-                throw Problem(.notFound, type: "unknown-transition", title: "Unknown transition",
-                              detail: "Transitions are: " + TransitionName.allCases.map(\.rawValue).joined(separator: ", "))
+                throw Problem(
+                    .notFound, type: "unknown-transition", title: "Unknown transition",
+                    detail: "Transitions are: " + TransitionName.allCases.map(\.rawValue).joined(separator: ", "))
             }
             let version = try request.expectedVersion()
             let body = try await request.jsonBody(context: context)
@@ -69,10 +72,11 @@ struct RequestsController {
             let limit = q.limit()
             try q.finish()
             let page = try await requests.events(id, afterID: after, limit: limit, by: try context.caller())
-            return JSONOutput.response(.object([
-                "items": .array(page.events.map(JSONOutput.event)),
-                "next_cursor": page.next.map { .string(String($0)) } ?? .null,
-            ]))
+            return JSONOutput.response(
+                .object([
+                    "items": .array(page.events.map(JSONOutput.event)),
+                    "next_cursor": page.next.map { .string(String($0)) } ?? .null,
+                ]))
         }
     }
 
@@ -91,14 +95,21 @@ struct RequestsController {
         filter.sla = q.choice("sla", SLAFilter.self)
         filter.order = q.choice("sort", RequestOrder.self) ?? .created
         if let a = q.string("assignee") {
-            if a == "none" { filter.unassigned = true }
-            else if FieldRules.emailProblem(a) == nil { filter.assigneeEmail = a }
-            else { q.errors.add("/query/assignee", "must be a staff email, or none for unassigned requests") }
+            if a == "none" {
+                filter.unassigned = true
+            } else if FieldRules.emailProblem(a) == nil {
+                filter.assigneeEmail = a
+            } else {
+                q.errors.add("/query/assignee", "must be a staff email, or none for unassigned requests")
+            }
         }
         if let d = q.text("department"), !d.isEmpty { filter.department = d }
         if let text = q.text("q") {
-            if text.count > 200 { q.errors.add("/query/q", "must be at most 200 characters") }
-            else if !text.trimmingCharacters(in: .whitespaces).isEmpty { filter.text = text }
+            if text.count > 200 {
+                q.errors.add("/query/q", "must be at most 200 characters")
+            } else if !text.trimmingCharacters(in: .whitespaces).isEmpty {
+                filter.text = text
+            }
         }
         // A cursor belongs to the order it was made in.
         let order = filter.order

@@ -15,14 +15,17 @@ public final class RouteCatalog: Sendable {
     /// The methods registered for a concrete path (`/api/v1/requests/6f…` matches `/api/v1/requests/{id}`).
     public func methods(for path: String) -> [String] {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        return Set(routes.compactMap { route -> String? in
-            let pieces = route.split(separator: " ", maxSplits: 1)
-            guard pieces.count == 2 else { return nil }
-            let template = pieces[1].split(separator: "/", omittingEmptySubsequences: true)
-            guard template.count == parts.count,
-                  zip(template, parts).allSatisfy({ t, p in t.hasPrefix("{") || t == p }) else { return nil }
-            return String(pieces[0])
-        }).sorted()
+        return Set(
+            routes.compactMap { route -> String? in
+                let pieces = route.split(separator: " ", maxSplits: 1)
+                guard pieces.count == 2 else { return nil }
+                let template = pieces[1].split(separator: "/", omittingEmptySubsequences: true)
+                guard template.count == parts.count,
+                    zip(template, parts).allSatisfy({ t, p in t.hasPrefix("{") || t == p })
+                else { return nil }
+                return String(pieces[0])
+            }
+        ).sorted()
     }
 
     func record(_ method: HTTPRequest.Method, _ path: String) {
@@ -37,8 +40,10 @@ struct CatalogedRoutes {
     let prefix: String
     let catalog: RouteCatalog
 
-    func on(_ method: HTTPRequest.Method, _ path: String,
-            _ handler: @escaping @Sendable (Request, AppContext) async throws -> Response) {
+    func on(
+        _ method: HTTPRequest.Method, _ path: String,
+        _ handler: @escaping @Sendable (Request, AppContext) async throws -> Response
+    ) {
         catalog.record(method, prefix + path)
         group.on(RouterPath(path), method: method, use: handler)
     }

@@ -41,15 +41,20 @@ public struct DataSetService: Sendable {
         let input = try Input.parse(body, creating: true)
         let request = try await requireRequest(requestID)
         let now = time.now()
-        let record = DataSetRecord(id: UUID(), requestID: requestID, name: input.name!,
-                                   schedule: UploadSchedule(cadence: input.cadence!, dueWorkingDaysAfterPeriod: input.dueDays ?? 5),
-                                   uploaders: input.uploaders!, fields: input.fields ?? [], createdAt: now, updatedAt: now)
+        let record = DataSetRecord(
+            id: UUID(), requestID: requestID, name: input.name!,
+            schedule: UploadSchedule(cadence: input.cadence!, dueWorkingDaysAfterPeriod: input.dueDays ?? 5),
+            uploaders: input.uploaders!, fields: input.fields ?? [], createdAt: now, updatedAt: now)
         try await db.transaction(logger: logger) { conn in
             guard try await DataSetStore.insert(record, on: conn, logger: logger) else {
                 throw ServiceError.validation([FieldError(pointer: "/name", message: "is already the name of a data set of this request")])
             }
-            try await event(request, "data_set_created", by: who, data: ["data_set_id": .string(record.id.uuidString.lowercased()),
-                                                                          "name": .string(record.name)], on: conn)
+            try await event(
+                request, "data_set_created", by: who,
+                data: [
+                    "data_set_id": .string(record.id.uuidString.lowercased()),
+                    "name": .string(record.name),
+                ], on: conn)
             try await inviteUploaders(record, request, on: conn)
         }
         return try await views([record], division: request.division)[0]
@@ -116,10 +121,12 @@ public struct DataSetService: Sendable {
         let upload = UploadRecord(id: UUID(), dataSetID: dataSetID, period: period, receivedAt: now, source: "staff", note: note)
         try await db.transaction(logger: logger) { conn in
             try await DataSetStore.recordUpload(upload, actorID: who.actorID, on: conn, logger: logger)
-            try await event(request, "upload_recorded", by: who, data: [
-                "data_set_id": .string(dataSetID.uuidString.lowercased()), "period_start": .string(period.start.description),
-                "period_end": .string(period.end.description), "source": .string("staff"),
-            ], on: conn)
+            try await event(
+                request, "upload_recorded", by: who,
+                data: [
+                    "data_set_id": .string(dataSetID.uuidString.lowercased()), "period_start": .string(period.start.description),
+                    "period_end": .string(period.end.description), "source": .string("staff"),
+                ], on: conn)
         }
         return (upload, try await views([record], division: request.division)[0])
     }
@@ -138,8 +145,9 @@ public struct DataSetService: Sendable {
             context["data_set"] = d.name
             context["cadence"] = d.schedule.cadence.rawValue
             context["due_rule"] = "\(d.schedule.dueWorkingDaysAfterPeriod) working days after each period ends"
-            try await outbox.queue(.uploadInvitation, to: link.record.email, requestID: r.id, context: context,
-                                   dedupKey: "\(d.id.uuidString.lowercased()):invite:\(link.record.email.lowercased())", at: now, on: conn, logger: logger)
+            try await outbox.queue(
+                .uploadInvitation, to: link.record.email, requestID: r.id, context: context,
+                dedupKey: "\(d.id.uuidString.lowercased()):invite:\(link.record.email.lowercased())", at: now, on: conn, logger: logger)
         }
     }
 
@@ -149,8 +157,10 @@ public struct DataSetService: Sendable {
     }
 
     private func event(_ r: RequestRecord, _ kind: String, by who: Principal, data: [String: JSONValue], on conn: PostgresConnection) async throws {
-        try await EventStore.append(EventRecord(requestID: r.id, version: r.version, kind: kind, actorKind: who.actor, actorID: who.actorID,
-                                                occurredAt: time.now(), data: .object(data)), on: conn, logger: logger)
+        try await EventStore.append(
+            EventRecord(
+                requestID: r.id, version: r.version, kind: kind, actorKind: who.actor, actorID: who.actorID,
+                occurredAt: time.now(), data: .object(data)), on: conn, logger: logger)
     }
 
     func views(_ records: [DataSetRecord], division: String) async throws -> [DataSetView] {
@@ -161,8 +171,9 @@ public struct DataSetService: Sendable {
             let period = r.schedule.currentPeriod(on: today)
             let last = latest[r.id]
             let received = last.map { $0.period.start >= period.start } ?? false
-            return DataSetView(record: r, period: period, due: r.schedule.due(for: period, calendar: calendar),
-                               status: r.schedule.status(on: today, received: received, calendar: calendar), lastUpload: last)
+            return DataSetView(
+                record: r, period: period, due: r.schedule.due(for: period, calendar: calendar),
+                status: r.schedule.status(on: today, received: received, calendar: calendar), lastUpload: last)
         }
     }
 
@@ -180,8 +191,11 @@ public struct DataSetService: Sendable {
             input.name = r.string("name", required: creating || r.has("name"), maxLength: 200)
             input.cadence = r.choice("cadence", Cadence.self, required: creating || r.has("cadence"))
             if let raw = r.raw("due_working_days_after_period"), raw != .null {
-                if case .number(let n) = raw, n == n.rounded(), (0...60).contains(n) { input.dueDays = Int(n) }
-                else { r.errors.add("/due_working_days_after_period", "must be a whole number from 0 to 60") }
+                if case .number(let n) = raw, n == n.rounded(), (0...60).contains(n) {
+                    input.dueDays = Int(n)
+                } else {
+                    r.errors.add("/due_working_days_after_period", "must be a whole number from 0 to 60")
+                }
             }
             if let list = r.array("uploaders", required: creating || r.has("uploaders")) {
                 if list.isEmpty { r.errors.add("/uploaders", "must list at least one uploader") }

@@ -19,9 +19,11 @@ public struct EmailSettings: Sendable {
     /// Emailed service-contact links last this many days.
     public var contactLinkDays = 30
 
-    public init(from: String = "GOV.UK Performance Platform <performance-platform@localhost.localdomain>",
-                teamAddress: String? = "performance-platform@localhost.localdomain",
-                baseURL: String = "http://127.0.0.1:8080", messageDomain: String = "callboard.local", retry: RetryPolicy = RetryPolicy()) {
+    public init(
+        from: String = "GOV.UK Performance Platform <performance-platform@localhost.localdomain>",
+        teamAddress: String? = "performance-platform@localhost.localdomain",
+        baseURL: String = "http://127.0.0.1:8080", messageDomain: String = "callboard.local", retry: RetryPolicy = RetryPolicy()
+    ) {
         self.from = from
         self.teamAddress = teamAddress
         self.baseURL = baseURL
@@ -71,8 +73,10 @@ public struct EmailTemplates: Sendable {
         let subject = (library.render(ctx, withTemplate: "\(kind.rawValue).subject") ?? kind.rawValue)
             .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " ")
         ctx["subject"] = subject
-        return (subject, library.render(ctx, withTemplate: "\(kind.rawValue).text") ?? "",
-                library.render(ctx, withTemplate: "\(kind.rawValue).html") ?? "")
+        return (
+            subject, library.render(ctx, withTemplate: "\(kind.rawValue).text") ?? "",
+            library.render(ctx, withTemplate: "\(kind.rawValue).html") ?? ""
+        )
     }
 }
 
@@ -89,17 +93,22 @@ public struct EmailOutbox: Sendable {
     /// The emails a fired transition owes, rendered, with dedup keys unique to this firing.
     /// The request store queues them in the statement that writes the transition.
     /// `links` holds the page link for an audience when it has its own (the sign-off owner's).
-    func drafts(for plan: TransitionPlan, record: RequestRecord, arguments: TransitionArguments, links: [Audience: String] = [:],
-                at now: Date) -> [NewEmail] {
+    func drafts(
+        for plan: TransitionPlan, record: RequestRecord, arguments: TransitionArguments, links: [Audience: String] = [:],
+        at now: Date
+    ) -> [NewEmail] {
         Notifications.intents(for: plan.definition).compactMap { intent in
-            guard let to = Notifications.recipient(intent.audience, checklist: record.checklist, teamAddress: settings.teamAddress) else { return nil }
+            guard let to = Notifications.recipient(intent.audience, checklist: record.checklist, teamAddress: settings.teamAddress) else {
+                return nil
+            }
             var context = baseContext(record)
             if let l = links[intent.audience] { context["link"] = l }
             if let r = arguments.reason { context["reason"] = r }
             context["approved"] = record.signOffDecision == .approved
-            return draft(intent.kind, to: to, requestID: record.id, context: context,
-                         dedupKey: "\(record.id.uuidString.lowercased()):v\(record.version):\(intent.kind.rawValue):\(intent.audience.rawValue)",
-                         runAt: now)
+            return draft(
+                intent.kind, to: to, requestID: record.id, context: context,
+                dedupKey: "\(record.id.uuidString.lowercased()):v\(record.version):\(intent.kind.rawValue):\(intent.audience.rawValue)",
+                runAt: now)
         }
     }
 
@@ -110,46 +119,54 @@ public struct EmailOutbox: Sendable {
             if let s = v as? String { data[k] = .string(s) } else if let b = v as? Bool { data[k] = .bool(b) }
         }
         data["subject"] = .string(rendered.subject)
-        return NewEmail(requestID: requestID, kind: kind.rawValue, recipient: recipient, subject: rendered.subject, bodyText: rendered.text,
-                        bodyHTML: rendered.html, templateData: .object(data), dedupKey: dedupKey, runAt: runAt,
-                        maxAttempts: settings.retry.maxAttempts, messageDomain: settings.messageDomain)
+        return NewEmail(
+            requestID: requestID, kind: kind.rawValue, recipient: recipient, subject: rendered.subject, bodyText: rendered.text,
+            bodyHTML: rendered.html, templateData: .object(data), dedupKey: dedupKey, runAt: runAt,
+            maxAttempts: settings.retry.maxAttempts, messageDomain: settings.messageDomain)
     }
 
     @discardableResult
-    public func queue(_ kind: EmailKind, to recipient: String, requestID: UUID?, context: [String: Any], dedupKey: String?,
-                      runAt: Date? = nil, at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> EmailStatus? {
-        try await EmailStore.enqueue(draft(kind, to: recipient, requestID: requestID, context: context, dedupKey: dedupKey, runAt: runAt ?? now),
-                                     at: now, on: conn, logger: logger)
+    public func queue(
+        _ kind: EmailKind, to recipient: String, requestID: UUID?, context: [String: Any], dedupKey: String?,
+        runAt: Date? = nil, at now: Date, on conn: PostgresConnection, logger: Logger
+    ) async throws -> EmailStatus? {
+        try await EmailStore.enqueue(
+            draft(kind, to: recipient, requestID: requestID, context: context, dedupKey: dedupKey, runAt: runAt ?? now),
+            at: now, on: conn, logger: logger)
     }
 
     /// A sign-off link for the request's sign-off owner, lasting `signOffLinkWorkingDays` working days.
     func signOffLink(_ r: RequestRecord, calendar: WorkingCalendar, at now: Date) -> NewLink? {
         guard let owner = r.checklist.signOffEmail else { return nil }
         let lastDay = calendar.adding(workingDays: settings.signOffLinkWorkingDays, to: London.date(of: now)).date
-        return NewLink(purpose: .signOff, requestID: r.id, email: owner, requestVersion: r.version, at: now,
-                       expiresAt: London.instant(lastDay.adding(days: 1)))
+        return NewLink(
+            purpose: .signOff, requestID: r.id, email: owner, requestVersion: r.version, at: now,
+            expiresAt: London.instant(lastDay.adding(days: 1)))
     }
 
     /// A task-list link for the request's service contact, lasting `contactLinkDays` days.
     func contactLink(_ r: RequestRecord, at now: Date) -> NewLink? {
         guard let contact = r.checklist.contactEmail else { return nil }
-        return NewLink(purpose: .contact, requestID: r.id, email: contact, requestVersion: r.version, at: now,
-                       expiresAt: now.addingTimeInterval(Double(settings.contactLinkDays) * 86_400))
+        return NewLink(
+            purpose: .contact, requestID: r.id, email: contact, requestVersion: r.version, at: now,
+            expiresAt: now.addingTimeInterval(Double(settings.contactLinkDays) * 86_400))
     }
 
     /// An upload link for one of a data set's uploaders (or anyone told about an upload), lasting `contactLinkDays` days.
     func uploadLink(_ d: DataSetRecord, to email: String, at now: Date) -> NewLink {
-        NewLink(purpose: .upload, requestID: d.requestID, email: email, requestVersion: 0, at: now,
-                expiresAt: now.addingTimeInterval(Double(settings.contactLinkDays) * 86_400), dataSetID: d.id)
+        NewLink(
+            purpose: .upload, requestID: d.requestID, email: email, requestVersion: 0, at: now,
+            expiresAt: now.addingTimeInterval(Double(settings.contactLinkDays) * 86_400), dataSetID: d.id)
     }
 
     /// The page a link opens.
     func url(_ link: NewLink) -> String {
-        let page = switch link.record.purpose {
-        case .signOff: "sign-off"
-        case .contact: "tasks"
-        case .upload: "upload"
-        }
+        let page =
+            switch link.record.purpose {
+            case .signOff: "sign-off"
+            case .contact: "tasks"
+            case .upload: "upload"
+            }
         return "\(settings.baseURL)/\(page)/\(link.token)"
     }
 

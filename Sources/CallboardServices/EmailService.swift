@@ -17,7 +17,8 @@ public struct EmailService: Sendable {
     }
 
     public func list(_ filter: EmailStore.Filter, cursor: ListCursor?, limit: Int, by who: Principal) async throws
-        -> (emails: [EmailRecord], next: ListCursor?) {
+        -> (emails: [EmailRecord], next: ListCursor?)
+    {
         try who.require(.readRequests)
         return try await EmailStore.list(filter, after: cursor, limit: limit, on: db, logger: logger)
     }
@@ -30,16 +31,21 @@ public struct EmailService: Sendable {
 
     public func retry(_ id: UUID, by who: Principal) async throws -> EmailRecord {
         try who.require(.manageEmails)
-        guard let (e, changed) = try await EmailStore.retry(id: id, at: time.now(), on: db, logger: logger) else { throw ServiceError.notFound("email") }
+        guard let (e, changed) = try await EmailStore.retry(id: id, at: time.now(), on: db, logger: logger) else {
+            throw ServiceError.notFound("email")
+        }
         if !changed {
-            throw ServiceError.conflict("only failed, dead or cancelled emails to addresses not on the suppression list can be retried; this one is \(e.status.rawValue)")
+            throw ServiceError.conflict(
+                "only failed, dead or cancelled emails to addresses not on the suppression list can be retried; this one is \(e.status.rawValue)")
         }
         return e
     }
 
     public func cancel(_ id: UUID, by who: Principal) async throws -> EmailRecord {
         try who.require(.manageEmails)
-        guard let (e, changed) = try await EmailStore.cancel(id: id, at: time.now(), on: db, logger: logger) else { throw ServiceError.notFound("email") }
+        guard let (e, changed) = try await EmailStore.cancel(id: id, at: time.now(), on: db, logger: logger) else {
+            throw ServiceError.notFound("email")
+        }
         if !changed { throw ServiceError.conflict("only queued, failed or dead emails can be cancelled; this one is \(e.status.rawValue)") }
         return e
     }
@@ -52,7 +58,8 @@ public struct EmailService: Sendable {
     public func suppress(_ body: JSONValue, by who: Principal) async throws -> String {
         try who.require(.manageEmails)
         var errors = ErrorCollector()
-        var address: String?, reason: String?
+        var address: String?
+        var reason: String?
         if var r = ObjectReader(body, at: "", errors: &errors) {
             address = r.email("address", required: true)
             reason = r.string("reason", required: false, maxLength: 500)

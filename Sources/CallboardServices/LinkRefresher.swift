@@ -22,9 +22,10 @@ struct LinkRefresher: Sendable {
         context["link"] = outbox.url(fresh)
         try await db.transaction(logger: logger) { conn in
             try await LinkStore.insert(fresh, on: conn, logger: logger)
-            try await outbox.queue(kind, to: fresh.record.email, requestID: r.id, context: context,
-                                   dedupKey: "\(r.id.uuidString.lowercased()):link:\(fresh.record.id.uuidString.lowercased())", at: now,
-                                   on: conn, logger: logger)
+            try await outbox.queue(
+                kind, to: fresh.record.email, requestID: r.id, context: context,
+                dedupKey: "\(r.id.uuidString.lowercased()):link:\(fresh.record.id.uuidString.lowercased())", at: now,
+                on: conn, logger: logger)
         }
     }
 }

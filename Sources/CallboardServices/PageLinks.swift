@@ -15,7 +15,8 @@ enum PageLinks {
     /// The link a token names, if it has `purpose`, with its request.
     static func open(_ token: String, purpose: LinkPurpose, db: PostgresClient, logger: Logger) async throws -> (LinkRecord, RequestRecord) {
         guard let link = try await LinkStore.find(token: token, on: db, logger: logger), link.purpose == purpose,
-              let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger) else { throw LinkRefusal.unknownLink }
+            let r = try await RequestStore.fetch(link.requestID, on: db, logger: logger)
+        else { throw LinkRefusal.unknownLink }
         return (link, r)
     }
 

@@ -2,9 +2,9 @@ import CallboardDomain
 import CallboardStorage
 import Crypto
 import Foundation
-import Synchronization
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The working-day calendar and the promise's length, as the services use them.
 public struct PreviewSLASettings: Sendable {
@@ -35,7 +35,9 @@ public struct PreviewSLASettings: Sendable {
     }
 
     /// The newest snapshot stored by `callboard calendar refresh`, else the program's own.
-    public static func current(db: PostgresClient, logger: Logger, env: [String: String] = ProcessInfo.processInfo.environment) async throws -> PreviewSLASettings {
+    public static func current(db: PostgresClient, logger: Logger, env: [String: String] = ProcessInfo.processInfo.environment) async throws
+        -> PreviewSLASettings
+    {
         let days = env["CALLBOARD_PREVIEW_SLA_WORKING_DAYS"].flatMap(Int.init).map { max(1, $0) } ?? 5
         if let body = try await CalendarStore.latest(on: db, logger: logger) {
             return PreviewSLASettings(holidays: try parse(Data(body.utf8)), workingDays: days)

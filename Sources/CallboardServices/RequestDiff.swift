@@ -8,7 +8,8 @@ enum RequestDiff {
     }
 
     static func between(_ a: RequestRecord, _ b: RequestRecord) -> [String: JSONValue] {
-        let fa = fields(a), fb = fields(b)
+        let fa = fields(a)
+        let fb = fields(b)
         var out: [String: JSONValue] = [:]
         for key in Set(fa.keys).union(fb.keys) where fa[key] != fb[key] {
             out[key] = .object(["before": fa[key] ?? .null, "after": fb[key] ?? .null])

@@ -21,8 +21,11 @@ struct RequestInput {
         input.department = r.string("department", required: creating || r.has("department"), maxLength: 200)
         input.division = r.choice("division", Division.self, required: r.has("division"))
         if r.has("assignee") {
-            if r.raw("assignee") == .null { input.assigneeEmail = .some(nil) }
-            else if let e = r.email("assignee", required: false) { input.assigneeEmail = .some(e) }
+            if r.raw("assignee") == .null {
+                input.assigneeEmail = .some(nil)
+            } else if let e = r.email("assignee", required: false) {
+                input.assigneeEmail = .some(e)
+            }
         }
         if r.has("notes") { input.notes = r.string("notes", required: false, maxLength: 5000) ?? "" }
         if let modules = r.array("optional_modules", required: false) {
@@ -31,8 +34,9 @@ struct RequestInput {
                 if let s = m.stringValue, let mod = OptionalModule(rawValue: s) {
                     if !out.contains(mod) { out.append(mod) }
                 } else {
-                    r.errors.add(pointer(r.path("optional_modules"), String(i)),
-                                 "must be one of: " + OptionalModule.allCases.map(\.rawValue).joined(separator: ", "))
+                    r.errors.add(
+                        pointer(r.path("optional_modules"), String(i)),
+                        "must be one of: " + OptionalModule.allCases.map(\.rawValue).joined(separator: ", "))
                 }
             }
             input.optionalModules = out
@@ -46,8 +50,10 @@ struct RequestInput {
                     }
                 }
                 for e in ir.finish() {
-                    r.errors.add(e.pointer, e.message == "is not a recognised field"
-                                 ? "is not one of the eight items: " + ItemName.allCases.map(\.rawValue).joined(separator: ", ") : e.message)
+                    r.errors.add(
+                        e.pointer,
+                        e.message == "is not a recognised field"
+                            ? "is not one of the eight items: " + ItemName.allCases.map(\.rawValue).joined(separator: ", ") : e.message)
                 }
             }
         }

@@ -39,7 +39,8 @@ public struct RequestService: Sendable {
     }
 
     public func list(_ filter: RequestFilter, cursor: ListCursor?, limit: Int, by who: Principal) async throws
-        -> (records: [RequestSummary], next: ListCursor?) {
+        -> (records: [RequestSummary], next: ListCursor?)
+    {
         try who.require(.readRequests)
         var filter = filter
         filter.now = time.now()
@@ -74,7 +75,8 @@ public struct RequestService: Sendable {
     public func update(_ id: UUID, _ body: JSONValue, expectedVersion: Int, by who: Principal) async throws -> RequestRecord {
         if !Permissions.allows(who.actor, .updateRequest) { try who.require(.supplyItems) }
         let input = try RequestInput.parse(body, creating: false)
-        let touchesOnlyItems = input.items.count > 0 && input.kind == nil && input.department == nil && input.division == nil
+        let touchesOnlyItems =
+            input.items.count > 0 && input.kind == nil && input.department == nil && input.division == nil
             && input.assigneeEmail == nil && input.notes == nil && input.optionalModules == nil
         try who.require(touchesOnlyItems ? .supplyItems : .updateRequest)
         let assignee = try await resolveAssignee(input.assigneeEmail)
@@ -85,43 +87,54 @@ public struct RequestService: Sendable {
             if let k = input.kind { record.kind = k }
             if let d = input.department { record.department = d }
             if let d = input.division { record.division = d.rawValue }
-            if let a = input.assigneeEmail { record.assigneeID = a == nil ? nil : assignee?.id; record.assigneeEmail = a == nil ? nil : assignee?.email }
+            if let a = input.assigneeEmail {
+                record.assigneeID = a == nil ? nil : assignee?.id
+                record.assigneeEmail = a == nil ? nil : assignee?.email
+            }
             if let n = input.notes { record.notes = n }
             if let m = input.optionalModules { record.optionalModules = m }
             for (name, item) in input.items { record.checklist[name] = item }
             // Once information is complete, a required item can only be taken back by reopening it.
             if record.state != .requested, !record.checklist.isComplete(for: record.kind) {
                 let lost = record.checklist.unsettledRequiredItems(for: record.kind)
-                throw ServiceError.validation(lost.map {
-                    FieldError(pointer: "/items/\($0.rawValue)", message: "is required once information is complete; fire reopen_information first")
-                })
+                throw ServiceError.validation(
+                    lost.map {
+                        FieldError(
+                            pointer: "/items/\($0.rawValue)", message: "is required once information is complete; fire reopen_information first")
+                    })
             }
             // A running promise counts the working days of the request's division: moving division re-dates it.
             if record.division != before.division, let s = record.sla, s.metAt == nil {
                 let promise = PreviewSLA.start(at: s.startedAt, workingDays: sla.workingDays, calendar: sla.calendar(for: record.division))
-                record.sla = StoredSLA(startedAt: s.startedAt, dueAt: promise.dueAt, atRiskAt: promise.atRiskAt, metAt: nil,
-                                       calendarVersion: promise.calendarVersion)
+                record.sla = StoredSLA(
+                    startedAt: s.startedAt, dueAt: promise.dueAt, atRiskAt: promise.atRiskAt, metAt: nil,
+                    calendarVersion: promise.calendarVersion)
             }
             let diff = RequestDiff.between(before, record)
             guard !diff.isEmpty else { return before }  // nothing changed: no new version, no event
             record.version += 1
             record.updatedAt = time.now()
             // Supplying items settles the missing-information chase (its queued reminder would be out of date).
-            var settling = ReminderRules.settled(from: before.state, to: record.state, itemsChanged: before.checklist != record.checklist,
-                                                 slaChanged: before.sla != record.sla)
+            var settling = ReminderRules.settled(
+                from: before.state, to: record.state, itemsChanged: before.checklist != record.checklist,
+                slaChanged: before.sla != record.sla)
             // A new sign-off owner: what is queued for the old one (with their link) is not sent.
             if record.state == .signoffPending, before.checklist.signOffEmail != record.checklist.signOffEmail, !settling.contains(.signOff) {
                 settling.append(.signOff)
             }
-            guard try await RequestStore.update(record, event: event(record, "updated", by: who, data: .object(["changes": .object(diff)])),
-                                                settling: settling, at: record.updatedAt, on: conn, logger: logger)
+            guard
+                try await RequestStore.update(
+                    record, event: event(record, "updated", by: who, data: .object(["changes": .object(diff)])),
+                    settling: settling, at: record.updatedAt, on: conn, logger: logger)
             else { throw await staleError(id) }
             try await completeIfReady(&record, on: conn)
             return record
         }
     }
 
-    public func transition(_ id: UUID, _ name: TransitionName, _ body: JSONValue?, expectedVersion: Int, by who: Principal) async throws -> RequestRecord {
+    public func transition(_ id: UUID, _ name: TransitionName, _ body: JSONValue?, expectedVersion: Int, by who: Principal) async throws
+        -> RequestRecord
+    {
         let definition = Lifecycle.definition(name)
         guard Permissions.allows(who.actor, .fire(name)) else { throw ServiceError.refused(.forbidden(actor: who.actor, transition: name)) }
         let arguments: TransitionArguments
@@ -148,8 +161,9 @@ public struct RequestService: Sendable {
             guard let record = try await RequestStore.fetch(id, on: conn, logger: logger) else {
                 throw ServiceError.notFound("request")
             }
-            let event = EventRecord(requestID: id, version: record.version, kind: "comment", actorKind: who.actor,
-                                    actorID: who.actorID, occurredAt: time.now(), data: .object(["text": .string(text!)]))
+            let event = EventRecord(
+                requestID: id, version: record.version, kind: "comment", actorKind: who.actor,
+                actorID: who.actorID, occurredAt: time.now(), data: .object(["text": .string(text!)]))
             try await EventStore.append(event, on: conn, logger: logger)
             return event
         }
@@ -175,8 +189,10 @@ public struct RequestService: Sendable {
     }
 
     /// Plans with the domain engine, writes the new version (compare-and-set) and records the event.
-    private func fire(_ name: TransitionName, _ arguments: TransitionArguments, on record: inout RequestRecord, by who: Principal,
-                      conn: PostgresConnection) async throws {
+    private func fire(
+        _ name: TransitionName, _ arguments: TransitionArguments, on record: inout RequestRecord, by who: Principal,
+        conn: PostgresConnection
+    ) async throws {
         let plan: TransitionPlan
         switch TransitionEngine.plan(name, on: record.snapshot, by: who.actor, arguments: arguments) {
         case .success(let p): plan = p
@@ -191,14 +207,16 @@ public struct RequestService: Sendable {
             case .recordInfoComplete: record.infoCompleteAt = now
             case .startPreviewSLA:
                 let promise = PreviewSLA.start(at: now, workingDays: sla.workingDays, calendar: sla.calendar(for: record.division))
-                record.sla = StoredSLA(startedAt: now, dueAt: promise.dueAt, atRiskAt: promise.atRiskAt, metAt: nil,
-                                       calendarVersion: promise.calendarVersion)
+                record.sla = StoredSLA(
+                    startedAt: now, dueAt: promise.dueAt, atRiskAt: promise.atRiskAt, metAt: nil,
+                    calendarVersion: promise.calendarVersion)
             case .clearPreviewSLA: record.sla = nil
             case .meetPreviewSLA: record.sla?.metAt = now
             case .recordAuditOutcome: record.auditOutcome = arguments.outcome
             // Email effects are queued below, after the new version is written.
             case .clearSignOffDecision, .recordApproval, .recordChangesRequested, .recordPreviewURL, .recordLiveURL,
-                 .notifySignOffOwner, .notifyTeam, .notifyServiceContact: break
+                .notifySignOffOwner, .notifyTeam, .notifyServiceContact:
+                break
             }
         }
         record.version += 1
@@ -215,10 +233,13 @@ public struct RequestService: Sendable {
         let pageLinks = outbox.pageLinks(for: Notifications.kind(for: name), record, calendar: sla.calendar(for: record.division), at: now)
         let links = Array(pageLinks.values)
         let emails = outbox.drafts(for: plan, record: record, arguments: arguments, links: pageLinks.mapValues(outbox.url), at: now)
-        let settling = ReminderRules.settled(from: plan.from, to: plan.to, itemsChanged: false, slaChanged: before.sla != record.sla,
-                                             signOffDecided: before.signOffDecision == nil && record.signOffDecision != nil)
-        guard try await RequestStore.update(record, event: event(record, "transitioned", by: who, data: .object(data)), emails: emails,
-                                            settling: settling, links: links, at: now, on: conn, logger: logger)
+        let settling = ReminderRules.settled(
+            from: plan.from, to: plan.to, itemsChanged: false, slaChanged: before.sla != record.sla,
+            signOffDecided: before.signOffDecision == nil && record.signOffDecision != nil)
+        guard
+            try await RequestStore.update(
+                record, event: event(record, "transitioned", by: who, data: .object(data)), emails: emails,
+                settling: settling, links: links, at: now, on: conn, logger: logger)
         else { throw await staleError(record.id) }
     }
 
@@ -228,8 +249,9 @@ public struct RequestService: Sendable {
         var context = outbox.baseContext(record)
         context["link"] = outbox.url(link)
         try await LinkStore.insert(link, on: conn, logger: logger)
-        try await outbox.queue(.informationRequest, to: link.record.email, requestID: record.id, context: context,
-                               dedupKey: "\(record.id.uuidString.lowercased()):information_request", at: record.createdAt, on: conn, logger: logger)
+        try await outbox.queue(
+            .informationRequest, to: link.record.email, requestID: record.id, context: context,
+            dedupKey: "\(record.id.uuidString.lowercased()):information_request", at: record.createdAt, on: conn, logger: logger)
     }
 
     /// The scheduler starts a due product audit as `system`, inside its own transaction.

@@ -44,7 +44,8 @@ public struct SignOffService: Sendable {
         guard link.email.lowercased() == r.checklist.signOffEmail?.lowercased() else { throw LinkRefusal.unknownLink }
         let events = try await allEvents(r.id)
         if let d = r.signOffDecision,
-           let e = events.last(where: { ["approve_sign_off", "request_changes"].contains($0.data["transition"]?.stringValue ?? "") }) {
+            let e = events.last(where: { ["approve_sign_off", "request_changes"].contains($0.data["transition"]?.stringValue ?? "") })
+        {
             return .decided(r, decision: d, by: e.actorID ?? e.actorKind.rawValue, at: e.occurredAt)
         }
         guard r.state == .signoffPending else { return .closed(r) }

@@ -24,7 +24,9 @@ public struct StaffService: Sendable {
     public func createStaff(_ body: JSONValue, by who: Principal) async throws -> StaffRecord {
         try who.require(.manageStaff)
         var errors = ErrorCollector()
-        var email: String?, name: String?, role: StaffRole?
+        var email: String?
+        var name: String?
+        var role: StaffRole?
         if var r = ObjectReader(body, at: "", errors: &errors) {
             email = r.email("email", required: true)
             name = r.string("name", required: false)
@@ -52,7 +54,9 @@ public struct StaffService: Sendable {
     public func disableStaff(_ id: UUID, by who: Principal) async throws -> StaffRecord {
         try who.require(.manageStaff)
         if id == who.staffID { throw ServiceError.conflict("you cannot disable your own account") }
-        guard let s = try await StaffStore.disable(id: id, at: time.now(), on: db, logger: logger) else { throw ServiceError.notFound("staff member") }
+        guard let s = try await StaffStore.disable(id: id, at: time.now(), on: db, logger: logger) else {
+            throw ServiceError.notFound("staff member")
+        }
         return s
     }
 
@@ -60,7 +64,9 @@ public struct StaffService: Sendable {
     public func createToken(_ body: JSONValue, by who: Principal) async throws -> (token: String, record: TokenRecord) {
         try who.require(.manageTokens)
         var errors = ErrorCollector()
-        var email: String?, name: String?, expires: Date?
+        var email: String?
+        var name: String?
+        var expires: Date?
         if var r = ObjectReader(body, at: "", errors: &errors) {
             email = r.email("email", required: true)
             name = r.string("name", required: false)
@@ -90,8 +96,9 @@ public struct StaffService: Sendable {
 
     public func createToken(for staff: StaffRecord, name: String, expiresAt: Date?) async throws -> (token: String, record: TokenRecord) {
         let token = Self.newToken()
-        let record = try await TokenStore.insert(id: UUID(), staffID: staff.id, hash: Self.hash(token), name: name,
-                                                 createdAt: time.now(), expiresAt: expiresAt, on: db, logger: logger)
+        let record = try await TokenStore.insert(
+            id: UUID(), staffID: staff.id, hash: Self.hash(token), name: name,
+            createdAt: time.now(), expiresAt: expiresAt, on: db, logger: logger)
         return (token, record)
     }
 
@@ -111,7 +118,7 @@ public struct StaffService: Sendable {
         guard token.hasPrefix(Self.tokenPrefix), token.utf8.count < 200 else { return nil }
         let hash = Self.hash(token)
         guard let (staff, _, storedHash) = try await TokenStore.authenticate(hash: hash, at: time.now(), on: db, logger: logger),
-              Self.constantTimeEquals(storedHash, hash)
+            Self.constantTimeEquals(storedHash, hash)
         else { return nil }
         return Principal(actor: ActorKind(staff.role), staffID: staff.id, email: staff.email)
     }
@@ -119,7 +126,8 @@ public struct StaffService: Sendable {
     static func newToken() -> String {
         var rng = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        return tokenPrefix + Data(bytes).base64EncodedString()
+        return tokenPrefix
+            + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 

@@ -23,14 +23,17 @@ public struct StaffSignInService: Sendable {
     /// Emails a sign-in link when the address belongs to an active staff member; says nothing either way.
     public func requestLink(email: String) async throws {
         guard FieldRules.emailProblem(email) == nil, let staff = try await StaffStore.find(email: email, on: db, logger: logger),
-              staff.disabledAt == nil else { return }
+            staff.disabledAt == nil
+        else { return }
         let now = time.now()
         let token = NewLink.random()
         try await db.transaction(logger: logger) { conn in
-            try await StaffSessionStore.createSignInLink(staffID: staff.id, token: token, at: now, expiresAt: now.addingTimeInterval(Self.linkLifetime),
-                                                         on: conn, logger: logger)
-            try await outbox.queue(.staffSignIn, to: staff.email, requestID: nil, context: ["link": "\(outbox.settings.baseURL)/staff/sign-in/\(token)"],
-                                   dedupKey: nil, at: now, on: conn, logger: logger)
+            try await StaffSessionStore.createSignInLink(
+                staffID: staff.id, token: token, at: now, expiresAt: now.addingTimeInterval(Self.linkLifetime),
+                on: conn, logger: logger)
+            try await outbox.queue(
+                .staffSignIn, to: staff.email, requestID: nil, context: ["link": "\(outbox.settings.baseURL)/staff/sign-in/\(token)"],
+                dedupKey: nil, at: now, on: conn, logger: logger)
         }
     }
 
@@ -42,8 +45,9 @@ public struct StaffSignInService: Sendable {
     public func exchange(_ token: String) async throws -> String? {
         let now = time.now()
         let session = NewLink.random()
-        let id = try await StaffSessionStore.exchange(token, session: session, csrf: NewLink.random(), at: now,
-                                                      sessionExpiresAt: now.addingTimeInterval(Self.sessionLifetime), on: db, logger: logger)
+        let id = try await StaffSessionStore.exchange(
+            token, session: session, csrf: NewLink.random(), at: now,
+            sessionExpiresAt: now.addingTimeInterval(Self.sessionLifetime), on: db, logger: logger)
         return id == nil ? nil : session
     }
 

@@ -49,8 +49,9 @@ public struct TaskListService: Sendable {
         guard case .open(let link, let r) = try await view(token: token) else { throw LinkRefusal.unknownLink }
         try PageLinks.requireCSRF(csrf, of: link)
         do {
-            let saved = try await requests.update(r.id, .object(["items": .object([item.rawValue: input])]), expectedVersion: r.version,
-                                                  by: Principal(actor: .serviceContact, email: link.email))
+            let saved = try await requests.update(
+                r.id, .object(["items": .object([item.rawValue: input])]), expectedVersion: r.version,
+                by: Principal(actor: .serviceContact, email: link.email))
             try await DraftStore.delete(requestID: r.id, item: item, on: db, logger: logger)
             return saved
         } catch ServiceError.validation(let errors) {

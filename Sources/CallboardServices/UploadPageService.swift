@@ -32,9 +32,10 @@ public struct UploadPageService: Sendable {
     public func view(token: String) async throws -> View {
         let (link, r) = try await PageLinks.open(token, purpose: .upload, db: db, logger: logger)
         guard let dsID = link.dataSetID, let d = try await DataSetStore.fetch(dsID, on: db, logger: logger),
-              // A link acts only for someone the data set still names as an uploader, or the contact.
-              d.uploaders.contains(where: { $0.email.lowercased() == link.email.lowercased() })
-                || link.email.lowercased() == r.checklist.contactEmail?.lowercased() else { throw LinkRefusal.unknownLink }
+            // A link acts only for someone the data set still names as an uploader, or the contact.
+            d.uploaders.contains(where: { $0.email.lowercased() == link.email.lowercased() })
+                || link.email.lowercased() == r.checklist.contactEmail?.lowercased()
+        else { throw LinkRefusal.unknownLink }
         if r.state.isFinal { return .closed(r) }
         guard time.now() < link.expiresAt else { return .expired(link, r) }
         return .open(link, r, try await dataSets.views([d], division: r.division)[0])
@@ -51,18 +52,23 @@ public struct UploadPageService: Sendable {
         case .failure(let invalid): throw Failure.invalid(invalid.problems)
         }
         let now = time.now()
-        let upload = UploadRecord(id: UUID(), dataSetID: view.record.id, period: view.period, receivedAt: now, source: "csv",
-                                  note: "\(rows) rows")
+        let upload = UploadRecord(
+            id: UUID(), dataSetID: view.record.id, period: view.period, receivedAt: now, source: "csv",
+            note: "\(rows) rows")
         let who = Principal(actor: .uploader, email: link.email)
         try await db.transaction(logger: logger) { conn in
-            try await DataSetStore.recordUpload(upload, actorID: who.actorID, rowCount: rows, content: String(decoding: file, as: UTF8.self),
-                                                on: conn, logger: logger)
-            try await EventStore.append(EventRecord(requestID: r.id, version: r.version, kind: "upload_recorded", actorKind: .uploader,
-                                                    actorID: link.email, occurredAt: now, data: .object([
-                                                        "data_set_id": .string(view.record.id.uuidString.lowercased()),
-                                                        "period_start": .string(view.period.start.description),
-                                                        "period_end": .string(view.period.end.description), "source": .string("csv"),
-                                                    ])), on: conn, logger: logger)
+            try await DataSetStore.recordUpload(
+                upload, actorID: who.actorID, rowCount: rows, content: String(decoding: file, as: UTF8.self),
+                on: conn, logger: logger)
+            try await EventStore.append(
+                EventRecord(
+                    requestID: r.id, version: r.version, kind: "upload_recorded", actorKind: .uploader,
+                    actorID: link.email, occurredAt: now,
+                    data: .object([
+                        "data_set_id": .string(view.record.id.uuidString.lowercased()),
+                        "period_start": .string(view.period.start.description),
+                        "period_end": .string(view.period.end.description), "source": .string("csv"),
+                    ])), on: conn, logger: logger)
         }
         return (upload, rows)
     }

@@ -23,8 +23,10 @@ public struct NewEmail: Sendable {
     public var messageDomain: String
     public var messageID: String { "<\(id.uuidString.lowercased())@\(messageDomain)>" }
 
-    public init(requestID: UUID?, kind: String, recipient: String, subject: String, bodyText: String, bodyHTML: String,
-                templateData: JSONValue, dedupKey: String?, runAt: Date, maxAttempts: Int, messageDomain: String) {
+    public init(
+        requestID: UUID?, kind: String, recipient: String, subject: String, bodyText: String, bodyHTML: String,
+        templateData: JSONValue, dedupKey: String?, runAt: Date, maxAttempts: Int, messageDomain: String
+    ) {
         self.requestID = requestID
         self.kind = kind
         self.recipient = recipient
@@ -97,13 +99,17 @@ public enum EmailStore {
     /// Queues emails in one statement: the rows (suppressed addresses marked so), their events on
     /// their requests, and the wake-up (delivered on commit). Emails whose dedup key is already
     /// live or sent are skipped; the result holds the status of each one queued, by id.
-    public static func enqueueMany(_ emails: [NewEmail], at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> [UUID: EmailStatus] {
+    public static func enqueueMany(_ emails: [NewEmail], at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> [UUID:
+        EmailStatus]
+    {
         guard !emails.isEmpty else { return [:] }
         // 14 binds an email: chunks keep each statement well under PostgreSQL's 65,535.
         if emails.count > 1000 {
             var out: [UUID: EmailStatus] = [:]
             for start in stride(from: 0, to: emails.count, by: 1000) {
-                out.merge(try await enqueueMany(Array(emails[start..<min(start + 1000, emails.count)]), at: now, on: conn, logger: logger)) { a, _ in a }
+                out.merge(try await enqueueMany(Array(emails[start..<min(start + 1000, emails.count)]), at: now, on: conn, logger: logger)) { a, _ in
+                    a
+                }
             }
             return out
         }
@@ -138,9 +144,12 @@ public enum EmailStore {
     }
 
     /// Claims up to `limit` due emails in one statement: status `sending`, attempt + 1, a lease.
-    public static func claim(limit: Int, worker: String, leaseSeconds: Double, at now: Date, on client: PostgresClient,
-                             logger: Logger) async throws -> [EmailRecord] {
-        let rows = try await client.query("""
+    public static func claim(
+        limit: Int, worker: String, leaseSeconds: Double, at now: Date, on client: PostgresClient,
+        logger: Logger
+    ) async throws -> [EmailRecord] {
+        let rows = try await client.query(
+            """
             WITH next AS (
                 SELECT id FROM emails WHERE status = 'queued' AND run_at <= \(now)
                 ORDER BY run_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
@@ -158,7 +167,8 @@ public enum EmailStore {
     /// Returns emails whose worker vanished (lease expired) to the queue.
     @discardableResult
     public static func reclaimExpired(at now: Date, on client: PostgresClient, logger: Logger) async throws -> Int {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             WITH expired AS (
                 SELECT id, attempts, leased_by, claimed_at FROM emails WHERE status = 'sending' AND lease_until < \(now)
                 LIMIT 1000 FOR UPDATE SKIP LOCKED
@@ -171,15 +181,18 @@ public enum EmailStore {
                    last_error = 'worker stopped before finishing; lease expired'
             FROM expired WHERE e.id = expired.id
             RETURNING e.id
-            """, logger: logger).collect()
+            """, logger: logger
+        ).collect()
         return rows.count
     }
 
     /// Extends the lease while a send is in progress; false when the attempt was fenced off.
     public static func heartbeat(id: UUID, attempt: Int, until: Date, on client: PostgresClient, logger: Logger) async throws -> Bool {
-        try await client.query("""
+        try await client.query(
+            """
             UPDATE emails SET lease_until = \(until) WHERE id = \(id) AND attempts = \(attempt) AND status = 'sending' RETURNING id
-            """, logger: logger).collect().count == 1
+            """, logger: logger
+        ).collect().count == 1
     }
 
     public enum Outcome: Sendable, Equatable {
@@ -192,30 +205,49 @@ public enum EmailStore {
 
     /// Records the outcome of attempt `attempt`; false when a newer attempt owns the email.
     @discardableResult
-    public static func finish(id: UUID, attempt: Int, outcome: Outcome, at now: Date, on client: PostgresClient, logger: Logger) async throws -> Bool {
+    public static func finish(id: UUID, attempt: Int, outcome: Outcome, at now: Date, on client: PostgresClient, logger: Logger) async throws -> Bool
+    {
         try await finish([(id, attempt, outcome)], at: now, on: client, logger: logger).contains(id)
     }
 
     /// Records a batch of outcomes in one statement (plus one for any new suppressions), each fenced
     /// by its attempt number; returns the ids whose outcome was recorded.
-    public static func finish(_ results: [(id: UUID, attempt: Int, outcome: Outcome)], at now: Date, on client: PostgresClient,
-                              logger: Logger) async throws -> Set<UUID> {
+    public static func finish(
+        _ results: [(id: UUID, attempt: Int, outcome: Outcome)], at now: Date, on client: PostgresClient,
+        logger: Logger
+    ) async throws -> Set<UUID> {
         guard !results.isEmpty else { return [] }
-        var ids: [UUID] = [], attempts: [Int] = [], statuses: [String] = [], runAts: [Date] = [], errors: [String] = []
+        var ids: [UUID] = []
+        var attempts: [Int] = []
+        var statuses: [String] = []
+        var runAts: [Date] = []
+        var errors: [String] = []
         var suppressions: [(UUID, String)] = []
         for (id, attempt, outcome) in results {
             ids.append(id)
             attempts.append(attempt)
             switch outcome {
-            case .sent: statuses.append("sent"); runAts.append(now); errors.append("")
-            case .retry(let at, let e): statuses.append("queued"); runAts.append(at); errors.append(e)
+            case .sent:
+                statuses.append("sent")
+                runAts.append(now)
+                errors.append("")
+            case .retry(let at, let e):
+                statuses.append("queued")
+                runAts.append(at)
+                errors.append(e)
             case .failed(let e, let bad):
-                statuses.append("failed"); runAts.append(now); errors.append(e)
+                statuses.append("failed")
+                runAts.append(now)
+                errors.append(e)
                 if bad { suppressions.append((id, e)) }
-            case .dead(let e): statuses.append("dead"); runAts.append(now); errors.append(e)
+            case .dead(let e):
+                statuses.append("dead")
+                runAts.append(now)
+                errors.append(e)
             }
         }
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             WITH input AS (
                 SELECT * FROM unnest(\(ids), \(attempts), \(statuses), \(runAts), \(errors)) AS t(id, attempt, status, run_at, error)
             ), done AS (
@@ -239,7 +271,8 @@ public enum EmailStore {
                 FROM done JOIN requests r ON r.id = done.request_id
             )
             SELECT id FROM done
-            """, logger: logger).collect()
+            """, logger: logger
+        ).collect()
         let recorded = Set(try rows.map { try $0.decode(UUID.self) })
         let toSuppress = suppressions.filter { recorded.contains($0.0) }
         if !toSuppress.isEmpty {
@@ -256,10 +289,13 @@ public enum EmailStore {
     /// Staff: stop a queued (or failed) email. Returns the email, or nil when it does not exist.
     public static func cancel(id: UUID, at now: Date, on client: PostgresClient, logger: Logger) async throws -> (EmailRecord, changed: Bool)? {
         try await client.transaction(logger: logger) { conn in
-            let changed = try await conn.query("""
-                UPDATE emails SET status = 'cancelled', updated_at = \(now) WHERE id = \(id) AND status IN ('queued', 'failed', 'dead')
-                RETURNING id
-                """, logger: logger).collect().count == 1
+            let changed =
+                try await conn.query(
+                    """
+                    UPDATE emails SET status = 'cancelled', updated_at = \(now) WHERE id = \(id) AND status IN ('queued', 'failed', 'dead')
+                    RETURNING id
+                    """, logger: logger
+                ).collect().count == 1
             if changed { try await recordEvent(id, "email_cancelled", at: now, on: conn, logger: logger) }
             return try await fetch(id, on: conn, logger: logger).map { ($0, changed) }
         }
@@ -268,12 +304,15 @@ public enum EmailStore {
     /// Staff: send again a failed, dead or cancelled email, with a fresh set of attempts.
     public static func retry(id: UUID, at now: Date, on client: PostgresClient, logger: Logger) async throws -> (EmailRecord, changed: Bool)? {
         try await client.transaction(logger: logger) { conn in
-            let changed = try await conn.query("""
-                UPDATE emails SET status = 'queued', run_at = \(now), max_attempts = attempts + \(RetryPolicy().maxAttempts), updated_at = \(now)
-                WHERE id = \(id) AND status IN ('failed', 'dead', 'cancelled')
-                  AND NOT EXISTS (SELECT 1 FROM email_suppressions WHERE address = lower(emails.recipient))
-                RETURNING id
-                """, logger: logger).collect().count == 1
+            let changed =
+                try await conn.query(
+                    """
+                    UPDATE emails SET status = 'queued', run_at = \(now), max_attempts = attempts + \(RetryPolicy().maxAttempts), updated_at = \(now)
+                    WHERE id = \(id) AND status IN ('failed', 'dead', 'cancelled')
+                      AND NOT EXISTS (SELECT 1 FROM email_suppressions WHERE address = lower(emails.recipient))
+                    RETURNING id
+                    """, logger: logger
+                ).collect().count == 1
             if changed {
                 try await recordEvent(id, "email_queued", at: now, on: conn, logger: logger, detail: "retried by staff")
                 try await conn.query("SELECT pg_notify(\(channel), '')", logger: logger)
@@ -284,14 +323,17 @@ public enum EmailStore {
 
     /// Adds an address to the suppression list and marks its queued emails `suppressed`.
     public static func suppress(_ address: String, reason: String, at now: Date, on conn: PostgresConnection, logger: Logger) async throws {
-        try await conn.query("""
+        try await conn.query(
+            """
             INSERT INTO email_suppressions (address, reason, created_at) VALUES (lower(\(address)), \(reason), \(now))
             ON CONFLICT (address) DO NOTHING
             """, logger: logger)
-        let ids = try await conn.query("""
+        let ids = try await conn.query(
+            """
             UPDATE emails SET status = 'suppressed', updated_at = \(now) WHERE lower(recipient) = lower(\(address)) AND status = 'queued'
             RETURNING id
-            """, logger: logger).collect()
+            """, logger: logger
+        ).collect()
         for row in ids { try await recordEvent(try row.decode(UUID.self), "email_suppressed", at: now, on: conn, logger: logger) }
     }
 
@@ -303,15 +345,18 @@ public enum EmailStore {
     public static func suppressions(on client: PostgresClient, logger: Logger) async throws -> [(address: String, reason: String, createdAt: Date)] {
         var out: [(String, String, Date)] = []
         for try await row in try await client.query("SELECT address, reason, created_at FROM email_suppressions ORDER BY address", logger: logger)
-            .decode((String, String, Date).self) { out.append(row) }
+            .decode((String, String, Date).self)
+        { out.append(row) }
         return out
     }
 
     /// Cancels the queued emails with these dedup keys (the reminder they carried is settled).
     public static func cancelQueued(dedupKeys: [String], at now: Date, on conn: PostgresConnection, logger: Logger) async throws {
-        let rows = try await conn.query("""
+        let rows = try await conn.query(
+            """
             UPDATE emails SET status = 'cancelled', updated_at = \(now) WHERE dedup_key = ANY(\(dedupKeys)) AND status = 'queued' RETURNING id
-            """, logger: logger).collect()
+            """, logger: logger
+        ).collect()
         for row in rows { try await recordEvent(try row.decode(UUID.self), "email_cancelled", at: now, on: conn, logger: logger) }
     }
 
@@ -325,9 +370,11 @@ public enum EmailStore {
 
     public static func attempts(_ id: UUID, on client: PostgresClient, logger: Logger) async throws -> [EmailAttempt] {
         var out: [EmailAttempt] = []
-        for try await (n, w, s, f, o, e) in try await client.query("""
+        for try await (n, w, s, f, o, e) in try await client.query(
+            """
             SELECT attempt, worker, started_at, finished_at, outcome, error FROM email_attempts WHERE email_id = \(id) ORDER BY attempt
-            """, logger: logger).decode((Int, String, Date, Date?, String?, String?).self) {
+            """, logger: logger
+        ).decode((Int, String, Date, Date?, String?, String?).self) {
             out.append(EmailAttempt(attempt: n, worker: w, startedAt: s, finishedAt: f, outcome: o, error: e))
         }
         return out
@@ -342,17 +389,22 @@ public enum EmailStore {
 
     /// Newest first, paginated by (created_at, id).
     public static func list(_ f: Filter, after cursor: ListCursor?, limit: Int, on client: PostgresClient, logger: Logger) async throws
-        -> (emails: [EmailRecord], next: ListCursor?) {
+        -> (emails: [EmailRecord], next: ListCursor?)
+    {
         var binds = PostgresBindings()
         var conditions: [String] = []
-        func bind(_ v: some PostgresNonThrowingEncodable) -> String { binds.append(v); return "$\(binds.count)" }
+        func bind(_ v: some PostgresNonThrowingEncodable) -> String {
+            binds.append(v)
+            return "$\(binds.count)"
+        }
         if let s = f.status { conditions.append("status = \(bind(s.rawValue))") }
         if let r = f.requestID { conditions.append("request_id = \(bind(r))") }
         if let r = f.recipient { conditions.append("lower(recipient) = lower(\(bind(r)))") }
         if let c = cursor {
             conditions.append("(created_at, id) < ('epoch'::timestamptz + \(bind(c.createdMicros)) * interval '1 microsecond', \(bind(c.id)))")
         }
-        let sql = "SELECT \(columns), (extract(epoch FROM created_at) * 1000000)::int8 AS created_us FROM emails "
+        let sql =
+            "SELECT \(columns), (extract(epoch FROM created_at) * 1000000)::int8 AS created_us FROM emails "
             + (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             + " ORDER BY created_at DESC, id DESC LIMIT \(bind(limit + 1))"
         let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
@@ -366,18 +418,24 @@ public enum EmailStore {
     }
 
     /// Queue depth by status and the age of the oldest due queued email, for metrics.
-    public static func stats(at now: Date, on client: PostgresClient, logger: Logger) async throws -> (byStatus: [EmailStatus: Int], oldestQueuedSeconds: Double) {
+    public static func stats(at now: Date, on client: PostgresClient, logger: Logger) async throws -> (
+        byStatus: [EmailStatus: Int], oldestQueuedSeconds: Double
+    ) {
         var by: [EmailStatus: Int] = [:]
         for try await (s, n) in try await client.query("SELECT status, count(*)::int8 FROM emails GROUP BY status", logger: logger)
-            .decode((String, Int64).self) { if let st = EmailStatus(rawValue: s) { by[st] = Int(n) } }
+            .decode((String, Int64).self)
+        { if let st = EmailStatus(rawValue: s) { by[st] = Int(n) } }
         let oldest = try await client.query("SELECT min(run_at) FROM emails WHERE status = 'queued' AND run_at <= \(now)", logger: logger)
             .collect().first?.decode(Date?.self)
         return (by, oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0)
     }
 
     /// An event on the email's request (if it has one), at the request's current version.
-    static func recordEvent(_ emailID: UUID, _ kind: String, at now: Date, on conn: PostgresConnection, logger: Logger, detail: String? = nil) async throws {
-        try await conn.query("""
+    static func recordEvent(_ emailID: UUID, _ kind: String, at now: Date, on conn: PostgresConnection, logger: Logger, detail: String? = nil)
+        async throws
+    {
+        try await conn.query(
+            """
             INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
             SELECT e.request_id, r.version, \(kind), 'system', NULL, \(now),
                    jsonb_strip_nulls(jsonb_build_object('email_id', e.id, 'email_kind', e.kind, 'recipient', e.recipient,
@@ -400,7 +458,8 @@ public enum EmailStore {
             bodyText: try r["body_text"].decode(String.self), bodyHTML: try r["body_html"].decode(String.self),
             templateData: try JSONText.decode(try r["template_data"].decode(String.self)),
             dedupKey: try r["dedup_key"].decode(String?.self), status: EmailStatus(rawValue: try r["status"].decode(String.self)) ?? .queued,
-            runAt: try r["run_at"].decode(Date.self), attempts: try r["attempts"].decode(Int.self), maxAttempts: try r["max_attempts"].decode(Int.self),
+            runAt: try r["run_at"].decode(Date.self), attempts: try r["attempts"].decode(Int.self),
+            maxAttempts: try r["max_attempts"].decode(Int.self),
             lastError: try r["last_error"].decode(String?.self), messageID: try r["message_id"].decode(String.self),
             createdAt: try r["created_at"].decode(Date.self), sentAt: try r["sent_at"].decode(Date?.self))
     }

@@ -19,12 +19,15 @@ public enum IdempotencyStore {
     }
 
     public static func claim(principal: String, key: String, fingerprint: [UInt8], on client: PostgresClient, logger: Logger) async throws -> Claim {
-        let inserted = try await client.query("""
+        let inserted = try await client.query(
+            """
             INSERT INTO idempotency_keys (principal, key, fingerprint) VALUES (\(principal), \(key), \(ByteBuffer(bytes: fingerprint)))
             ON CONFLICT DO NOTHING RETURNING key
-            """, logger: logger).collect()
+            """, logger: logger
+        ).collect()
         if !inserted.isEmpty { return .claimed }
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT fingerprint, status, headers::text, body FROM idempotency_keys WHERE principal = \(principal) AND key = \(key)
             """, logger: logger)
         for try await (fp, status, headers, body) in rows.decode((ByteBuffer, Int?, String?, ByteBuffer?).self) {
@@ -35,9 +38,12 @@ public enum IdempotencyStore {
         return try await claim(principal: principal, key: key, fingerprint: fingerprint, on: client, logger: logger)
     }
 
-    public static func complete(principal: String, key: String, status: Int, headers: [String: String], body: [UInt8],
-                                on client: PostgresClient, logger: Logger) async throws {
-        try await client.query("""
+    public static func complete(
+        principal: String, key: String, status: Int, headers: [String: String], body: [UInt8],
+        on client: PostgresClient, logger: Logger
+    ) async throws {
+        try await client.query(
+            """
             UPDATE idempotency_keys SET status = \(status), headers = \(JSONText.encode(headers))::jsonb, body = \(ByteBuffer(bytes: body))
             WHERE principal = \(principal) AND key = \(key)
             """, logger: logger)

@@ -32,9 +32,11 @@ extension Checklist {
 
     static func fromStored(_ text: String) throws -> Checklist {
         let raw = try JSONValue.parse(text).objectValue ?? [:]
-        return Checklist(Dictionary(uniqueKeysWithValues: raw.compactMap { k, v in
-            guard let name = ItemName(rawValue: k), let item = ChecklistItem(json: v) else { return nil }
-            return (name, item)
-        }))
+        return Checklist(
+            Dictionary(
+                uniqueKeysWithValues: raw.compactMap { k, v in
+                    guard let name = ItemName(rawValue: k), let item = ChecklistItem(json: v) else { return nil }
+                    return (name, item)
+                }))
     }
 }

@@ -30,8 +30,9 @@ public struct NewLink: Sendable {
 
     public init(purpose: LinkPurpose, requestID: UUID, email: String, requestVersion: Int, at now: Date, expiresAt: Date, dataSetID: UUID? = nil) {
         token = NewLink.random()
-        record = LinkRecord(id: UUID(), purpose: purpose, requestID: requestID, email: email, requestVersion: requestVersion,
-                            csrf: NewLink.random(), createdAt: now, expiresAt: expiresAt, dataSetID: dataSetID)
+        record = LinkRecord(
+            id: UUID(), purpose: purpose, requestID: requestID, email: email, requestVersion: requestVersion,
+            csrf: NewLink.random(), createdAt: now, expiresAt: expiresAt, dataSetID: dataSetID)
     }
 
     /// 256 random bits, base64url.
@@ -75,14 +76,18 @@ public enum LinkStore {
 
     /// The link a token names (expired ones too: the page says so), looked up by hash.
     public static func find(token: String, on client: PostgresClient, logger: Logger) async throws -> LinkRecord? {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT id, purpose, request_id, email, request_version, csrf, created_at, expires_at, data_set_id FROM links
             WHERE token_hash = \(hash(token))
             """, logger: logger)
-        for try await (id, purpose, rid, email, version, csrf, created, expires, ds) in rows.decode((UUID, String, UUID, String, Int, String, Date, Date, UUID?).self) {
+        for try await (id, purpose, rid, email, version, csrf, created, expires, ds) in rows.decode(
+            (UUID, String, UUID, String, Int, String, Date, Date, UUID?).self)
+        {
             guard let purpose = LinkPurpose(rawValue: purpose) else { return nil }
-            return LinkRecord(id: id, purpose: purpose, requestID: rid, email: email, requestVersion: version,
-                              csrf: csrf, createdAt: created, expiresAt: expires, dataSetID: ds)
+            return LinkRecord(
+                id: id, purpose: purpose, requestID: rid, email: email, requestVersion: version,
+                csrf: csrf, createdAt: created, expiresAt: expires, dataSetID: ds)
         }
         return nil
     }

@@ -31,8 +31,11 @@ public enum MigrationError: Error, CustomStringConvertible {
         switch self {
         case .missingBundle: return "the migrations folder was not found beside the program"
         case .changed(let name): return "migration \(name) was changed after it was applied (checksum differs); add a new migration instead"
-        case .unknown(let names): return "the database has migrations this program does not know: \(names.joined(separator: ", ")) (is the program older than the database?)"
-        case .pending(let names): return "the database has pending migrations: \(names.joined(separator: ", ")); run `callboard migrate` or `callboard serve --migrate`"
+        case .unknown(let names):
+            return
+                "the database has migrations this program does not know: \(names.joined(separator: ", ")) (is the program older than the database?)"
+        case .pending(let names):
+            return "the database has pending migrations: \(names.joined(separator: ", ")); run `callboard migrate` or `callboard serve --migrate`"
         }
     }
 }
@@ -61,7 +64,8 @@ public struct Migrator: Sendable {
         try await client.withConnection { conn in
             try await conn.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
             do {
-                try await conn.query("""
+                try await conn.query(
+                    """
                     CREATE TABLE IF NOT EXISTS schema_migrations (
                         name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
                     """, logger: logger)
@@ -97,8 +101,9 @@ public struct Migrator: Sendable {
     public func status(_ client: PostgresClient) async throws -> Status {
         let done = try await client.withConnection { try await readApplied($0) }
         try verify(done)
-        return Status(applied: migrations.map(\.name).filter { done[$0] != nil },
-                      pending: migrations.map(\.name).filter { done[$0] == nil })
+        return Status(
+            applied: migrations.map(\.name).filter { done[$0] != nil },
+            pending: migrations.map(\.name).filter { done[$0] == nil })
     }
 
     /// Throws `.pending` unless the database is current.
@@ -116,12 +121,14 @@ public struct Migrator: Sendable {
 
     /// Applied migrations by name; none when the bookkeeping table does not exist yet.
     private func readApplied(_ conn: PostgresConnection) async throws -> [String: String] {
-        let exists = try await conn.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
+        let exists =
+            try await conn.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
             .collect().first?.decode(Bool.self) ?? false
         guard exists else { return [:] }
         var done: [String: String] = [:]
         for try await (name, checksum) in try await conn.query("SELECT name, checksum FROM schema_migrations", logger: logger)
-            .decode((String, String).self) {
+            .decode((String, String).self)
+        {
             done[name] = checksum
         }
         return done

@@ -26,10 +26,13 @@ public struct RequestRecord: Sendable, Equatable {
     /// When the request entered its current state: what the reminder rules count from.
     public var stateEnteredAt: Date
 
-    public init(id: UUID, kind: RequestKind, state: RequestState, version: Int, department: String, division: String,
-                assigneeID: UUID? = nil, assigneeEmail: String? = nil, checklist: Checklist, optionalModules: [OptionalModule] = [],
-                notes: String = "", signOffDecision: SignOffDecision? = nil, previewURL: String? = nil, liveURL: String? = nil,
-                auditOutcome: AuditOutcome? = nil, infoCompleteAt: Date? = nil, createdAt: Date, updatedAt: Date, sla: StoredSLA? = nil, stateEnteredAt: Date? = nil) {
+    public init(
+        id: UUID, kind: RequestKind, state: RequestState, version: Int, department: String, division: String,
+        assigneeID: UUID? = nil, assigneeEmail: String? = nil, checklist: Checklist, optionalModules: [OptionalModule] = [],
+        notes: String = "", signOffDecision: SignOffDecision? = nil, previewURL: String? = nil, liveURL: String? = nil,
+        auditOutcome: AuditOutcome? = nil, infoCompleteAt: Date? = nil, createdAt: Date, updatedAt: Date, sla: StoredSLA? = nil,
+        stateEnteredAt: Date? = nil
+    ) {
         self.sla = sla
         self.stateEnteredAt = stateEnteredAt ?? createdAt
         self.id = id
@@ -54,15 +57,17 @@ public struct RequestRecord: Sendable, Equatable {
 
     /// What the reminder rules reason about.
     public var reminderFacts: ReminderFacts {
-        ReminderFacts(id: id, state: state, stateEnteredAt: stateEnteredAt, slaStartedAt: sla?.startedAt, slaDueAt: sla?.dueAt,
-                      slaAtRiskAt: sla?.atRiskAt, slaMetAt: sla?.metAt, signOffDecided: signOffDecision != nil)
+        ReminderFacts(
+            id: id, state: state, stateEnteredAt: stateEnteredAt, slaStartedAt: sla?.startedAt, slaDueAt: sla?.dueAt,
+            slaAtRiskAt: sla?.atRiskAt, slaMetAt: sla?.metAt, signOffDecided: signOffDecision != nil)
     }
 
     /// What the lifecycle engine reasons about.
     public var snapshot: RequestSnapshot {
         get {
-            RequestSnapshot(kind: kind, state: state, checklist: checklist, signOffDecision: signOffDecision,
-                            previewURL: previewURL, liveURL: liveURL)
+            RequestSnapshot(
+                kind: kind, state: state, checklist: checklist, signOffDecision: signOffDecision,
+                previewURL: previewURL, liveURL: liveURL)
         }
         set {
             kind = newValue.kind
@@ -103,8 +108,10 @@ public struct EventRecord: Sendable, Equatable {
     public var occurredAt: Date
     public var data: JSONValue
 
-    public init(id: Int64 = 0, requestID: UUID, version: Int, kind: String, actorKind: ActorKind, actorID: String?,
-                occurredAt: Date, data: JSONValue) {
+    public init(
+        id: Int64 = 0, requestID: UUID, version: Int, kind: String, actorKind: ActorKind, actorID: String?,
+        occurredAt: Date, data: JSONValue
+    ) {
         self.id = id
         self.requestID = requestID
         self.version = version

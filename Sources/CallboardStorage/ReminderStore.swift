@@ -60,19 +60,23 @@ public enum ReminderStore {
     /// for it arrived), or all (its uploaders changed); returns how many emails were cancelled.
     /// Upload keys read `<data set>:upload:<period start>:<step>`.
     @discardableResult
-    public static func settle(dataSetID: UUID, throughPeriod: CivilDate? = nil, at now: Date, on conn: PostgresConnection,
-                              logger: Logger) async throws -> Int {
+    public static func settle(
+        dataSetID: UUID, throughPeriod: CivilDate? = nil, at now: Date, on conn: PostgresConnection,
+        logger: Logger
+    ) async throws -> Int {
         var b = SQLBinds()
         var condition = "data_set_id = \(b.add(dataSetID))"
         if let p = throughPeriod { condition += " AND split_part(dedup_key, ':', 3) <= \(b.add(p.description))" }
-        let sql = "WITH " + settleCTEs(where: condition, version: "rq.version", now: b.add(now))
+        let sql =
+            "WITH " + settleCTEs(where: condition, version: "rq.version", now: b.add(now))
             + " SELECT count(*)::int8 FROM cancelled"
         return Int(try await conn.query(b.query(sql), logger: logger).collect().first?.decode(Int64.self) ?? 0)
     }
 
     /// Requests whose rules may owe something at `now`, oldest first. With `lock`, rows are locked
     /// (others skipped) so concurrent schedulers split the work.
-    public static func dueRequests(at now: Date, limit: Int, lock: Bool, on conn: PostgresConnection, logger: Logger) async throws -> [RequestRecord] {
+    public static func dueRequests(at now: Date, limit: Int, lock: Bool, on conn: PostgresConnection, logger: Logger) async throws -> [RequestRecord]
+    {
         try await conn.query(dueRequestsQuery(at: now, limit: limit, lock: lock), logger: logger).collect().map(RequestStore.decode)
     }
 
@@ -90,12 +94,16 @@ public enum ReminderStore {
     public static func dueDataSets(at now: Date, limit: Int, lock: Bool, on conn: PostgresConnection, logger: Logger) async throws -> [DueDataSet] {
         var out: [DueDataSet] = []
         for try await (id, rid, name, cadence, days, uploaders, created, updated, state, division, latest) in try await conn.query(
-            dueDataSetsQuery(at: now, limit: limit, lock: lock), logger: logger)
-            .decode((UUID, UUID, String, String, Int, String, Date, Date, String, String, String?).self) {
-            out.append(DueDataSet(
-                dataSet: DataSetStore.record(id: id, requestID: rid, name: name, cadence: cadence, dueDays: days, uploaders: uploaders,
-                                             created: created, updated: updated),
-                requestState: RequestState(rawValue: state) ?? .requested, division: division, latestPeriodStart: latest.flatMap(CivilDate.init(iso:))))
+            dueDataSetsQuery(at: now, limit: limit, lock: lock), logger: logger
+        )
+        .decode((UUID, UUID, String, String, Int, String, Date, Date, String, String, String?).self) {
+            out.append(
+                DueDataSet(
+                    dataSet: DataSetStore.record(
+                        id: id, requestID: rid, name: name, cadence: cadence, dueDays: days, uploaders: uploaders,
+                        created: created, updated: updated),
+                    requestState: RequestState(rawValue: state) ?? .requested, division: division,
+                    latestPeriodStart: latest.flatMap(CivilDate.init(iso:))))
         }
         return out
     }
@@ -187,8 +195,9 @@ public enum ReminderStore {
     /// Which of `keys` already exist (the dry run leaves those out).
     public static func existing(_ keys: [String], on conn: PostgresConnection, logger: Logger) async throws -> Set<String> {
         guard !keys.isEmpty else { return [] }
-        return Set(try await conn.query("SELECT dedup_key FROM reminders WHERE dedup_key = ANY(\(keys))", logger: logger)
-            .collect().map { try $0.decode(String.self) })
+        return Set(
+            try await conn.query("SELECT dedup_key FROM reminders WHERE dedup_key = ANY(\(keys))", logger: logger)
+                .collect().map { try $0.decode(String.self) })
     }
 
     /// Links reminders to the emails carrying them (what settling cancels).

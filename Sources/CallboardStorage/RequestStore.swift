@@ -101,7 +101,8 @@ public enum RequestStore {
         """
 
     public static func insert(_ r: RequestRecord, on conn: PostgresConnection, logger: Logger) async throws {
-        try await conn.query("""
+        try await conn.query(
+            """
             INSERT INTO requests (id, kind, state, version, department, division, assignee_id, items, missing_items,
                 optional_modules, service_name, notes, sign_off_decision, preview_url, live_url, audit_outcome,
                 info_complete_at, created_at, updated_at, state_entered_at, next_reminder_at)
@@ -120,8 +121,10 @@ public enum RequestStore {
     /// request for the scheduler to look at again.
     /// Every part hangs off the UPDATE, so when another change got there first nothing at all is
     /// written and the result is false. Being one statement, it is atomic without a transaction.
-    public static func update(_ r: RequestRecord, event e: EventRecord, emails: [NewEmail] = [], settling: [ReminderRule] = [],
-                              links: [NewLink] = [], at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
+    public static func update(
+        _ r: RequestRecord, event e: EventRecord, emails: [NewEmail] = [], settling: [ReminderRule] = [],
+        links: [NewLink] = [], at now: Date, on conn: PostgresConnection, logger: Logger
+    ) async throws -> Bool {
         var binds = SQLBinds()
         func bind(_ v: some PostgresNonThrowingEncodable) -> String { binds.add(v) }
         func bind(_ v: (some PostgresNonThrowingEncodable)?) -> String { binds.add(v) }
@@ -149,9 +152,11 @@ public enum RequestStore {
             )
             """
         if !settling.isEmpty {
-            sql += ", " + ReminderStore.settleCTEs(
-                where: "request_id = (SELECT id FROM updated) AND rule = ANY(\(bind(settling.map(\.rawValue))))",
-                version: "(SELECT version FROM updated)", now: bind(now), after: "event")
+            sql +=
+                ", "
+                + ReminderStore.settleCTEs(
+                    where: "request_id = (SELECT id FROM updated) AND rule = ANY(\(bind(settling.map(\.rawValue))))",
+                    version: "(SELECT version FROM updated)", now: bind(now), after: "event")
         }
         if !links.isEmpty {
             let rows = links.map { l in
@@ -211,8 +216,10 @@ public enum RequestStore {
     }
 
     /// One page in (created_at, id) order; the cursor is set when more rows follow.
-    public static func list(_ filter: RequestFilter, after cursor: ListCursor?, limit: Int, on client: PostgresClient,
-                            logger: Logger) async throws -> (records: [RequestSummary], next: ListCursor?) {
+    public static func list(
+        _ filter: RequestFilter, after cursor: ListCursor?, limit: Int, on client: PostgresClient,
+        logger: Logger
+    ) async throws -> (records: [RequestSummary], next: ListCursor?) {
         var binds = PostgresBindings()
         var conditions: [String] = []
         func bind(_ value: some PostgresNonThrowingEncodable) -> String {
@@ -264,19 +271,21 @@ public enum RequestStore {
             let r = row.makeRandomAccess()
             lastDue = try r["due_us"].decode(Int64?.self)
             let name = try r["service_name"].decode(String.self)
-            records.append(RequestSummary(
-                id: try r["id"].decode(UUID.self), kind: RequestKind(rawValue: try r["kind"].decode(String.self))!,
-                state: RequestState(rawValue: try r["state"].decode(String.self))!, version: try r["version"].decode(Int.self),
-                serviceName: name.isEmpty ? nil : name, department: try r["department"].decode(String.self),
-                division: try r["division"].decode(String.self), assigneeEmail: try r["assignee_email"].decode(String?.self),
-                missingItems: try r["missing_items"].decode([String].self).compactMap(ItemName.init(rawValue:)),
-                signOffDecision: try r["sign_off_decision"].decode(String?.self).flatMap(SignOffDecision.init(rawValue:)),
-                infoCompleteAt: try r["info_complete_at"].decode(Date?.self), createdAt: try r["created_at"].decode(Date.self),
-                updatedAt: try r["updated_at"].decode(Date.self), slaDueAt: try r["sla_due_at"].decode(Date?.self),
-                slaAtRiskAt: try r["sla_at_risk_at"].decode(Date?.self), slaMetAt: try r["sla_met_at"].decode(Date?.self)))
+            records.append(
+                RequestSummary(
+                    id: try r["id"].decode(UUID.self), kind: RequestKind(rawValue: try r["kind"].decode(String.self))!,
+                    state: RequestState(rawValue: try r["state"].decode(String.self))!, version: try r["version"].decode(Int.self),
+                    serviceName: name.isEmpty ? nil : name, department: try r["department"].decode(String.self),
+                    division: try r["division"].decode(String.self), assigneeEmail: try r["assignee_email"].decode(String?.self),
+                    missingItems: try r["missing_items"].decode([String].self).compactMap(ItemName.init(rawValue:)),
+                    signOffDecision: try r["sign_off_decision"].decode(String?.self).flatMap(SignOffDecision.init(rawValue:)),
+                    infoCompleteAt: try r["info_complete_at"].decode(Date?.self), createdAt: try r["created_at"].decode(Date.self),
+                    updatedAt: try r["updated_at"].decode(Date.self), slaDueAt: try r["sla_due_at"].decode(Date?.self),
+                    slaAtRiskAt: try r["sla_at_risk_at"].decode(Date?.self), slaMetAt: try r["sla_met_at"].decode(Date?.self)))
             lastMicros = try r["created_us"].decode(Int64.self)
         }
-        let next = rows.count > limit
+        let next =
+            rows.count > limit
             ? records.last.map { ListCursor(createdMicros: lastMicros, id: $0.id, dueMicros: filter.order == .slaDue ? .some(lastDue) : .none) }
             : nil
         return (records, next)
@@ -286,7 +295,8 @@ public enum RequestStore {
     public static func countByState(on client: PostgresClient, logger: Logger) async throws -> [RequestState: Int] {
         var out: [RequestState: Int] = [:]
         for try await (state, n) in try await client.query("SELECT state, count(*)::int8 FROM requests GROUP BY state", logger: logger)
-            .decode((String, Int64).self) {
+            .decode((String, Int64).self)
+        {
             if let s = RequestState(rawValue: state) { out[s] = Int(n) }
         }
         return out
@@ -314,8 +324,9 @@ public enum RequestStore {
             createdAt: try r["created_at"].decode(Date.self),
             updatedAt: try r["updated_at"].decode(Date.self),
             sla: try r["sla_due_at"].decode(Date?.self).map { due in
-                StoredSLA(startedAt: try r["sla_started_at"].decode(Date.self), dueAt: due, atRiskAt: try r["sla_at_risk_at"].decode(Date.self),
-                          metAt: try r["sla_met_at"].decode(Date?.self), calendarVersion: try r["sla_calendar_version"].decode(String.self))
+                StoredSLA(
+                    startedAt: try r["sla_started_at"].decode(Date.self), dueAt: due, atRiskAt: try r["sla_at_risk_at"].decode(Date.self),
+                    metAt: try r["sla_met_at"].decode(Date?.self), calendarVersion: try r["sla_calendar_version"].decode(String.self))
             },
             stateEnteredAt: try r["state_entered_at"].decode(Date.self))
     }

@@ -8,8 +8,8 @@ public enum SQLScript {
         var current = ""
         let chars = Array(sql)
         var i = 0
-        var dollarTag: String?   // inside $tag$ … $tag$
-        var quote: Character?    // inside '…' or "…"
+        var dollarTag: String?  // inside $tag$ … $tag$
+        var quote: Character?  // inside '…' or "…"
         while i < chars.count {
             let c = chars[i]
             let next: Character? = i + 1 < chars.count ? chars[i + 1] : nil

@@ -12,9 +12,12 @@ public struct StaffSession: Sendable, Equatable {
 
 /// Single-use sign-in links and sessions for the staff pages.
 public enum StaffSessionStore {
-    public static func createSignInLink(staffID: UUID, token: String, at now: Date, expiresAt: Date, on conn: PostgresConnection,
-                                        logger: Logger) async throws {
-        try await conn.query("""
+    public static func createSignInLink(
+        staffID: UUID, token: String, at now: Date, expiresAt: Date, on conn: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        try await conn.query(
+            """
             INSERT INTO staff_sign_in_links (token_hash, staff_id, created_at, expires_at)
             VALUES (\(LinkStore.hash(token)), \(staffID), \(now), \(expiresAt))
             """, logger: logger)
@@ -28,10 +31,12 @@ public enum StaffSessionStore {
     }
 
     public static func signInLink(_ token: String, at now: Date, on client: PostgresClient, logger: Logger) async throws -> SignInLinkState {
-        for try await (staff, expires, used, disabled) in try await client.query("""
+        for try await (staff, expires, used, disabled) in try await client.query(
+            """
             SELECT l.staff_id, l.expires_at, l.used_at, s.disabled_at FROM staff_sign_in_links l JOIN staff s ON s.id = l.staff_id
             WHERE l.token_hash = \(LinkStore.hash(token))
-            """, logger: logger).decode((UUID, Date, Date?, Date?).self) {
+            """, logger: logger
+        ).decode((UUID, Date, Date?, Date?).self) {
             if used != nil { return .used }
             if expires <= now || disabled != nil { return .expired }
             return .valid(staffID: staff)
@@ -40,9 +45,12 @@ public enum StaffSessionStore {
     }
 
     /// Uses the link (once, while valid) and opens a session; nil when the link cannot be used.
-    public static func exchange(_ token: String, session: String, csrf: String, at now: Date, sessionExpiresAt: Date,
-                                on client: PostgresClient, logger: Logger) async throws -> UUID? {
-        let rows = try await client.query("""
+    public static func exchange(
+        _ token: String, session: String, csrf: String, at now: Date, sessionExpiresAt: Date,
+        on client: PostgresClient, logger: Logger
+    ) async throws -> UUID? {
+        let rows = try await client.query(
+            """
             WITH used AS (
                 UPDATE staff_sign_in_links l SET used_at = \(now)
                 WHERE l.token_hash = \(LinkStore.hash(token)) AND l.used_at IS NULL AND l.expires_at > \(now)
@@ -52,17 +60,20 @@ public enum StaffSessionStore {
             INSERT INTO staff_sessions (token_hash, staff_id, csrf, created_at, expires_at)
             SELECT \(LinkStore.hash(session)), staff_id, \(csrf), \(now), \(sessionExpiresAt) FROM used
             RETURNING staff_id
-            """, logger: logger).collect()
+            """, logger: logger
+        ).collect()
         return try rows.first?.decode(UUID.self)
     }
 
     /// The live session a cookie names (not ended, not expired, staff not disabled).
     public static func session(_ token: String, at now: Date, on client: PostgresClient, logger: Logger) async throws -> StaffSession? {
-        for try await (id, email, name, role, created, csrf, expires) in try await client.query("""
+        for try await (id, email, name, role, created, csrf, expires) in try await client.query(
+            """
             SELECT s.id, s.email, s.name, s.role, s.created_at, x.csrf, x.expires_at
             FROM staff_sessions x JOIN staff s ON s.id = x.staff_id
             WHERE x.token_hash = \(LinkStore.hash(token)) AND x.ended_at IS NULL AND x.expires_at > \(now) AND s.disabled_at IS NULL
-            """, logger: logger).decode((UUID, String, String, String, Date, String, Date).self) {
+            """, logger: logger
+        ).decode((UUID, String, String, String, Date, String, Date).self) {
             guard let r = StaffRole(rawValue: role) else { return nil }
             return StaffSession(staff: StaffRecord(id: id, email: email, name: name, role: r, createdAt: created), csrf: csrf, expiresAt: expires)
         }
@@ -70,7 +81,8 @@ public enum StaffSessionStore {
     }
 
     public static func end(_ token: String, at now: Date, on client: PostgresClient, logger: Logger) async throws {
-        try await client.query("UPDATE staff_sessions SET ended_at = \(now) WHERE token_hash = \(LinkStore.hash(token)) AND ended_at IS NULL",
-                               logger: logger)
+        try await client.query(
+            "UPDATE staff_sessions SET ended_at = \(now) WHERE token_hash = \(LinkStore.hash(token)) AND ended_at IS NULL",
+            logger: logger)
     }
 }

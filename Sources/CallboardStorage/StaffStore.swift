@@ -4,18 +4,24 @@ import Logging
 import PostgresNIO
 
 public enum StaffStore {
-    public enum InsertOutcome: Sendable { case created(StaffRecord), emailTaken }
+    public enum InsertOutcome: Sendable {
+        case created(StaffRecord)
+        case emailTaken
+    }
 
     public static func insert(_ s: StaffRecord, on client: PostgresClient, logger: Logger) async throws -> InsertOutcome {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             INSERT INTO staff (id, email, name, role, created_at) VALUES (\(s.id), \(s.email), \(s.name), \(s.role.rawValue), \(s.createdAt))
             ON CONFLICT DO NOTHING RETURNING id
-            """, logger: logger).collect()
+            """, logger: logger
+        ).collect()
         return rows.isEmpty ? .emailTaken : .created(s)
     }
 
     public static func find(email: String, on client: PostgresClient, logger: Logger) async throws -> StaffRecord? {
-        try await one(client.query("SELECT id, email, name, role, created_at, disabled_at FROM staff WHERE lower(email) = lower(\(email))", logger: logger))
+        try await one(
+            client.query("SELECT id, email, name, role, created_at, disabled_at FROM staff WHERE lower(email) = lower(\(email))", logger: logger))
     }
 
     public static func find(id: UUID, on client: PostgresClient, logger: Logger) async throws -> StaffRecord? {
@@ -29,7 +35,8 @@ public enum StaffStore {
     /// Disables the account and revokes its tokens in one transaction; nil when no such staff.
     public static func disable(id: UUID, at: Date, on client: PostgresClient, logger: Logger) async throws -> StaffRecord? {
         try await client.transaction(logger: logger) { conn in
-            let rows = try await conn.query("""
+            let rows = try await conn.query(
+                """
                 UPDATE staff SET disabled_at = coalesce(disabled_at, \(at)) WHERE id = \(id)
                 RETURNING id, email, name, role, created_at, disabled_at
                 """, logger: logger)
@@ -44,8 +51,10 @@ public enum StaffStore {
     private static func all(_ rows: PostgresRowSequence) async throws -> [StaffRecord] {
         var out: [StaffRecord] = []
         for try await (id, email, name, role, created, disabled) in rows.decode((UUID, String, String, String, Date, Date?).self) {
-            out.append(StaffRecord(id: id, email: email, name: name, role: StaffRole(rawValue: role) ?? .viewer,
-                                   createdAt: created, disabledAt: disabled))
+            out.append(
+                StaffRecord(
+                    id: id, email: email, name: name, role: StaffRole(rawValue: role) ?? .viewer,
+                    createdAt: created, disabledAt: disabled))
         }
         return out
     }
@@ -54,9 +63,12 @@ public enum StaffStore {
 public enum TokenStore {
     static let columns = "id, staff_id, name, created_at, expires_at, revoked_at, last_used_at"
 
-    public static func insert(id: UUID, staffID: UUID, hash: [UInt8], name: String, createdAt: Date, expiresAt: Date?,
-                              on client: PostgresClient, logger: Logger) async throws -> TokenRecord {
-        let rows = try await client.query("""
+    public static func insert(
+        id: UUID, staffID: UUID, hash: [UInt8], name: String, createdAt: Date, expiresAt: Date?,
+        on client: PostgresClient, logger: Logger
+    ) async throws -> TokenRecord {
+        let rows = try await client.query(
+            """
             INSERT INTO api_tokens (id, staff_id, token_hash, name, created_at, expires_at)
             VALUES (\(id), \(staffID), \(ByteBuffer(bytes: hash)), \(name), \(createdAt), \(expiresAt))
             RETURNING id, staff_id, name, created_at, expires_at, revoked_at, last_used_at
@@ -67,35 +79,51 @@ public enum TokenStore {
     /// The staff member behind a token hash, when the token is live and the account enabled.
     /// The hash is an index lookup; the token itself never reaches the database. `last_used_at`
     /// is written at most once a minute, so reads stay reads.
-    public static func authenticate(hash: [UInt8], at now: Date, on client: PostgresClient, logger: Logger) async throws -> (StaffRecord, UUID, [UInt8])? {
+    public static func authenticate(hash: [UInt8], at now: Date, on client: PostgresClient, logger: Logger) async throws -> (
+        StaffRecord, UUID, [UInt8]
+    )? {
         // Read the row to the end before acting on it: a row stream left half-read holds its buffers.
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT s.id, s.email, s.name, s.role, s.created_at, t.id, t.token_hash, t.last_used_at
             FROM api_tokens t JOIN staff s ON s.id = t.staff_id
             WHERE t.token_hash = \(ByteBuffer(bytes: hash)) AND t.revoked_at IS NULL
               AND (t.expires_at IS NULL OR t.expires_at > \(now)) AND s.disabled_at IS NULL
-            """, logger: logger).collect()
+            """, logger: logger
+        ).collect()
         guard let row = rows.first else { return nil }
-        let (id, email, name, role, created, tokenID, stored, lastUsed) = try row.decode((UUID, String, String, String, Date, UUID, ByteBuffer, Date?).self)
+        let (id, email, name, role, created, tokenID, stored, lastUsed) = try row.decode(
+            (UUID, String, String, String, Date, UUID, ByteBuffer, Date?).self)
         if lastUsed.map({ now.timeIntervalSince($0) > 60 }) ?? true {
             try await client.query("UPDATE api_tokens SET last_used_at = \(now) WHERE id = \(tokenID)", logger: logger)
         }
-        return (StaffRecord(id: id, email: email, name: name, role: StaffRole(rawValue: role) ?? .viewer, createdAt: created), tokenID,
-                Array(buffer: stored))
+        return (
+            StaffRecord(id: id, email: email, name: name, role: StaffRole(rawValue: role) ?? .viewer, createdAt: created), tokenID,
+            Array(buffer: stored)
+        )
     }
 
     public static func list(staffID: UUID?, on client: PostgresClient, logger: Logger) async throws -> [TokenRecord] {
         if let staffID {
-            return try await decode(client.query("SELECT id, staff_id, name, created_at, expires_at, revoked_at, last_used_at FROM api_tokens WHERE staff_id = \(staffID) ORDER BY created_at, id", logger: logger))
+            return try await decode(
+                client.query(
+                    "SELECT id, staff_id, name, created_at, expires_at, revoked_at, last_used_at FROM api_tokens WHERE staff_id = \(staffID) ORDER BY created_at, id",
+                    logger: logger))
         }
-        return try await decode(client.query("SELECT id, staff_id, name, created_at, expires_at, revoked_at, last_used_at FROM api_tokens ORDER BY created_at, id", logger: logger))
+        return try await decode(
+            client.query(
+                "SELECT id, staff_id, name, created_at, expires_at, revoked_at, last_used_at FROM api_tokens ORDER BY created_at, id", logger: logger)
+        )
     }
 
     public static func revoke(id: UUID, at: Date, on client: PostgresClient, logger: Logger) async throws -> TokenRecord? {
-        try await decode(client.query("""
-            UPDATE api_tokens SET revoked_at = coalesce(revoked_at, \(at)) WHERE id = \(id)
-            RETURNING id, staff_id, name, created_at, expires_at, revoked_at, last_used_at
-            """, logger: logger)).first
+        try await decode(
+            client.query(
+                """
+                UPDATE api_tokens SET revoked_at = coalesce(revoked_at, \(at)) WHERE id = \(id)
+                RETURNING id, staff_id, name, created_at, expires_at, revoked_at, last_used_at
+                """, logger: logger)
+        ).first
     }
 
     private static func decode(_ rows: PostgresRowSequence) async throws -> [TokenRecord] {

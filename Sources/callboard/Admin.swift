@@ -6,8 +6,9 @@ import Foundation
 import Logging
 
 struct Admin: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Bootstrap staff accounts and API tokens from the shell.",
-                                                    subcommands: [CreateStaff.self, CreateToken.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Bootstrap staff accounts and API tokens from the shell.",
+        subcommands: [CreateStaff.self, CreateToken.self])
 }
 
 extension StaffRole: ExpressibleByArgument {}
@@ -39,8 +40,9 @@ struct CreateStaff: AsyncParsableCommand {
 }
 
 struct CreateToken: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "create-token",
-                                                    abstract: "Create an API token for a staff member and print only the token.")
+    static let configuration = CommandConfiguration(
+        commandName: "create-token",
+        abstract: "Create an API token for a staff member and print only the token.")
     @OptionGroup var database: DatabaseOptions
     @Option(name: .long, help: "Staff email") var email: String
     @Option(name: .long, help: "A label for the token") var name: String = "cli"
@@ -55,7 +57,8 @@ struct CreateToken: AsyncParsableCommand {
                 throw ValidationError("No active staff member with email \(email); create one with `callboard admin create-staff`")
             }
             let expires = days.map { Date().addingTimeInterval(Double($0) * 86_400) }
-            let (token, _) = try await StaffService(db: client, time: SystemTime(), logger: logger).createToken(for: staff, name: name, expiresAt: expires)
+            let (token, _) = try await StaffService(db: client, time: SystemTime(), logger: logger).createToken(
+                for: staff, name: name, expiresAt: expires)
             print(token)
         }
     }

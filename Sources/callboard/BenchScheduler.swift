@@ -10,8 +10,9 @@ import PostgresNIO
 /// times ticks at a fixed instant when nothing is due and when `--due` reminders are, beside the
 /// bare due queries run on the same connection pool as a baseline. Prints one JSON object.
 struct BenchScheduler: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-scheduler", abstract: "Benchmark scheduler ticks (development).",
-                                                    shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "bench-scheduler", abstract: "Benchmark scheduler ticks (development).",
+        shouldDisplay: false)
     @OptionGroup var database: DatabaseOptions
     @Option var requests = 100_000
     @Option(name: .customLong("data-sets")) var dataSets = 300_000
@@ -34,8 +35,9 @@ struct BenchScheduler: AsyncParsableCommand {
             let outbox = EmailOutbox(settings: .fromEnvironment(), templates: try EmailTemplates.bundled())
             let sla = PreviewSLAHolder(try await .current(db: client, logger: logger))
             try await seed(client, outbox: outbox, sla: sla, now: now, logger: logger)
-            let scheduler = ReminderScheduler(db: client, time: FixedTime(instant: now), logger: logger, outbox: outbox, sla: sla,
-                                              settings: try .fromEnvironment())
+            let scheduler = ReminderScheduler(
+                db: client, time: FixedTime(instant: now), logger: logger, outbox: outbox, sla: sla,
+                settings: try .fromEnvironment())
 
             // Baseline: the two due queries alone, as a tick with nothing due runs them.
             func rawDueQueries() async throws {
@@ -44,7 +46,10 @@ struct BenchScheduler: AsyncParsableCommand {
                     _ = try await ReminderStore.dueDataSets(at: now, limit: 500, lock: false, on: conn, logger: logger)
                 }
             }
-            for _ in 0..<20 { try await rawDueQueries(); try await scheduler.tick() }  // warm up connections and plans
+            for _ in 0..<20 {
+                try await rawDueQueries()
+                try await scheduler.tick()
+            }  // warm up connections and plans
             var baseline: [Double] = []
             var idle: [Double] = []
             for _ in 0..<idleTicks {
@@ -55,7 +60,8 @@ struct BenchScheduler: AsyncParsableCommand {
             var busy: [Double] = []
             var queued = 0
             for round in 0..<rounds {
-                try await client.query("""
+                try await client.query(
+                    """
                     UPDATE requests SET next_reminder_at = \(now.addingTimeInterval(-60))
                     WHERE id IN (SELECT id FROM requests WHERE department = 'Bench' ORDER BY id OFFSET \(round * due) LIMIT \(due))
                     """, logger: logger)
@@ -92,12 +98,20 @@ struct BenchScheduler: AsyncParsableCommand {
         guard existing == 0 else { return }
         let waiting = now.addingTimeInterval(-7 * 86_400)
         let service = RequestService(db: client, time: FixedTime(instant: waiting), logger: logger, outbox: outbox, sla: sla)
-        let contact: JSONValue = .object(["status": .string("provided"), "value": .object([
-            "name": .string("Bench Contact"), "email": .string("bench@example.gov.uk"), "phone": .string("020 7946 0000")])])
-        let template = try await service.create(.object(["kind": .string("transactional"), "department": .string("Bench"),
-                                                         "items": .object(["contact": contact])]),
-                                                by: Principal(actor: .admin, email: "bench@callboard.local"))
-        try await client.query("""
+        let contact: JSONValue = .object([
+            "status": .string("provided"),
+            "value": .object([
+                "name": .string("Bench Contact"), "email": .string("bench@example.gov.uk"), "phone": .string("020 7946 0000"),
+            ]),
+        ])
+        let template = try await service.create(
+            .object([
+                "kind": .string("transactional"), "department": .string("Bench"),
+                "items": .object(["contact": contact]),
+            ]),
+            by: Principal(actor: .admin, email: "bench@callboard.local"))
+        try await client.query(
+            """
             INSERT INTO requests (id, kind, state, version, department, division, items, missing_items, optional_modules, service_name,
                                   notes, created_at, updated_at, state_entered_at, next_reminder_at)
             SELECT gen_random_uuid(), kind, state, 1, department, division,
@@ -108,7 +122,8 @@ struct BenchScheduler: AsyncParsableCommand {
             """, logger: logger)
         try await client.query("UPDATE requests SET next_reminder_at = \(now) + interval '1 day' WHERE id = \(template.id)", logger: logger)
         let perRequest = max(1, dataSets / max(1, requests))
-        try await client.query("""
+        try await client.query(
+            """
             INSERT INTO data_sets (id, request_id, name, cadence, due_working_days, uploaders, created_at, updated_at, next_reminder_at)
             SELECT gen_random_uuid(), r.id, 'Data set ' || k, (ARRAY['weekly', 'monthly', 'quarterly'])[k % 3 + 1], 5,
                    '[{"name": "Uploader", "email": "uploader@example.gov.uk"}]', r.created_at, r.created_at,

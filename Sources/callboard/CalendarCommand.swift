@@ -8,8 +8,9 @@ import Logging
 import NIOCore
 
 struct CalendarCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "calendar", abstract: "The bank-holiday calendar behind working days.",
-                                                    subcommands: [Refresh.self])
+    static let configuration = CommandConfiguration(
+        commandName: "calendar", abstract: "The bank-holiday calendar behind working days.",
+        subcommands: [Refresh.self])
 
     struct Refresh: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

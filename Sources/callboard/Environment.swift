@@ -21,7 +21,8 @@ struct DatabaseOptions: ParsableArguments {
 
     func client(logger: Logger, keepOpen: Bool = false) throws -> PostgresClient {
         let size = poolSize ?? ProcessInfo.processInfo.environment["CALLBOARD_DB_POOL_SIZE"].flatMap(Int.init) ?? 20
-        return PostgresClient(configuration: try url().clientConfiguration(maxConnections: max(2, size), keepOpen: keepOpen), backgroundLogger: logger)
+        return PostgresClient(
+            configuration: try url().clientConfiguration(maxConnections: max(2, size), keepOpen: keepOpen), backgroundLogger: logger)
     }
 }
 
@@ -41,8 +42,10 @@ enum Logs {
 }
 
 /// Runs `body` with a started PostgresClient, then shuts the client down.
-func withDatabase<T: Sendable>(_ options: DatabaseOptions, logger: Logger, keepOpen: Bool = false,
-                               _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+func withDatabase<T: Sendable>(
+    _ options: DatabaseOptions, logger: Logger, keepOpen: Bool = false,
+    _ body: @Sendable (PostgresClient) async throws -> T
+) async throws -> T {
     // A one-shot command may query before the pool's run() task is scheduled; PostgresNIO then
     // warns and waits. The wait is harmless, so only errors from the pool are shown here.
     var poolLogger = logger

@@ -1,5 +1,5 @@
-import Foundation
 import CallboardDomain
+import Foundation
 import Logging
 
 /// One JSON object per line on stderr: time, level, label, message and metadata.

@@ -18,13 +18,18 @@ struct Probe: AsyncParsableCommand {
             let conn = try await PostgresConnection.connect(configuration: try database.url().connectionConfiguration(), id: 1, logger: logger)
             for round in 0..<3 {
                 for _ in 0..<count { _ = try await conn.query("SELECT 1::int8", logger: logger).collect() }
-                print("round \(round): \((try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("VmRSS") } ?? "")")
+                print(
+                    "round \(round): \((try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("VmRSS") } ?? "")"
+                )
             }
             try await conn.close()
             return
         }
         try await withDatabase(database, logger: logger, keepOpen: mode != "ondemand") { client in
-            func rss() -> String { (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("VmRSS") }.map(String.init) ?? "" }
+            func rss() -> String {
+                (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("VmRSS") }.map(
+                    String.init) ?? ""
+            }
             for round in 0..<3 {
                 try await withThrowingTaskGroup(of: Void.self) { g in
                     for w in 0..<16 {

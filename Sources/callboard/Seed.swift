@@ -16,8 +16,9 @@ struct Seed: AsyncParsableCommand {
         try await withDatabase(database, logger: logger) { client in
             try await Migrator(migrations: try Migration.bundled(), logger: logger).requireCurrent(client)
             let outbox = EmailOutbox(settings: .fromEnvironment(), templates: try EmailTemplates.bundled())
-            let service = RequestService(db: client, time: SystemTime(), logger: logger, outbox: outbox,
-                                         sla: PreviewSLAHolder(try await .current(db: client, logger: logger)))
+            let service = RequestService(
+                db: client, time: SystemTime(), logger: logger, outbox: outbox,
+                sla: PreviewSLAHolder(try await .current(db: client, logger: logger)))
             let seeder = Principal(actor: .admin, email: "seed@callboard.local")
             for example in ExampleRequests.all {
                 var record = try await service.create(example.body, by: seeder)
@@ -26,7 +27,8 @@ struct Seed: AsyncParsableCommand {
                     let actor = name == .approveSignOff ? Principal(actor: .signOffOwner, email: "owner@example.gov.uk") : seeder
                     record = try await service.transition(record.id, name, body, expectedVersion: record.version, by: actor)
                 }
-                print("\(record.state.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)) \(record.checklist.serviceName ?? "(no name yet)")")
+                print(
+                    "\(record.state.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)) \(record.checklist.serviceName ?? "(no name yet)")")
             }
         }
     }
@@ -43,22 +45,34 @@ enum ExampleRequests {
     }
 
     static func service(_ name: String, _ description: String, _ slug: String) -> JSONValue {
-        .object(["status": .string("provided"), "value": .object([
-            "name": .string(name), "description": .string(description), "start_page_url": .string("https://www.gov.uk/\(slug)"),
-        ])])
+        .object([
+            "status": .string("provided"),
+            "value": .object([
+                "name": .string(name), "description": .string(description), "start_page_url": .string("https://www.gov.uk/\(slug)"),
+            ]),
+        ])
     }
 
     static let rest: [String: JSONValue] = [
-        "cost_per_transaction": .object(["status": .string("provided"), "value": .object(["not_on_explorer_note": .string("Costs are in the annual report")])]),
-        "user_satisfaction": .object(["status": .string("provided"), "value": .object(["done_page_url": .string("https://www.gov.uk/done/example")])]),
-        "completion_rate": .object(["status": .string("provided"), "value": .object([
-            "analytics_provider": .string("google_analytics"), "read_access_granted": .bool(true),
-            "goals": .array([.object(["start": .string("/start"), "completion": .string("/confirmation")])]),
-        ])]),
-        "digital_take_up": .object(["status": .string("provided"), "value": .object([
-            "spreadsheet_reference": .string("channel-volumes.xlsx"),
-            "uploaders": .array([.object(["name": .string("Sam Patel"), "email": .string("sam.patel@example.gov.uk")])]),
-        ])]),
+        "cost_per_transaction": .object([
+            "status": .string("provided"), "value": .object(["not_on_explorer_note": .string("Costs are in the annual report")]),
+        ]),
+        "user_satisfaction": .object(["status": .string("provided"), "value": .object(["done_page_url": .string("https://www.gov.uk/done/example")])]
+        ),
+        "completion_rate": .object([
+            "status": .string("provided"),
+            "value": .object([
+                "analytics_provider": .string("google_analytics"), "read_access_granted": .bool(true),
+                "goals": .array([.object(["start": .string("/start"), "completion": .string("/confirmation")])]),
+            ]),
+        ]),
+        "digital_take_up": .object([
+            "status": .string("provided"),
+            "value": .object([
+                "spreadsheet_reference": .string("channel-volumes.xlsx"),
+                "uploaders": .array([.object(["name": .string("Sam Patel"), "email": .string("sam.patel@example.gov.uk")])]),
+            ]),
+        ]),
         "service_availability": .object(["status": .string("not_available"), "reason": .string("No health page yet")]),
     ]
 
@@ -74,26 +88,44 @@ enum ExampleRequests {
     static let approve: [(TransitionName, [String: String])] = [(.requestSignOff, [:]), (.approveSignOff, [:])]
 
     static let all: [Example] = [
-        Example(body: .object(["kind": .string("transactional"), "department": .string("DVLA"), "items": .object([
-            "contact": person("Ada Lovelace", "ada.lovelace@dvla.gov.uk", "020 7946 0001"),
-            "service": service("Renew your driving licence", "Drivers renew their photocard licence online.", "renew-driving-licence"),
-        ])]), path: []),
-        Example(body: .object(["kind": .string("non_transactional"), "department": .string("HMRC"), "items": .object([
-            "contact": person("Grace Hopper", "grace.hopper@hmrc.gov.uk", "020 7946 0002"),
-        ])]), path: []),
+        Example(
+            body: .object([
+                "kind": .string("transactional"), "department": .string("DVLA"),
+                "items": .object([
+                    "contact": person("Ada Lovelace", "ada.lovelace@dvla.gov.uk", "020 7946 0001"),
+                    "service": service("Renew your driving licence", "Drivers renew their photocard licence online.", "renew-driving-licence"),
+                ]),
+            ]), path: []),
+        Example(
+            body: .object([
+                "kind": .string("non_transactional"), "department": .string("HMRC"),
+                "items": .object([
+                    "contact": person("Grace Hopper", "grace.hopper@hmrc.gov.uk", "020 7946 0002")
+                ]),
+            ]), path: []),
         Example(body: full("DVSA", "Book your driving test", "People book their practical driving test.", "book-driving-test"), path: []),
         Example(body: full("HMPO", "Renew your passport", "Adults renew a passport online.", "renew-adult-passport"), path: [(.requestSignOff, [:])]),
-        Example(body: full("DEFRA", "Get a fishing licence", "Anglers buy a rod fishing licence.", "fishing-licences"),
-                path: approve + [(.markBuilt, [:])]),
-        Example(body: full("MOJ", "Make a lasting power of attorney", "People appoint attorneys online.", "power-of-attorney"),
-                path: approve + [(.markBuilt, [:]), (.publishPreview, ["preview_url": "https://preview.performance.example.gov.uk/lpa"])]),
-        Example(body: full("DWP", "Apply for Carer's Allowance", "Carers apply for Carer's Allowance online.", "carers-allowance"),
-                path: approve + [(.markBuilt, [:]), (.publishPreview, ["preview_url": "https://preview.performance.example.gov.uk/carers"]),
-                                 (.goLive, ["live_url": "https://www.gov.uk/performance/carers-allowance"])]),
-        Example(body: full("Companies House", "File your confirmation statement", "Companies confirm their details each year.", "file-confirmation-statement"),
-                path: approve + [(.markBuilt, [:]), (.publishPreview, ["preview_url": "https://preview.performance.example.gov.uk/ch"]),
-                                 (.goLive, ["live_url": "https://www.gov.uk/performance/confirmation-statement"]), (.startProductAudit, [:])]),
-        Example(body: full("Home Office", "Apply for a visitor visa", "Visitors apply for a UK visa.", "standard-visitor"),
-                path: [(.withdraw, ["reason": "Service is being replaced; a new request will follow"])]),
+        Example(
+            body: full("DEFRA", "Get a fishing licence", "Anglers buy a rod fishing licence.", "fishing-licences"),
+            path: approve + [(.markBuilt, [:])]),
+        Example(
+            body: full("MOJ", "Make a lasting power of attorney", "People appoint attorneys online.", "power-of-attorney"),
+            path: approve + [(.markBuilt, [:]), (.publishPreview, ["preview_url": "https://preview.performance.example.gov.uk/lpa"])]),
+        Example(
+            body: full("DWP", "Apply for Carer's Allowance", "Carers apply for Carer's Allowance online.", "carers-allowance"),
+            path: approve + [
+                (.markBuilt, [:]), (.publishPreview, ["preview_url": "https://preview.performance.example.gov.uk/carers"]),
+                (.goLive, ["live_url": "https://www.gov.uk/performance/carers-allowance"]),
+            ]),
+        Example(
+            body: full(
+                "Companies House", "File your confirmation statement", "Companies confirm their details each year.", "file-confirmation-statement"),
+            path: approve + [
+                (.markBuilt, [:]), (.publishPreview, ["preview_url": "https://preview.performance.example.gov.uk/ch"]),
+                (.goLive, ["live_url": "https://www.gov.uk/performance/confirmation-statement"]), (.startProductAudit, [:]),
+            ]),
+        Example(
+            body: full("Home Office", "Apply for a visitor visa", "Visitors apply for a UK visa.", "standard-visitor"),
+            path: [(.withdraw, ["reason": "Service is being replaced; a new request will follow"])]),
     ]
 }

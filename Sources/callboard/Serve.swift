@@ -5,8 +5,8 @@ import CallboardStorage
 import Foundation
 import Hummingbird
 import Logging
-import PostgresNIO
 import Metrics
+import PostgresNIO
 import Prometheus
 import ServiceLifecycle
 
@@ -43,9 +43,11 @@ struct Serve: AsyncParsableCommand {
         let sla = PreviewSLAHolder(try .fromEnvironment())
         let schedulerSettings: SchedulerSettings
         do { schedulerSettings = try .fromEnvironment() } catch let e as SchedulerSettings.Invalid { throw ValidationError(e.description) }
-        let app = try buildApplication(AppDependencies(db: client, logger: logger, metrics: metrics, email: .fromEnvironment(), sla: sla,
-                                                       scheduler: schedulerSettings),
-                                       hostname: host, port: port)
+        let app = try buildApplication(
+            AppDependencies(
+                db: client, logger: logger, metrics: metrics, email: .fromEnvironment(), sla: sla,
+                scheduler: schedulerSettings),
+            hostname: host, port: port)
         let startup = StartupCheck(client: client, migrator: migrator, migrate: wantMigrate, logger: logger) {
             // The newest bank-holiday snapshot stored by `callboard calendar refresh`, if any.
             sla.replace(try await .current(db: client, logger: logger))
@@ -54,15 +56,17 @@ struct Serve: AsyncParsableCommand {
         logger.info("starting", metadata: ["database": .string(url.description), "address": .string("\(host):\(port)")])
         // The client runs first so queries can start; the check gates the HTTP server.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: client), .init(service: startup, successTerminationBehavior: .ignore), .init(service: GatedService(app, gate: startup.gate)),
+            .init(service: client), .init(service: startup, successTerminationBehavior: .ignore),
+            .init(service: GatedService(app, gate: startup.gate)),
         ]
         if withWorker || env["CALLBOARD_WITH_WORKER"] == "true" {
             services.append(.init(service: GatedService(try makeWorker(client: client, url: url, logger: logger), gate: startup.gate)))
             services.append(.init(service: GatedService(try makeScheduler(client: client, sla: sla, logger: logger), gate: startup.gate)))
         }
-        let group = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
@@ -77,7 +81,8 @@ struct StartupCheck: Service {
     var afterMigrations: @Sendable () async throws -> Void = {}
     let gate = Gate()
 
-    init(client: PostgresClient, migrator: Migrator, migrate: Bool, logger: Logger, afterMigrations: @escaping @Sendable () async throws -> Void = {}) {
+    init(client: PostgresClient, migrator: Migrator, migrate: Bool, logger: Logger, afterMigrations: @escaping @Sendable () async throws -> Void = {})
+    {
         self.client = client
         self.migrator = migrator
         self.migrate = migrate

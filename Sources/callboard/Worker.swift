@@ -20,10 +20,13 @@ struct Worker: AsyncParsableCommand {
         let client = try database.client(logger: logger, keepOpen: true)
         let worker = try makeWorker(client: client, url: try database.url(), logger: logger)
         let sla = PreviewSLAHolder(try .fromEnvironment())
-        let startup = StartupCheck(client: client, migrator: Migrator(migrations: try Migration.bundled(), logger: logger), migrate: false,
-                                   logger: logger) { sla.replace(try await .current(db: client, logger: logger)) }
+        let startup = StartupCheck(
+            client: client, migrator: Migrator(migrations: try Migration.bundled(), logger: logger), migrate: false,
+            logger: logger
+        ) { sla.replace(try await .current(db: client, logger: logger)) }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: client), .init(service: startup, successTerminationBehavior: .ignore), .init(service: GatedService(worker, gate: startup.gate)),
+            .init(service: client), .init(service: startup, successTerminationBehavior: .ignore),
+            .init(service: GatedService(worker, gate: startup.gate)),
         ]
         if !withoutScheduler {
             services.append(.init(service: GatedService(try makeScheduler(client: client, sla: sla, logger: logger), gate: startup.gate)))
@@ -37,8 +40,9 @@ struct Worker: AsyncParsableCommand {
 func makeScheduler(client: PostgresClient, sla: PreviewSLAHolder, logger: Logger) throws -> SchedulerService {
     do {
         let outbox = EmailOutbox(settings: .fromEnvironment(), templates: try EmailTemplates.bundled())
-        let scheduler = ReminderScheduler(db: client, time: SystemTime(), logger: logger, outbox: outbox, sla: sla,
-                                          settings: try .fromEnvironment())
+        let scheduler = ReminderScheduler(
+            db: client, time: SystemTime(), logger: logger, outbox: outbox, sla: sla,
+            settings: try .fromEnvironment())
         return SchedulerService(scheduler: scheduler, logger: logger)
     } catch let e as SchedulerSettings.Invalid {
         throw ValidationError(e.description)
@@ -48,8 +52,9 @@ func makeScheduler(client: PostgresClient, sla: PreviewSLAHolder, logger: Logger
 /// The email worker as configured by the environment; shared by `worker` and `serve --with-worker`.
 func makeWorker(client: PostgresClient, url: DatabaseURL, logger: Logger) throws -> EmailWorker {
     do {
-        return EmailWorker(db: client, listenURL: url, transport: try TransportConfiguration.fromEnvironment(logger: logger),
-                           settings: TransportConfiguration.workerSettings(), email: .fromEnvironment(), logger: logger)
+        return EmailWorker(
+            db: client, listenURL: url, transport: try TransportConfiguration.fromEnvironment(logger: logger),
+            settings: TransportConfiguration.workerSettings(), email: .fromEnvironment(), logger: logger)
     } catch let e as TransportConfiguration.Invalid {
         throw ValidationError(e.description)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CallboardDomain
 
 @Suite struct CalendarTests {
@@ -36,7 +37,7 @@ import Testing
     @Test func scotlandHasItsOwnHolidays() {
         #expect(!Self.scotland.isWorkingDay(Self.d("2026-01-02")))
         #expect(Self.england.isWorkingDay(Self.d("2026-01-02")))
-        #expect(!Self.scotland.isWorkingDay(Self.d("2026-11-30")))   // St Andrew's Day
+        #expect(!Self.scotland.isWorkingDay(Self.d("2026-11-30")))  // St Andrew's Day
         #expect(Self.england.isWorkingDay(Self.d("2026-11-30")))
         #expect(Self.scotland.exclusion(Self.d("2026-11-30"))?.reason == "St Andrew’s Day")
     }
@@ -45,7 +46,10 @@ import Testing
     @Test func deadlinesExplainTheDaysTheySkip() {
         let due = Self.england.adding(workingDays: 5, to: Self.d("2020-12-23"))
         #expect(due.date == Self.d("2021-01-04"))
-        #expect(due.excluded.map(\.date.description) == ["2020-12-25", "2020-12-26", "2020-12-27", "2020-12-28", "2021-01-01", "2021-01-02", "2021-01-03"])
+        #expect(
+            due.excluded.map(\.date.description) == [
+                "2020-12-25", "2020-12-26", "2020-12-27", "2020-12-28", "2021-01-01", "2021-01-02", "2021-01-03",
+            ])
         #expect(due.excluded.map(\.reason) == ["Christmas Day", "Saturday", "Sunday", "Boxing Day", "New Year’s Day", "Saturday", "Sunday"])
         #expect(!due.uncertain)
         // The Jubilee: Thursday 2 and Friday 3 June 2022.
@@ -58,7 +62,7 @@ import Testing
     @Test func pastTheSnapshotADeadlineIsUncertain() {
         #expect(Self.holidays.lastYear[.englandAndWales] == 2028)
         let late = Self.england.adding(workingDays: 5, to: Self.d("2028-12-28"))
-        #expect(late.date == Self.d("2029-01-04"))   // 1 January 2029 is not in the snapshot, so it counts
+        #expect(late.date == Self.d("2029-01-04"))  // 1 January 2029 is not in the snapshot, so it counts
         #expect(late.uncertain)
         let known = Self.england.adding(workingDays: 5, to: Self.d("2028-12-20"))
         #expect(known.date == Self.d("2028-12-29"))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CallboardDomain
 
 /// The README's lifecycle diagram and transition table are the table's own rendering.

@@ -37,10 +37,12 @@ enum Fixtures {
     /// A request on which every request-side guard of `transition` holds, in `state`:
     /// undecided for the sign-off decisions, approved for everything else.
     static func satisfied(_ state: RequestState, for transition: TransitionName? = nil) -> RequestSnapshot {
-        let deciding = transition == .approveSignOff || transition == .requestChanges
+        let deciding =
+            transition == .approveSignOff || transition == .requestChanges
             || (transition == nil && state == .signoffPending)
-        return RequestSnapshot(kind: .transactional, state: state, checklist: completeChecklist,
-                               signOffDecision: deciding ? nil : .approved)
+        return RequestSnapshot(
+            kind: .transactional, state: state, checklist: completeChecklist,
+            signOffDecision: deciding ? nil : .approved)
     }
 
     /// Arguments that satisfy every input guard.

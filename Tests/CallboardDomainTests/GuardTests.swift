@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CallboardDomain
 
 @Suite struct GuardTests {
@@ -13,12 +14,15 @@ import Testing
         c[.costPerTransaction] = ChecklistItem(status: .notAvailable, reason: "no cost data")
         let r = RequestSnapshot(kind: .transactional, state: .requested, checklist: c)
         guard case .failure(.guardsUnmet(let t, let u, let allowed)) = TransitionEngine.plan(.completeInformation, on: r, by: .triager) else {
-            Issue.record("expected unmet guards"); return
+            Issue.record("expected unmet guards")
+            return
         }
         #expect(t == .completeInformation)
         #expect(u.count == 1)
         #expect(u[0].items == [.signOffContact, .service, .userSatisfaction, .completionRate, .digitalTakeUp, .serviceAvailability])
-        #expect(u[0].message == "Still missing: Sign-off contact, About the service, User satisfaction, Completion rate, Digital take-up, Service availability")
+        #expect(
+            u[0].message
+                == "Still missing: Sign-off contact, About the service, User satisfaction, Completion rate, Digital take-up, Service availability")
         #expect(allowed == [.withdraw])
     }
 
@@ -29,7 +33,8 @@ import Testing
         #expect(c.isComplete(for: .nonTransactional))
         #expect(!c.isComplete(for: .transactional))
         guard case .success(let plan) = TransitionEngine.plan(.completeInformation, on: r, by: .system) else {
-            Issue.record("expected success"); return
+            Issue.record("expected success")
+            return
         }
         #expect(plan.to == .infoComplete)
     }
@@ -48,7 +53,8 @@ import Testing
         #expect(plan.to == .signoffPending)
         #expect(plan.after.signOffDecision == .approved)
         // A second decision is refused.
-        #expect(unmet(TransitionEngine.plan(.requestChanges, on: plan.after, by: .signOffOwner, arguments: .init(reason: "x"))) == [.signOffUndecided])
+        #expect(
+            unmet(TransitionEngine.plan(.requestChanges, on: plan.after, by: .signOffOwner, arguments: .init(reason: "x"))) == [.signOffUndecided])
     }
 
     @Test func staffRecordingADecisionNeedEvidenceOwnersDoNot() {
@@ -111,10 +117,12 @@ import Testing
 
     @Test func transitionBodyAcceptsOnlyDeclaredInputs() throws {
         let def = Lifecycle.definition(.publishPreview)
-        #expect(throws: ValidationFailure([
-            FieldError(pointer: "/preview_url", message: "must start with https://"),
-            FieldError(pointer: "/reason", message: "is not an input of publish_preview"),
-        ])) {
+        #expect(
+            throws: ValidationFailure([
+                FieldError(pointer: "/preview_url", message: "must start with https://"),
+                FieldError(pointer: "/reason", message: "is not an input of publish_preview"),
+            ])
+        ) {
             try TransitionArguments.parse(.object(["preview_url": .string("http://x.gov.uk"), "reason": .string("r")]), for: def)
         }
         #expect(throws: ValidationFailure([FieldError(pointer: "", message: "must be an object, got an array")])) {

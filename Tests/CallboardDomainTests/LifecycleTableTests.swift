@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CallboardDomain
 
 /// The lifecycle written out again by hand from DESIGN §3: the table must say exactly this.
@@ -13,8 +14,10 @@ private let expected: [String: (from: Set<String>, to: String, actors: Set<Strin
     "go_live": (["preview_published"], "live", ["admin", "triager"]),
     "start_product_audit": (["live"], "product_audit", ["admin", "triager", "system"]),
     "complete_product_audit": (["product_audit"], "live", ["admin", "triager"]),
-    "withdraw": (["requested", "info_complete", "signoff_pending", "built", "preview_published", "live", "product_audit"],
-                 "withdrawn", ["admin", "triager"]),
+    "withdraw": (
+        ["requested", "info_complete", "signoff_pending", "built", "preview_published", "live", "product_audit"],
+        "withdrawn", ["admin", "triager"]
+    ),
 ]
 
 @Suite struct LifecycleTableTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CallboardDomain
 
 @Suite struct PreviewSLATests {
@@ -13,7 +14,7 @@ import Testing
         #expect(sla.dueDate == CivilDate(2026, 12, 2))
         #expect(sla.dueAt == at("2026-12-03T00:00:00Z"))
         #expect(sla.excluded.map(\.reason) == ["Saturday", "Sunday"])
-        #expect(sla.atRiskAt == at("2026-12-01T00:00:00Z"))   // Tuesday 1 December: one working day left
+        #expect(sla.atRiskAt == at("2026-12-01T00:00:00Z"))  // Tuesday 1 December: one working day left
         #expect(sla.calendarVersion == "test")
         #expect(sla.status(at: at("2026-11-25T10:00:00Z"), calendar: cal) == .init(workingDaysRemaining: 5, atRisk: false, breached: false))
         #expect(sla.status(at: at("2026-12-01T09:00:00Z"), calendar: cal) == .init(workingDaysRemaining: 1, atRisk: true, breached: false))

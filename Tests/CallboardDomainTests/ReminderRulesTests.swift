@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CallboardDomain
 
 @Suite struct ReminderRulesTests {
@@ -13,8 +14,8 @@ import Testing
         #expect(ReminderRules.inSendingWindow(at("2026-11-25T09:30:00Z"), calendar: cal, settings: settings))
         #expect(!ReminderRules.inSendingWindow(at("2026-11-25T09:29:00Z"), calendar: cal, settings: settings))
         #expect(!ReminderRules.inSendingWindow(at("2026-11-25T17:00:00Z"), calendar: cal, settings: settings))
-        #expect(!ReminderRules.inSendingWindow(at("2026-11-28T12:00:00Z"), calendar: cal, settings: settings))   // Saturday
-        #expect(!ReminderRules.inSendingWindow(at("2026-12-25T12:00:00Z"), calendar: cal, settings: settings))   // Christmas Day
+        #expect(!ReminderRules.inSendingWindow(at("2026-11-28T12:00:00Z"), calendar: cal, settings: settings))  // Saturday
+        #expect(!ReminderRules.inSendingWindow(at("2026-12-25T12:00:00Z"), calendar: cal, settings: settings))  // Christmas Day
         // In summer London is UTC+1: 08:45 UTC is 09:45 BST.
         #expect(ReminderRules.inSendingWindow(at("2026-06-10T08:45:00Z"), calendar: cal, settings: settings))
         #expect(!ReminderRules.inSendingWindow(at("2026-06-10T16:15:00Z"), calendar: cal, settings: settings))
@@ -30,10 +31,10 @@ import Testing
         let first = owed("2026-11-20T10:00:00Z")
         #expect(first?.kind == .missingInformation && first?.audiences == [.serviceContact] && first?.step == 1)
         #expect(first?.dedupKey == "6b168ff2-d4ae-4f7e-8409-3154acdf06e9:missing_information:1794996000:1")
-        #expect(owed("2026-11-26T10:00:00Z")?.step == 1)   // 6 working days
-        #expect(owed("2026-11-27T10:00:00Z")?.step == 2)   // 7
-        #expect(owed("2026-12-04T10:00:00Z")?.step == 3)   // 12
-        let escalation = owed("2026-12-11T10:00:00Z")      // 17
+        #expect(owed("2026-11-26T10:00:00Z")?.step == 1)  // 6 working days
+        #expect(owed("2026-11-27T10:00:00Z")?.step == 2)  // 7
+        #expect(owed("2026-12-04T10:00:00Z")?.step == 3)  // 12
+        let escalation = owed("2026-12-11T10:00:00Z")  // 17
         #expect(escalation?.kind == .missingInformationEscalation && escalation?.audiences == [.team])
         #expect(escalation?.dedupKey.hasSuffix(":escalation") == true)
         // The same step always has the same key: schedulers that tick together queue it once.
@@ -67,9 +68,9 @@ import Testing
     @Test func theWindowOpensNextOnAWorkingDayAt0930London() {
         func next(_ now: String) -> Date { ReminderRules.nextWindowStart(after: at(now), calendar: cal, settings: settings) }
         #expect(next("2026-11-25T08:00:00Z") == at("2026-11-25T09:30:00Z"))
-        #expect(next("2026-11-27T17:30:00Z") == at("2026-11-30T09:30:00Z"))   // Friday evening → Monday
-        #expect(next("2026-12-24T18:00:00Z") == at("2026-12-29T09:30:00Z"))   // over Christmas and the Boxing Day substitute
-        #expect(next("2026-06-10T07:00:00Z") == at("2026-06-10T08:30:00Z"))   // 09:30 BST
+        #expect(next("2026-11-27T17:30:00Z") == at("2026-11-30T09:30:00Z"))  // Friday evening → Monday
+        #expect(next("2026-12-24T18:00:00Z") == at("2026-12-29T09:30:00Z"))  // over Christmas and the Boxing Day substitute
+        #expect(next("2026-06-10T07:00:00Z") == at("2026-06-10T08:30:00Z"))  // 09:30 BST
     }
 
     /// Promise started Wednesday 18 November: at risk from Tuesday 24th, breached from Thursday 26th.
@@ -100,8 +101,9 @@ import Testing
     @Test func uploadsAreDueSoonDueThenOverdueWeeklyWithEscalation() {
         let schedule = UploadSchedule(cadence: .monthly, dueWorkingDaysAfterPeriod: 5)
         func owed(_ day: CivilDate, received: Bool = false) -> (OwedReminder?, CivilDate) {
-            let r = ReminderRules.upload(dataSetID: id, schedule: schedule, today: day, latestReceived: received ? CivilDate(2026, 11, 1) : nil,
-                                         firstOwed: CivilDate(2026, 11, 1), calendar: cal, settings: settings)
+            let r = ReminderRules.upload(
+                dataSetID: id, schedule: schedule, today: day, latestReceived: received ? CivilDate(2026, 11, 1) : nil,
+                firstOwed: CivilDate(2026, 11, 1), calendar: cal, settings: settings)
             return (r.owed, r.next)
         }
         #expect(owed(CivilDate(2026, 12, 1)).0 == nil && owed(CivilDate(2026, 12, 1)).1 == CivilDate(2026, 12, 2))
@@ -131,8 +133,9 @@ import Testing
                 while day < CivilDate(2027, 1, 1) {
                     for received in [false, true] {
                         let latest = received ? schedule.currentPeriod(on: day).start : nil
-                        let r = ReminderRules.upload(dataSetID: id, schedule: schedule, today: day, latestReceived: latest,
-                                                     firstOwed: CivilDate(2025, 1, 1), calendar: cal, settings: settings)
+                        let r = ReminderRules.upload(
+                            dataSetID: id, schedule: schedule, today: day, latestReceived: latest,
+                            firstOwed: CivilDate(2025, 1, 1), calendar: cal, settings: settings)
                         #expect(r.next > day, "\(cadence) \(dueDays) \(day)")
                     }
                     day = day.adding(days: 1)
@@ -147,8 +150,10 @@ import Testing
     @Test func weeklyOverdueRemindersOutliveTheNextWeek() {
         let schedule = UploadSchedule(cadence: .weekly, dueWorkingDaysAfterPeriod: 5)
         func owed(_ day: CivilDate, latest: CivilDate? = nil) -> OwedReminder? {
-            ReminderRules.upload(dataSetID: id, schedule: schedule, today: day, latestReceived: latest, firstOwed: CivilDate(2026, 11, 2),
-                                 calendar: cal, settings: settings).owed
+            ReminderRules.upload(
+                dataSetID: id, schedule: schedule, today: day, latestReceived: latest, firstOwed: CivilDate(2026, 11, 2),
+                calendar: cal, settings: settings
+            ).owed
         }
         #expect(owed(CivilDate(2026, 11, 13))?.dedupKey.hasSuffix(":2026-11-02:due") == true)
         #expect(owed(CivilDate(2026, 11, 16))?.dedupKey.hasSuffix(":2026-11-02:overdue:1") == true)
@@ -158,16 +163,23 @@ import Testing
         // Once that week is in, the next unreceived week is chased: the week of 9 November, overdue since 23 November.
         #expect(owed(CivilDate(2026, 11, 30), latest: CivilDate(2026, 11, 2))?.dedupKey.hasSuffix(":2026-11-09:overdue:2") == true)
         // Nothing before the data set was set up is owed.
-        #expect(ReminderRules.upload(dataSetID: id, schedule: schedule, today: CivilDate(2026, 11, 16), latestReceived: nil,
-                                     firstOwed: CivilDate(2026, 11, 9), calendar: cal, settings: settings).owed == nil)
+        #expect(
+            ReminderRules.upload(
+                dataSetID: id, schedule: schedule, today: CivilDate(2026, 11, 16), latestReceived: nil,
+                firstOwed: CivilDate(2026, 11, 9), calendar: cal, settings: settings
+            ).owed == nil)
     }
 
     @Test func actingSettlesTheRulesItAnswers() {
         #expect(ReminderRules.settled(from: .requested, to: .requested, itemsChanged: true, slaChanged: false) == [.missingInformation])
         #expect(ReminderRules.settled(from: .requested, to: .requested, itemsChanged: false, slaChanged: false) == [])
-        #expect(ReminderRules.settled(from: .requested, to: .infoComplete, itemsChanged: false, slaChanged: true) == [.missingInformation, .previewSLA])
+        #expect(
+            ReminderRules.settled(from: .requested, to: .infoComplete, itemsChanged: false, slaChanged: true) == [.missingInformation, .previewSLA])
         #expect(ReminderRules.settled(from: .signoffPending, to: .built, itemsChanged: false, slaChanged: false) == [.signOff])
-        #expect(ReminderRules.settled(from: .signoffPending, to: .signoffPending, itemsChanged: false, slaChanged: false, signOffDecided: true) == [.signOff])
+        #expect(
+            ReminderRules.settled(from: .signoffPending, to: .signoffPending, itemsChanged: false, slaChanged: false, signOffDecided: true) == [
+                .signOff
+            ])
         #expect(ReminderRules.settled(from: .built, to: .previewPublished, itemsChanged: false, slaChanged: true) == [.previewSLA])
         #expect(ReminderRules.settled(from: .live, to: .productAudit, itemsChanged: false, slaChanged: false) == [.productAudit])
         #expect(ReminderRules.settled(from: .live, to: .withdrawn, itemsChanged: false, slaChanged: false) == ReminderRule.allCases)
@@ -177,22 +189,27 @@ import Testing
         let since = at("2026-11-18T10:00:00Z")
         let now = at("2026-11-20T10:00:00Z")
         func kinds(_ state: RequestState) -> [OwedReminder.Kind] {
-            ReminderRules.evaluate(ReminderFacts(id: id, state: state, stateEnteredAt: since), now: now, calendar: cal, settings: settings).owed.map(\.kind)
+            ReminderRules.evaluate(ReminderFacts(id: id, state: state, stateEnteredAt: since), now: now, calendar: cal, settings: settings).owed.map(
+                \.kind)
         }
         #expect(kinds(.requested) == [.missingInformation])
-        #expect(kinds(.signoffPending) == [])   // 2 working days: the sign-off chase waits 3
+        #expect(kinds(.signoffPending) == [])  // 2 working days: the sign-off chase waits 3
         #expect(kinds(.built) == [])
         let promise = PreviewSLA.start(at: since, calendar: cal)
-        let late = ReminderFacts(id: id, state: .signoffPending, stateEnteredAt: since, slaStartedAt: since, slaDueAt: promise.dueAt,
-                                 slaAtRiskAt: promise.atRiskAt)
-        #expect(ReminderRules.evaluate(late, now: at("2026-11-26T10:00:00Z"), calendar: cal, settings: settings).owed.map(\.kind)
-            == [.signOffUndecided, .previewBreached])
+        let late = ReminderFacts(
+            id: id, state: .signoffPending, stateEnteredAt: since, slaStartedAt: since, slaDueAt: promise.dueAt,
+            slaAtRiskAt: promise.atRiskAt)
+        #expect(
+            ReminderRules.evaluate(late, now: at("2026-11-26T10:00:00Z"), calendar: cal, settings: settings).owed.map(\.kind)
+                == [.signOffUndecided, .previewBreached])
         var approved = late
-        approved.signOffDecided = true   // approved, waiting to be built: nobody is chased to decide again
-        #expect(ReminderRules.evaluate(approved, now: at("2026-11-26T10:00:00Z"), calendar: cal, settings: settings).owed.map(\.kind)
-            == [.previewBreached])
+        approved.signOffDecided = true  // approved, waiting to be built: nobody is chased to decide again
+        #expect(
+            ReminderRules.evaluate(approved, now: at("2026-11-26T10:00:00Z"), calendar: cal, settings: settings).owed.map(\.kind)
+                == [.previewBreached])
         var met = late
         met.slaMetAt = at("2026-11-20T10:00:00Z")
-        #expect(ReminderRules.evaluate(met, now: at("2026-11-26T10:00:00Z"), calendar: cal, settings: settings).owed.map(\.kind) == [.signOffUndecided])
+        #expect(
+            ReminderRules.evaluate(met, now: at("2026-11-26T10:00:00Z"), calendar: cal, settings: settings).owed.map(\.kind) == [.signOffUndecided])
     }
 }

@@ -1,11 +1,14 @@
 import Testing
+
 @testable import CallboardDomain
 
 @Suite struct FieldRulesTests {
     @Test(arguments: ["ada@dvla.gov.uk", "a.b+c@x.co", "O'Neil@example.org"])
     func goodEmails(_ s: String) { #expect(FieldRules.emailProblem(s) == nil) }
 
-    @Test(arguments: ["", "ada", "ada@", "@x.gov.uk", "ada@x", "a b@x.gov.uk", "ada@@x.gov.uk", "ada@x..gov.uk", ".a@x.gov.uk", "ada@-x.gov.uk", "ada@x.gov.u1"])
+    @Test(arguments: [
+        "", "ada", "ada@", "@x.gov.uk", "ada@x", "a b@x.gov.uk", "ada@@x.gov.uk", "ada@x..gov.uk", ".a@x.gov.uk", "ada@-x.gov.uk", "ada@x.gov.u1",
+    ])
     func badEmails(_ s: String) { #expect(FieldRules.emailProblem(s) != nil) }
 
     @Test(arguments: ["020 7946 0000", "+44 20 7946 0000", "(020) 7946-0000", "07700900123"])
@@ -43,23 +46,34 @@ import Testing
     }
 
     @Test func reportsEveryErrorAtOnce() {
-        let (item, errors) = validate(.contact, .object(["status": .string("provided"), "value": .object([
-            "name": .string("  "), "email": .string("not-an-email"), "phone": .number(123), "nickname": .string("x"),
-        ])]))
+        let (item, errors) = validate(
+            .contact,
+            .object([
+                "status": .string("provided"),
+                "value": .object([
+                    "name": .string("  "), "email": .string("not-an-email"), "phone": .number(123), "nickname": .string("x"),
+                ]),
+            ]))
         #expect(item == nil)
-        #expect(errors == [
-            FieldError(pointer: "/items/contact/value/name", message: "is required"),
-            FieldError(pointer: "/items/contact/value/email", message: "must be an email address, like name@example.gov.uk"),
-            FieldError(pointer: "/items/contact/value/phone", message: "must be a string, got a number"),
-            FieldError(pointer: "/items/contact/value/nickname", message: "is not a recognised field"),
-        ])
+        #expect(
+            errors == [
+                FieldError(pointer: "/items/contact/value/name", message: "is required"),
+                FieldError(pointer: "/items/contact/value/email", message: "must be an email address, like name@example.gov.uk"),
+                FieldError(pointer: "/items/contact/value/phone", message: "must be a string, got a number"),
+                FieldError(pointer: "/items/contact/value/nickname", message: "is not a recognised field"),
+            ])
     }
 
     @Test func serviceURLsMustBeHTTPS() {
-        let (_, errors) = validate(.service, .object(["status": .string("provided"), "value": .object([
-            "name": .string("X"), "description": .string("Y"), "start_page_url": .string("http://x.gov.uk"),
-            "govuk_start_page_url": .string("ftp://x.gov.uk"),
-        ])]))
+        let (_, errors) = validate(
+            .service,
+            .object([
+                "status": .string("provided"),
+                "value": .object([
+                    "name": .string("X"), "description": .string("Y"), "start_page_url": .string("http://x.gov.uk"),
+                    "govuk_start_page_url": .string("ftp://x.gov.uk"),
+                ]),
+            ]))
         #expect(errors.map(\.pointer) == ["/items/service/value/start_page_url", "/items/service/value/govuk_start_page_url"])
         #expect(errors.allSatisfy { $0.message == "must start with https://" })
     }
@@ -75,37 +89,70 @@ import Testing
     }
 
     @Test func googleAnalyticsNeedsAccessAndAGoal() {
-        let (_, errors) = validate(.completionRate, .object(["status": .string("provided"), "value": .object([
-            "analytics_provider": .string("google_analytics"), "goals": .array([.object(["start": .string("/a")])]),
-        ])]))
-        #expect(errors == [
-            FieldError(pointer: "/items/completion_rate/value/read_access_granted", message: "is required"),
-            FieldError(pointer: "/items/completion_rate/value/goals/0/completion", message: "is required"),
-        ])
-        let (_, e2) = validate(.completionRate, .object(["status": .string("provided"), "value": .object([
-            "analytics_provider": .string("piwik"),
-        ])]))
+        let (_, errors) = validate(
+            .completionRate,
+            .object([
+                "status": .string("provided"),
+                "value": .object([
+                    "analytics_provider": .string("google_analytics"), "goals": .array([.object(["start": .string("/a")])]),
+                ]),
+            ]))
+        #expect(
+            errors == [
+                FieldError(pointer: "/items/completion_rate/value/read_access_granted", message: "is required"),
+                FieldError(pointer: "/items/completion_rate/value/goals/0/completion", message: "is required"),
+            ])
+        let (_, e2) = validate(
+            .completionRate,
+            .object([
+                "status": .string("provided"),
+                "value": .object([
+                    "analytics_provider": .string("piwik")
+                ]),
+            ]))
         #expect(e2 == [])
-        let (_, e3) = validate(.completionRate, .object(["status": .string("provided"), "value": .object([
-            "analytics_provider": .string("omniture"),
-        ])]))
-        #expect(e3 == [FieldError(pointer: "/items/completion_rate/value/analytics_provider", message: "must be one of: google_analytics, webtrends, piwik, other")])
+        let (_, e3) = validate(
+            .completionRate,
+            .object([
+                "status": .string("provided"),
+                "value": .object([
+                    "analytics_provider": .string("omniture")
+                ]),
+            ]))
+        #expect(
+            e3 == [
+                FieldError(
+                    pointer: "/items/completion_rate/value/analytics_provider", message: "must be one of: google_analytics, webtrends, piwik, other")
+            ])
     }
 
     @Test func takeUpNeedsAnUploader() {
-        let (_, errors) = validate(.digitalTakeUp, .object(["status": .string("provided"), "value": .object([
-            "spreadsheet_reference": .string("file.xlsx"), "uploaders": .array([]),
-        ])]))
+        let (_, errors) = validate(
+            .digitalTakeUp,
+            .object([
+                "status": .string("provided"),
+                "value": .object([
+                    "spreadsheet_reference": .string("file.xlsx"), "uploaders": .array([]),
+                ]),
+            ]))
         #expect(errors == [FieldError(pointer: "/items/digital_take_up/value/uploaders", message: "must list at least one uploader")])
     }
 
     @Test func costNeedsOneOfTwoForms() {
         let (_, e1) = validate(.costPerTransaction, .object(["status": .string("provided"), "value": .object([:])]))
         #expect(e1.map(\.pointer) == ["/items/cost_per_transaction/value"])
-        let (_, e2) = validate(.costPerTransaction, .object(["status": .string("provided"), "value": .object([
-            "transactions_explorer_url": .string("https://a.gov.uk"), "not_on_explorer_note": .string("n"),
-        ])]))
-        #expect(e2 == [FieldError(pointer: "/items/cost_per_transaction/value", message: "give transactions_explorer_url or not_on_explorer_note, not both")])
+        let (_, e2) = validate(
+            .costPerTransaction,
+            .object([
+                "status": .string("provided"),
+                "value": .object([
+                    "transactions_explorer_url": .string("https://a.gov.uk"), "not_on_explorer_note": .string("n"),
+                ]),
+            ]))
+        #expect(
+            e2 == [
+                FieldError(pointer: "/items/cost_per_transaction/value", message: "give transactions_explorer_url or not_on_explorer_note, not both")
+            ])
     }
 
     @Test func statusIsRequiredAndChecked() {

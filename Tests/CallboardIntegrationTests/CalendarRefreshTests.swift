@@ -27,9 +27,11 @@ import Testing
         try await TestDatabase.with { db, url in
             // The shipped snapshot plus a made-up holiday on Thursday 19 November 2026.
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            var feed = try JSONValue.parse(try Data(contentsOf: root.appendingPathComponent("Sources/CallboardServices/Resources/bank-holidays.json")))
+            var feed = try JSONValue.parse(
+                try Data(contentsOf: root.appendingPathComponent("Sources/CallboardServices/Resources/bank-holidays.json")))
             guard case .object(var all) = feed, case .object(var ew)? = all["england-and-wales"], case .array(var events)? = ew["events"] else {
-                Issue.record("unexpected feed shape"); return
+                Issue.record("unexpected feed shape")
+                return
             }
             events.append(.object(["title": .string("Callboard Day"), "date": .string("2026-11-19"), "notes": .string(""), "bunting": .bool(false)]))
             ew["events"] = .array(events)

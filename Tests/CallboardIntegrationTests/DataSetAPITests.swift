@@ -37,7 +37,9 @@ import Testing
             #expect(listed[0]["status"] == .string("due_soon"))
             #expect(listed[0]["last_upload"]?["period_start"] == .string("2026-10-01"))
 
-            let events = try await app.call(.get, "/api/v1/requests/\(id)/events?limit=200").json["items"]!.arrayValue!.map { $0["kind"]!.stringValue! }
+            let events = try await app.call(.get, "/api/v1/requests/\(id)/events?limit=200").json["items"]!.arrayValue!.map {
+                $0["kind"]!.stringValue!
+            }
             // Creating the data set emailed Sam an upload link.
             #expect(events.suffix(3) == ["data_set_created", "email_queued", "upload_recorded"])
         }
@@ -47,10 +49,12 @@ import Testing
         try await TestApp.run { app in
             let r = try await app.call(.post, "/api/v1/requests", json: Items.request([:]))
             let id = r.json["id"]!.stringValue!
-            let bad = try await app.call(.post, "/api/v1/requests/\(id)/data-sets", json: .object([
-                "name": .string(""), "cadence": .string("daily"), "due_working_days_after_period": .number(99),
-                "uploaders": .array([.object(["name": .string("Sam"), "email": .string("nope")])]),
-            ]))
+            let bad = try await app.call(
+                .post, "/api/v1/requests/\(id)/data-sets",
+                json: .object([
+                    "name": .string(""), "cadence": .string("daily"), "due_working_days_after_period": .number(99),
+                    "uploaders": .array([.object(["name": .string("Sam"), "email": .string("nope")])]),
+                ]))
             #expect(bad.status == .unprocessableContent)
             #expect(Set(bad.pointers) == ["/name", "/cadence", "/due_working_days_after_period", "/uploaders/0/email"])
             #expect(try await app.count("data_sets") == 0)

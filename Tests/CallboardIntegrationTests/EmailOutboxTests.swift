@@ -1,11 +1,12 @@
 import CallboardDomain
 import CallboardServices
-@testable import CallboardStorage
 import Foundation
 import HTTPTypes
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import CallboardStorage
 
 /// Records every delivery and fails on demand: a stand-in used only where the test is about the
 /// queue's bookkeeping (the real transports have their own tests against real servers).
@@ -21,12 +22,15 @@ final class RecordingTransport: EmailTransport {
 }
 
 extension TestApp {
-    func worker(_ transport: any EmailTransport, id: String = "w1", retry: RetryPolicy = RetryPolicy(baseSeconds: 30, capSeconds: 3600, maxAttempts: 3)) -> EmailWorker {
+    func worker(
+        _ transport: any EmailTransport, id: String = "w1", retry: RetryPolicy = RetryPolicy(baseSeconds: 30, capSeconds: 3600, maxAttempts: 3)
+    ) -> EmailWorker {
         var s = WorkerSettings()
         s.workerID = id
         s.leaseSeconds = 30
-        return EmailWorker(db: db, listenURL: nil, transport: transport, settings: s,
-                           email: EmailSettings(retry: retry), time: clock, logger: TestDatabase.logger, random: { 0.5 })
+        return EmailWorker(
+            db: db, listenURL: nil, transport: transport, settings: s,
+            email: EmailSettings(retry: retry), time: clock, logger: TestDatabase.logger, random: { 0.5 })
     }
 
     /// A request waiting for sign-off: one sign-off email queued to grace@dvla.gov.uk.
@@ -64,7 +68,8 @@ extension TestApp {
     @Test func aRefusedTransitionQueuesNothing() async throws {
         try await TestApp.run { app in
             let r = try await app.call(.post, "/api/v1/requests", json: Items.request(Items.all))
-            let stale = try await app.call(.post, "/api/v1/requests/\(r.json["id"]!.stringValue!)/transitions/request_sign_off", headers: [.ifMatch: "\"v1\""])
+            let stale = try await app.call(
+                .post, "/api/v1/requests/\(r.json["id"]!.stringValue!)/transitions/request_sign_off", headers: [.ifMatch: "\"v1\""])
             #expect(stale.status == .preconditionFailed)
             #expect(try await app.count("emails") == 0)
         }
@@ -148,13 +153,17 @@ extension TestApp {
             // The next email to that address is suppressed at once, and its life is on the request.
             app.clock.advance(by: 60)
             let r = try await app.call(.get, "/api/v1/requests/\(id)")
-            let back = try await app.call(.post, "/api/v1/requests/\(id)/transitions/request_changes", json: .object(["reason": .string("x"), "evidence": .string("call")]), headers: [.ifMatch: r.etag!])
+            let back = try await app.call(
+                .post, "/api/v1/requests/\(id)/transitions/request_changes", json: .object(["reason": .string("x"), "evidence": .string("call")]),
+                headers: [.ifMatch: r.etag!])
             #expect(back.status == .ok)
             let again = try await app.call(.post, "/api/v1/requests/\(id)/transitions/request_sign_off", headers: [.ifMatch: back.etag!])
             #expect(again.status == .ok)
             let latest = try await app.emails("?recipient=grace@dvla.gov.uk")
             #expect(latest.first?["status"] == .string("suppressed"))
-            let kinds = try await app.call(.get, "/api/v1/requests/\(id)/events?limit=200").json["items"]!.arrayValue!.map { $0["kind"]!.stringValue! }
+            let kinds = try await app.call(.get, "/api/v1/requests/\(id)/events?limit=200").json["items"]!.arrayValue!.map {
+                $0["kind"]!.stringValue!
+            }
             #expect(kinds.filter { $0.hasPrefix("email_") } == ["email_queued", "email_failed", "email_queued", "email_suppressed"])
             // Retrying an email to a suppressed address is refused until staff lift the suppression.
             #expect(try await app.call(.post, "/api/v1/emails/\(e["id"]!.stringValue!)/retry").status == .conflict)
@@ -167,14 +176,16 @@ extension TestApp {
     @Test func outcomesAreFencedByAttempt() async throws {
         try await TestApp.run { app in
             try await app.requestAwaitingSignOff()
-            let first = try await EmailStore.claim(limit: 10, worker: "slow", leaseSeconds: 30, at: app.clock.now(), on: app.db, logger: TestDatabase.logger)
+            let first = try await EmailStore.claim(
+                limit: 10, worker: "slow", leaseSeconds: 30, at: app.clock.now(), on: app.db, logger: TestDatabase.logger)
             #expect(first.count == 1)
             app.clock.advance(by: 31)
             #expect(try await EmailStore.reclaimExpired(at: app.clock.now(), on: app.db, logger: TestDatabase.logger) == 1)
             let t = RecordingTransport()
             #expect(try await app.worker(t, id: "fresh").runOnce() == 1)
-            let late = try await EmailStore.finish(id: first[0].id, attempt: 1, outcome: .failed(error: "late", suppressAddress: true),
-                                                   at: app.clock.now(), on: app.db, logger: TestDatabase.logger)
+            let late = try await EmailStore.finish(
+                id: first[0].id, attempt: 1, outcome: .failed(error: "late", suppressAddress: true),
+                at: app.clock.now(), on: app.db, logger: TestDatabase.logger)
             #expect(!late)
             let e = try await app.emails()[0]
             #expect(e["status"] == .string("sent"))
@@ -188,8 +199,9 @@ extension TestApp {
             try await app.db.transaction(logger: TestDatabase.logger) { conn in
                 let outbox = EmailOutbox(settings: EmailSettings(), templates: try EmailTemplates.bundled())
                 for i in 0..<300 {
-                    try await outbox.queue(.productAuditStarted, to: "team\(i)@example.gov.uk", requestID: nil, context: ["service_name": "S\(i)"],
-                                           dedupKey: nil, at: app.clock.now(), on: conn, logger: TestDatabase.logger)
+                    try await outbox.queue(
+                        .productAuditStarted, to: "team\(i)@example.gov.uk", requestID: nil, context: ["service_name": "S\(i)"],
+                        dedupKey: nil, at: app.clock.now(), on: conn, logger: TestDatabase.logger)
                 }
             }
             let t = RecordingTransport()
@@ -217,9 +229,10 @@ extension TestApp {
                 for _ in 0..<8 {
                     group.addTask {
                         try await app.db.transaction(logger: TestDatabase.logger) { conn in
-                            try await outbox.queue(.reminderDigest, to: "ada@dvla.gov.uk", requestID: nil,
-                                                   context: ["service_name": "X"], dedupKey: "reminder:1:2026-11-25", at: app.clock.now(),
-                                                   on: conn, logger: TestDatabase.logger)
+                            try await outbox.queue(
+                                .reminderDigest, to: "ada@dvla.gov.uk", requestID: nil,
+                                context: ["service_name": "X"], dedupKey: "reminder:1:2026-11-25", at: app.clock.now(),
+                                on: conn, logger: TestDatabase.logger)
                         }
                     }
                 }
@@ -233,15 +246,18 @@ extension TestApp {
     @Test func theClaimQueryReadsThePartialIndex() async throws {
         try await TestApp.run { app in
             // Enough rows that a sequential scan would lose, then fresh statistics.
-            try await app.db.query("""
+            try await app.db.query(
+                """
                 INSERT INTO emails (id, kind, recipient, subject, body_text, body_html, status, run_at, message_id, created_at, updated_at)
                 SELECT gen_random_uuid(), 'live', 'x@example.gov.uk', 's', 't', 'h', CASE WHEN g % 50 = 0 THEN 'queued' ELSE 'sent' END,
                        now(), '<' || g || '@t>', now(), now() FROM generate_series(1, 20000) g
                 """, logger: TestDatabase.logger)
             try await app.db.query("ANALYZE emails", logger: TestDatabase.logger)
-            let rows = try await app.db.query("""
+            let rows = try await app.db.query(
+                """
                 EXPLAIN SELECT id FROM emails WHERE status = 'queued' AND run_at <= now() ORDER BY run_at LIMIT 32 FOR UPDATE SKIP LOCKED
-                """, logger: TestDatabase.logger).collect()
+                """, logger: TestDatabase.logger
+            ).collect()
             let plan = try rows.map { try $0.decode(String.self) }.joined(separator: "\n")
             #expect(plan.contains("emails_claim_idx"), "\(plan)")
         }
@@ -265,13 +281,21 @@ extension TestApp {
     @Test func everyTemplateRendersAndEscapesHTML() throws {
         let t = try EmailTemplates.bundled()
         for kind in EmailKind.allCases {
-            let r = t.render(kind, ["service_name": "Tax <script>", "department": "HMRC", "link": "https://cb.gov.uk/r/1",
-                                    "reason": "Wrong & late", "preview_url": "https://p.gov.uk", "live_url": "https://l.gov.uk",
-                                    "approved": true, "missing_items": [["title": "Service contact"]],
-                                    // The reminder digest: one section per reminder.
-                                    "single": true, "count": 1, "headline": "Tax <script>: the preview is due",
-                                    "items": [["headline": "Tax <script>: the preview is due", "lines": ["State: Built"], "has_lines": true,
-                                               "action": "Open the request", "link": "https://cb.gov.uk/r/1"]]])
+            let r = t.render(
+                kind,
+                [
+                    "service_name": "Tax <script>", "department": "HMRC", "link": "https://cb.gov.uk/r/1",
+                    "reason": "Wrong & late", "preview_url": "https://p.gov.uk", "live_url": "https://l.gov.uk",
+                    "approved": true, "missing_items": [["title": "Service contact"]],
+                    // The reminder digest: one section per reminder.
+                    "single": true, "count": 1, "headline": "Tax <script>: the preview is due",
+                    "items": [
+                        [
+                            "headline": "Tax <script>: the preview is due", "lines": ["State: Built"], "has_lines": true,
+                            "action": "Open the request", "link": "https://cb.gov.uk/r/1",
+                        ]
+                    ],
+                ])
             #expect(!r.html.contains("<script>"), "\(kind)")
             // Every request email names the service (the staff sign-in email is about no request).
             if kind != .staffSignIn {
@@ -279,7 +303,10 @@ extension TestApp {
                 #expect(r.html.contains("Tax &lt;script&gt;"), "\(kind)")
             }
             #expect(!r.text.contains("&lt;"), "\(kind)")
-            if kind != .withdrawn { #expect(r.text.contains("https://cb.gov.uk/r/1") || r.text.contains("https://p.gov.uk") || r.text.contains("https://l.gov.uk"), "\(kind)") }
+            if kind != .withdrawn {
+                #expect(
+                    r.text.contains("https://cb.gov.uk/r/1") || r.text.contains("https://p.gov.uk") || r.text.contains("https://l.gov.uk"), "\(kind)")
+            }
         }
     }
 }

@@ -5,7 +5,9 @@ import Testing
 
 @Suite struct LifecycleAPITests {
     /// Fires a transition with the request's current ETag and returns the response.
-    private func fire(_ app: TestApp, _ id: String, _ name: String, etag: String, body: JSONValue? = nil, token: String? = nil) async throws -> TestResponse {
+    private func fire(_ app: TestApp, _ id: String, _ name: String, etag: String, body: JSONValue? = nil, token: String? = nil) async throws
+        -> TestResponse
+    {
         try await app.call(.post, "/api/v1/requests/\(id)/transitions/\(name)", token: token, json: body, headers: [.ifMatch: etag])
     }
 
@@ -54,17 +56,23 @@ import Testing
             let all = try await app.call(.get, "/api/v1/requests/\(id)/events?limit=200").json["items"]!.arrayValue!
             let events = all.filter { !($0["kind"]!.stringValue!.hasPrefix("email_")) }
             let transitions = events.filter { $0["kind"] == .string("transitioned") }.map { $0["data"]!["transition"]!.stringValue! }
-            #expect(transitions == ["complete_information", "request_sign_off", "approve_sign_off", "mark_built", "publish_preview",
-                                    "go_live", "start_product_audit", "complete_product_audit"])
+            #expect(
+                transitions == [
+                    "complete_information", "request_sign_off", "approve_sign_off", "mark_built", "publish_preview",
+                    "go_live", "start_product_audit", "complete_product_audit",
+                ])
             #expect(events.map { $0["version"] } == (1...9).map { JSONValue.number(Double($0)) })
-            #expect(events.first { $0["data"]?["transition"] == .string("approve_sign_off") }?["data"]?["evidence"] == .string("Email from Grace, 3 March"))
+            #expect(
+                events.first { $0["data"]?["transition"] == .string("approve_sign_off") }?["data"]?["evidence"]
+                    == .string("Email from Grace, 3 March"))
         }
     }
 
     @Test func illegalTransitionListsWhatIsAllowed() async throws {
         try await TestApp.run { app in
             let r = try await app.call(.post, "/api/v1/requests", json: Items.request([:]))
-            let bad = try await fire(app, r.json["id"]!.stringValue!, "go_live", etag: r.etag!, body: .object(["live_url": .string("https://x.gov.uk")]))
+            let bad = try await fire(
+                app, r.json["id"]!.stringValue!, "go_live", etag: r.etag!, body: .object(["live_url": .string("https://x.gov.uk")]))
             #expect(bad.status == .conflict)
             #expect(bad.problemType == "illegal-transition")
             #expect(bad.json["state"] == .string("requested"))
@@ -77,9 +85,11 @@ import Testing
         try await TestApp.run { app in
             let r = try await app.call(.post, "/api/v1/requests", json: Items.request([:]))
             let id = r.json["id"]!.stringValue!
-            let extra = try await fire(app, id, "withdraw", etag: r.etag!, body: .object(["reason": .string("dup"), "preview_url": .string("https://a.gov.uk")]))
+            let extra = try await fire(
+                app, id, "withdraw", etag: r.etag!, body: .object(["reason": .string("dup"), "preview_url": .string("https://a.gov.uk")]))
             #expect(extra.status == .unprocessableContent)
-            #expect(extra.json["errors"] == .array([.object(["pointer": .string("/preview_url"), "message": .string("is not an input of withdraw")])]))
+            #expect(
+                extra.json["errors"] == .array([.object(["pointer": .string("/preview_url"), "message": .string("is not an input of withdraw")])]))
             let noReason = try await fire(app, id, "withdraw", etag: r.etag!)
             #expect(noReason.status == .conflict)
             #expect(noReason.json["unmet_guards"]?.arrayValue?.first?["message"] == .string("Give a reason"))
@@ -106,8 +116,11 @@ import Testing
             #expect(denied.status == .forbidden)
             #expect(denied.json["allowed_actors"] == .array(["admin", "triager"].map(JSONValue.string)))
             #expect(try await app.call(.post, "/api/v1/requests", token: viewer, json: Items.request([:])).status == .forbidden)
-            #expect(try await app.call(.patch, "/api/v1/requests/\(id)", token: viewer, json: .object(["notes": .string("x")]),
-                                       headers: [.ifMatch: r.etag!]).status == .forbidden)
+            #expect(
+                try await app.call(
+                    .patch, "/api/v1/requests/\(id)", token: viewer, json: .object(["notes": .string("x")]),
+                    headers: [.ifMatch: r.etag!]
+                ).status == .forbidden)
             #expect(try await fire(app, id, "request_sign_off", etag: r.etag!, token: triager).status == .ok)
         }
     }

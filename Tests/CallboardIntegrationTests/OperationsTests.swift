@@ -1,9 +1,10 @@
 import CallboardDomain
-@testable import CallboardStorage
 import Foundation
 import HTTPTypes
 import PostgresNIO
 import Testing
+
+@testable import CallboardStorage
 
 @Suite struct OpenAPIRouteTests {
     /// "METHOD /path" for every operation in the served document (a line scan of its known layout:
@@ -13,7 +14,10 @@ import Testing
         var inPaths = false
         var path: String?
         for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line == "paths:" { inPaths = true; continue }
+            if line == "paths:" {
+                inPaths = true
+                continue
+            }
             guard inPaths else { continue }
             if let first = line.first, first != " ", first != "#" { break }
             if line.hasPrefix("  /"), !line.hasPrefix("   "), line.hasSuffix(":") {
@@ -39,7 +43,8 @@ import Testing
     }
 
     @Test func lineScanFindsOperations() {
-        let yaml = "openapi: 3.1.0\npaths:\n  /a/{id}:\n    parameters: []\n    get:\n      summary: x\n    post:\n      summary: y\n  /b:\n    patch:\n      x: 1\ncomponents:\n  /c:\n    get:\n"
+        let yaml =
+            "openapi: 3.1.0\npaths:\n  /a/{id}:\n    parameters: []\n    get:\n      summary: x\n    post:\n      summary: y\n  /b:\n    patch:\n      x: 1\ncomponents:\n  /c:\n    get:\n"
         #expect(Self.documentedOperations(yaml) == ["GET /a/{id}", "PATCH /b", "POST /a/{id}"])
     }
 }
@@ -79,7 +84,8 @@ import Testing
             try await app.call(.get, "/api/v1/requests/\(UUID())")
             let text = try await app.call(.get, "/metrics", token: "").text
             #expect(text.contains("callboard_http_requests_total{route=\"/api/v1/requests\",method=\"POST\",status=\"201\"} 1"))
-            #expect(text.contains("callboard_http_requests_total{route=\"/api/v1/requests/{id}\",method=\"GET\",status=\"404\"} 1")
+            #expect(
+                text.contains("callboard_http_requests_total{route=\"/api/v1/requests/{id}\",method=\"GET\",status=\"404\"} 1")
                     || text.contains("callboard_http_requests_total{route=\"/api/v1/requests/:id\",method=\"GET\",status=\"404\"} 1"))
             #expect(text.contains("callboard_requests{state=\"info_complete\"} 1"))
             #expect(text.contains("callboard_requests{state=\"requested\"} 0"))
@@ -103,7 +109,11 @@ import Testing
         try await TestDatabase.with(migrated: false) { db, _ in
             let migrations = try Migration.bundled()
             let names = migrations.map(\.name)
-            #expect(names == ["0001_core", "0002_email_outbox", "0003_preview_sla", "0004_calendar_snapshots", "0005_data_sets", "0006_reminders", "0007_links", "0008_staff_sessions", "0009_csv_uploads", "0010_item_drafts", "0011_state_entered_backfill"])
+            #expect(
+                names == [
+                    "0001_core", "0002_email_outbox", "0003_preview_sla", "0004_calendar_snapshots", "0005_data_sets", "0006_reminders", "0007_links",
+                    "0008_staff_sessions", "0009_csv_uploads", "0010_item_drafts", "0011_state_entered_backfill",
+                ])
             let migrator = Migrator(migrations: migrations, logger: TestDatabase.logger)
             let before = try await migrator.status(db)
             #expect(before.applied == [] && before.pending == names)
@@ -133,7 +143,11 @@ import Testing
     }
 
     @Test func splitterKeepsFunctionBodiesWhole() {
-        let sql = "CREATE TABLE a (x text DEFAULT ';');\n-- a comment; still a comment\nCREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$;\n/* block; */ SELECT 2"
-        #expect(SQLScript.statements(sql) == ["CREATE TABLE a (x text DEFAULT ';')", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$", "SELECT 2"])
+        let sql =
+            "CREATE TABLE a (x text DEFAULT ';');\n-- a comment; still a comment\nCREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$;\n/* block; */ SELECT 2"
+        #expect(
+            SQLScript.statements(sql) == [
+                "CREATE TABLE a (x text DEFAULT ';')", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$", "SELECT 2",
+            ])
     }
 }

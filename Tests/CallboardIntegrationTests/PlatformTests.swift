@@ -19,9 +19,11 @@ import Testing
 
     @Test func tokensExpireAndCanBeRevoked() async throws {
         try await TestApp.run { app in
-            let staff = try await app.call(.post, "/api/v1/staff", json: .object(["email": .string("tri@callboard.test"), "role": .string("triager")]))
+            let staff = try await app.call(
+                .post, "/api/v1/staff", json: .object(["email": .string("tri@callboard.test"), "role": .string("triager")]))
             #expect(staff.status == .created)
-            let created = try await app.call(.post, "/api/v1/tokens", json: .object(["email": .string("tri@callboard.test"), "expires_in_days": .number(1)]))
+            let created = try await app.call(
+                .post, "/api/v1/tokens", json: .object(["email": .string("tri@callboard.test"), "expires_in_days": .number(1)]))
             #expect(created.status == .created)
             #expect(created.headers[.cacheControl] == "no-store")
             let token = try #require(created.json["token"]?.stringValue)
@@ -29,14 +31,18 @@ import Testing
             #expect(try await app.call(.get, "/api/v1/requests", token: token).status == .ok)
 
             // Only a hash is stored.
-            let stored = try await app.db.query("SELECT count(*)::int8 FROM api_tokens WHERE position(\(token) in encode(token_hash, 'escape')) > 0",
-                                                logger: TestDatabase.logger).collect()
+            let stored = try await app.db.query(
+                "SELECT count(*)::int8 FROM api_tokens WHERE position(\(token) in encode(token_hash, 'escape')) > 0",
+                logger: TestDatabase.logger
+            ).collect()
             #expect(try stored.first?.decode(Int64.self) == 0)
             #expect(try await app.call(.get, "/api/v1/tokens").json["items"]?.arrayValue?.allSatisfy { $0["token"] == nil } == true)
 
             // Triagers cannot manage staff or tokens.
             #expect(try await app.call(.get, "/api/v1/tokens", token: token).status == .forbidden)
-            #expect(try await app.call(.post, "/api/v1/staff", token: token, json: .object(["email": .string("x@y.gov.uk"), "role": .string("admin")])).status == .forbidden)
+            #expect(
+                try await app.call(.post, "/api/v1/staff", token: token, json: .object(["email": .string("x@y.gov.uk"), "role": .string("admin")]))
+                    .status == .forbidden)
 
             app.clock.advance(by: 86_401)
             let expired = try await app.call(.get, "/api/v1/requests", token: token)
@@ -53,7 +59,8 @@ import Testing
 
     @Test func disablingStaffRevokesTheirAccess() async throws {
         try await TestApp.run { app in
-            let s = try await app.call(.post, "/api/v1/staff", json: .object(["email": .string("v@callboard.test"), "role": .string("viewer"), "name": .string("Vi")]))
+            let s = try await app.call(
+                .post, "/api/v1/staff", json: .object(["email": .string("v@callboard.test"), "role": .string("viewer"), "name": .string("Vi")]))
             let token = try await app.call(.post, "/api/v1/tokens", json: .object(["email": .string("v@callboard.test")])).json["token"]!.stringValue!
             #expect(try await app.call(.get, "/api/v1/requests", token: token).status == .ok)
             let disabled = try await app.call(.post, "/api/v1/staff/\(s.json["id"]!.stringValue!)/disable")
@@ -81,7 +88,8 @@ import Testing
             #expect(again.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
             #expect(try await app.count("requests") == 1)
 
-            let other = try await app.call(.post, "/api/v1/requests", json: Items.request([:]), headers: [HTTPField.Name("Idempotency-Key")!: "abc-123"])
+            let other = try await app.call(
+                .post, "/api/v1/requests", json: Items.request([:]), headers: [HTTPField.Name("Idempotency-Key")!: "abc-123"])
             #expect(other.status == .unprocessableContent)
             #expect(other.problemType == "idempotency-key-reused")
             #expect(try await app.count("requests") == 1)
@@ -106,8 +114,10 @@ import Testing
             #expect(t1.json["token"]?.stringValue != nil)
             #expect(t2.json["token"] == .null)
             #expect(t2.json["id"] == t1.json["id"])
-            let leaked = try await app.db.query("SELECT count(*)::int8 FROM idempotency_keys WHERE position(\(t1.json["token"]!.stringValue!) in convert_from(body, 'UTF8')) > 0",
-                                                logger: TestDatabase.logger).collect()
+            let leaked = try await app.db.query(
+                "SELECT count(*)::int8 FROM idempotency_keys WHERE position(\(t1.json["token"]!.stringValue!) in convert_from(body, 'UTF8')) > 0",
+                logger: TestDatabase.logger
+            ).collect()
             #expect(try leaked.first?.decode(Int64.self) == 0)
         }
     }
@@ -143,11 +153,17 @@ import Testing
         try await TestApp.run { app in
             try await app.call(.post, "/api/v1/staff", json: .object(["email": .string("tri@callboard.test"), "role": .string("triager")]))
             let complete = try await app.call(.post, "/api/v1/requests", json: Items.request(Items.all, department: "DVSA"))
-            let partial = try await app.call(.post, "/api/v1/requests", json: .object([
-                "kind": .string("transactional"), "department": .string("HMRC"), "assignee": .string("tri@callboard.test"),
-                "items": .object(["service": Items.provided(["name": .string("Pay your tax bill"), "description": .string("Pay self assessment"),
-                                                              "start_page_url": .string("https://www.gov.uk/pay-tax")])]),
-            ]))
+            let partial = try await app.call(
+                .post, "/api/v1/requests",
+                json: .object([
+                    "kind": .string("transactional"), "department": .string("HMRC"), "assignee": .string("tri@callboard.test"),
+                    "items": .object([
+                        "service": Items.provided([
+                            "name": .string("Pay your tax bill"), "description": .string("Pay self assessment"),
+                            "start_page_url": .string("https://www.gov.uk/pay-tax"),
+                        ])
+                    ]),
+                ]))
             try await app.call(.post, "/api/v1/requests", json: Items.request([:], kind: "non_transactional", department: "HMRC"))
 
             func ids(_ q: String) async throws -> [String] {
@@ -155,7 +171,8 @@ import Testing
                 #expect(r.status == .ok, "\(q): \(r.text)")
                 return r.json["items"]?.arrayValue?.map { $0["id"]!.stringValue! } ?? []
             }
-            let c = complete.json["id"]!.stringValue!, p = partial.json["id"]!.stringValue!
+            let c = complete.json["id"]!.stringValue!
+            let p = partial.json["id"]!.stringValue!
             #expect(try await ids("state=info_complete") == [c])
             #expect(try await ids("state=info_complete,requested").count == 3)
             #expect(try await ids("kind=non_transactional").count == 1)

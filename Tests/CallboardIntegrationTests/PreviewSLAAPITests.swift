@@ -16,10 +16,12 @@ import Testing
             #expect(sla["at_risk"] == .bool(false))
             #expect(sla["breached"] == .bool(false))
             #expect(sla["uncertain"] == .bool(false))
-            #expect(sla["excluded_days"] == .array([
-                .object(["date": .string("2026-11-21"), "reason": .string("Saturday")]),
-                .object(["date": .string("2026-11-22"), "reason": .string("Sunday")]),
-            ]))
+            #expect(
+                sla["excluded_days"]
+                    == .array([
+                        .object(["date": .string("2026-11-21"), "reason": .string("Saturday")]),
+                        .object(["date": .string("2026-11-22"), "reason": .string("Sunday")]),
+                    ]))
             #expect(sla["calendar_version"]?.stringValue?.hasPrefix("govuk-") == true)
             func listed(_ filter: String) async throws -> [String] {
                 try await app.call(.get, "/api/v1/requests?sla=\(filter)").json["items"]!.arrayValue!.map { $0["id"]!.stringValue! }
@@ -53,13 +55,15 @@ import Testing
             let r = try await app.call(.post, "/api/v1/requests", json: Items.request(Items.all))
             let id = r.json["id"]!.stringValue!
             #expect(r.json["sla"]?["due_date"] == .string("2026-12-02"))
-            let moved = try await app.call(.patch, "/api/v1/requests/\(id)", json: .object(["division": .string("scotland")]),
-                                           headers: [.ifMatch: r.etag!])
+            let moved = try await app.call(
+                .patch, "/api/v1/requests/\(id)", json: .object(["division": .string("scotland")]),
+                headers: [.ifMatch: r.etag!])
             #expect(moved.status == .ok)
             let sla = try #require(moved.json["sla"])
             #expect(sla["due_date"] == .string("2026-12-03"))
             #expect(sla["started_at"] == r.json["sla"]?["started_at"])
-            #expect(sla["excluded_days"]?.arrayValue?.contains(.object(["date": .string("2026-11-30"), "reason": .string("St Andrew’s Day")])) == true)
+            #expect(
+                sla["excluded_days"]?.arrayValue?.contains(.object(["date": .string("2026-11-30"), "reason": .string("St Andrew’s Day")])) == true)
         }
     }
 

@@ -16,8 +16,13 @@ import Testing
             #expect(created.json["service_name"] == .string("Renew your driving licence"))
             #expect(created.json["items"]?["contact"]?["status"] == .string("provided"))
             #expect(created.json["items"]?["sign_off_contact"]?["status"] == .string("missing"))
-            #expect(created.json["missing_items"] == .array(["sign_off_contact", "cost_per_transaction", "user_satisfaction",
-                                                              "completion_rate", "digital_take_up", "service_availability"].map(JSONValue.string)))
+            #expect(
+                created.json["missing_items"]
+                    == .array(
+                        [
+                            "sign_off_contact", "cost_per_transaction", "user_satisfaction",
+                            "completion_rate", "digital_take_up", "service_availability",
+                        ].map(JSONValue.string)))
             #expect(created.json["transitions"]?.arrayValue?.map { $0["name"]?.stringValue ?? "" } == ["complete_information", "withdraw"])
             #expect(created.json["transitions"]?.arrayValue?.first?["ready"] == .bool(false))
 
@@ -40,7 +45,9 @@ import Testing
                 "kind": .string("weekly"),
                 "items": .object([
                     "contact": Items.provided(["name": .string("A"), "email": .string("not-an-email"), "phone": .string("12")]),
-                    "service": Items.provided(["name": .string("S"), "description": .string("D"), "start_page_url": .string("http://insecure.gov.uk")]),
+                    "service": Items.provided([
+                        "name": .string("S"), "description": .string("D"), "start_page_url": .string("http://insecure.gov.uk"),
+                    ]),
                     "favourite_colour": .string("blue"),
                 ]),
                 "surprise": .bool(true),
@@ -49,8 +56,11 @@ import Testing
             #expect(r.status == .unprocessableContent)
             #expect(r.headers[.contentType] == "application/problem+json")
             #expect(r.problemType == "validation")
-            #expect(Set(r.pointers) == ["/kind", "/department", "/items/contact/value/email", "/items/contact/value/phone",
-                                        "/items/service/value/start_page_url", "/items/favourite_colour", "/surprise"])
+            #expect(
+                Set(r.pointers) == [
+                    "/kind", "/department", "/items/contact/value/email", "/items/contact/value/phone",
+                    "/items/service/value/start_page_url", "/items/favourite_colour", "/surprise",
+                ])
             #expect(try await app.count("requests") == 0)
             #expect(try await app.count("request_events") == 0)
         }
@@ -126,8 +136,14 @@ import Testing
             let created = try await app.call(.post, "/api/v1/requests", json: Items.request(items))
             #expect(created.json["state"] == .string("requested"))
             let path = "/api/v1/requests/\(created.json["id"]!.stringValue!)"
-            let done = try await app.call(.patch, path, json: .object(["items": .object(["service_availability":
-                Items.provided(["health_check_url": .string("https://dvla.gov.uk/health")])])]), headers: [.ifMatch: "\"v1\""])
+            let done = try await app.call(
+                .patch, path,
+                json: .object([
+                    "items": .object([
+                        "service_availability":
+                            Items.provided(["health_check_url": .string("https://dvla.gov.uk/health")])
+                    ])
+                ]), headers: [.ifMatch: "\"v1\""])
             #expect(done.status == .ok)
             #expect(done.json["state"] == .string("info_complete"))
             #expect(done.etag == "\"v3\"")
@@ -141,8 +157,10 @@ import Testing
 
     @Test func nonTransactionalCompletesWithContactsAndService() async throws {
         try await TestApp.run { app in
-            let r = try await app.call(.post, "/api/v1/requests", json: Items.request(
-                ["contact": Items.contact, "sign_off_contact": Items.signOff, "service": Items.service], kind: "non_transactional"))
+            let r = try await app.call(
+                .post, "/api/v1/requests",
+                json: Items.request(
+                    ["contact": Items.contact, "sign_off_contact": Items.signOff, "service": Items.service], kind: "non_transactional"))
             #expect(r.json["state"] == .string("info_complete"))
             #expect(r.json["missing_items"] == .array([]))
         }
@@ -152,8 +170,9 @@ import Testing
         try await TestApp.run { app in
             let r = try await app.call(.post, "/api/v1/requests", json: Items.request(Items.all))
             let path = "/api/v1/requests/\(r.json["id"]!.stringValue!)"
-            let back = try await app.call(.patch, path, json: .object(["items": .object(["contact": .object(["status": .string("missing")])])]),
-                                          headers: [.ifMatch: r.etag!])
+            let back = try await app.call(
+                .patch, path, json: .object(["items": .object(["contact": .object(["status": .string("missing")])])]),
+                headers: [.ifMatch: r.etag!])
             #expect(back.status == .unprocessableContent)
             #expect(back.pointers == ["/items/contact"])
             #expect(try await app.call(.get, path).etag == r.etag)

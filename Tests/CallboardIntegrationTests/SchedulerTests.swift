@@ -1,18 +1,20 @@
 import CallboardDomain
 import CallboardServices
-@testable import CallboardStorage
 import Foundation
 import HTTPTypes
 import PostgresNIO
 import Testing
 
+@testable import CallboardStorage
+
 extension TestApp {
     func scheduler(batch: Int = 500) throws -> ReminderScheduler {
         var s = SchedulerSettings()
         s.batchSize = batch
-        return ReminderScheduler(db: db, time: clock, logger: TestDatabase.logger,
-                                 outbox: EmailOutbox(settings: EmailSettings(), templates: try EmailTemplates.bundled()),
-                                 sla: PreviewSLAHolder(try .bundled()), settings: s)
+        return ReminderScheduler(
+            db: db, time: clock, logger: TestDatabase.logger,
+            outbox: EmailOutbox(settings: EmailSettings(), templates: try EmailTemplates.bundled()),
+            sla: PreviewSLAHolder(try .bundled()), settings: s)
     }
 
     /// Moves the test clock to an instant (forwards only).
@@ -24,9 +26,11 @@ extension TestApp {
 
     /// The reminder digests, by recipient: (recipient, subject, status, text).
     func digests() async throws -> [(String, String, String, String)] {
-        try await db.query("""
+        try await db.query(
+            """
             SELECT recipient, subject, status, body_text FROM emails WHERE kind = 'reminder_digest' ORDER BY recipient, created_at
-            """, logger: TestDatabase.logger).collect().map { try $0.decode((String, String, String, String).self) }
+            """, logger: TestDatabase.logger
+        ).collect().map { try $0.decode((String, String, String, String).self) }
     }
 
     func createRequest(_ items: [String: JSONValue]) async throws -> (id: String, etag: String) {
@@ -61,15 +65,18 @@ extension TestApp {
             #expect(try await app.scheduler().tick().remindersQueued == 0)
 
             // The contact supplies an item: the reminder still queued is cancelled in the same change.
-            let patch = try await app.call(.patch, "/api/v1/requests/\(id)", json: .object(["items": .object(["sign_off_contact": Items.signOff])]),
-                                           headers: [.ifMatch: etag])
+            let patch = try await app.call(
+                .patch, "/api/v1/requests/\(id)", json: .object(["items": .object(["sign_off_contact": Items.signOff])]),
+                headers: [.ifMatch: etag])
             #expect(patch.status == .ok)
             #expect(try await app.digests().map(\.2) == ["cancelled"])
             // Only the information request sent at creation goes out; the cancelled reminder never does.
             let transport = RecordingTransport()
             #expect(try await app.worker(transport).runOnce() == 1)
             #expect(transport.sent.withLock { $0.map(\.kind) } == ["information_request"])
-            let kinds = try await app.call(.get, "/api/v1/requests/\(id)/events?limit=200").json["items"]!.arrayValue!.map { $0["kind"]!.stringValue! }
+            let kinds = try await app.call(.get, "/api/v1/requests/\(id)/events?limit=200").json["items"]!.arrayValue!.map {
+                $0["kind"]!.stringValue!
+            }
             #expect(kinds == ["created", "email_queued", "reminder_queued", "email_queued", "updated", "email_cancelled", "email_sent"])
             // The next step is a new reminder: Friday 27 November.
             app.setClock("2026-11-27T10:00:00Z")
@@ -85,16 +92,18 @@ extension TestApp {
             let rid = UUID(uuidString: id)!
             let now = app.clock.now()
             let key = "\(id):missing_information:test:1"
-            let email = NewEmail(requestID: rid, kind: "reminder_digest", recipient: "ada@dvla.gov.uk", subject: "s", bodyText: "t", bodyHTML: "h",
-                                 templateData: .object([:]), dedupKey: "digest:test", runAt: now, maxAttempts: 3, messageDomain: "cb.test")
+            let email = NewEmail(
+                requestID: rid, kind: "reminder_digest", recipient: "ada@dvla.gov.uk", subject: "s", bodyText: "t", bodyHTML: "h",
+                templateData: .object([:]), dedupKey: "digest:test", runAt: now, maxAttempts: 3, messageDomain: "cb.test")
             let locked = AsyncStream<Void>.makeStream()
             let release = AsyncStream<Void>.makeStream()
             // The "batch": lock the request, queue a reminder and its email, hold until told, commit.
             async let batch: Void = app.db.transaction(logger: TestDatabase.logger) { conn in
                 _ = try await RequestStore.fetch(rid, lock: true, on: conn, logger: TestDatabase.logger)
                 let owed = OwedReminder(kind: .missingInformation, audiences: [.serviceContact], step: 1, dedupKey: key)
-                _ = try await ReminderStore.insert([NewReminder(owed: owed, requestID: rid, dataSetID: nil, recipients: ["ada@dvla.gov.uk"])],
-                                                   at: now, on: conn, logger: TestDatabase.logger)
+                _ = try await ReminderStore.insert(
+                    [NewReminder(owed: owed, requestID: rid, dataSetID: nil, recipients: ["ada@dvla.gov.uk"])],
+                    at: now, on: conn, logger: TestDatabase.logger)
                 _ = try await EmailStore.enqueueMany([email], at: now, on: conn, logger: TestDatabase.logger)
                 try await ReminderStore.link([(key, email.id)], on: conn, logger: TestDatabase.logger)
                 locked.continuation.yield()
@@ -102,16 +111,19 @@ extension TestApp {
             }
             for await _ in locked.stream { break }
             // The contact supplies an item meanwhile: the change waits on the lock.
-            async let patch = app.call(.patch, "/api/v1/requests/\(id)", json: .object(["items": .object(["sign_off_contact": Items.signOff])]),
-                                       headers: [.ifMatch: etag])
+            async let patch = app.call(
+                .patch, "/api/v1/requests/\(id)", json: .object(["items": .object(["sign_off_contact": Items.signOff])]),
+                headers: [.ifMatch: etag])
             while try await app.db.query("SELECT count(*)::int8 FROM pg_stat_activity WHERE wait_event_type = 'Lock'", logger: TestDatabase.logger)
-                .collect()[0].decode(Int64.self) == 0 {
+                .collect()[0].decode(Int64.self) == 0
+            {
                 await Task.yield()
             }
             release.continuation.yield()
             try await batch
             #expect(try await patch.status == .ok)
-            let status = try await app.db.query("SELECT status FROM emails WHERE id = \(email.id)", logger: TestDatabase.logger).collect()[0].decode(String.self)
+            let status = try await app.db.query("SELECT status FROM emails WHERE id = \(email.id)", logger: TestDatabase.logger).collect()[0].decode(
+                String.self)
             #expect(status == "cancelled")
         }
     }
@@ -126,7 +138,7 @@ extension TestApp {
             app.setClock("2026-11-21T12:00:00Z")  // Saturday
             #expect(try await scheduler.tick().remindersQueued == 0)
             app.setClock("2026-11-23T09:29:59Z")  // Monday, a second before the window
-            #expect(try await scheduler.tick() == TickReport())   // the row waits for 09:30: not even examined
+            #expect(try await scheduler.tick() == TickReport())  // the row waits for 09:30: not even examined
             app.setClock("2026-11-23T09:30:00Z")
             #expect(try await scheduler.tick().remindersQueued == 1)
         }
@@ -151,8 +163,11 @@ extension TestApp {
     @Test func twoSchedulersTickingTogetherQueueEachReminderOnce() async throws {
         try await TestApp.run { app in
             for i in 0..<60 {
-                _ = try await app.createRequest(["contact": Items.provided([
-                    "name": .string("C\(i)"), "email": .string("c\(i)@dvla.gov.uk"), "phone": .string("020 7946 0000")])])
+                _ = try await app.createRequest([
+                    "contact": Items.provided([
+                        "name": .string("C\(i)"), "email": .string("c\(i)@dvla.gov.uk"), "phone": .string("020 7946 0000"),
+                    ])
+                ])
             }
             app.setClock("2026-11-20T10:00:00Z")
             let a = try app.scheduler(batch: 7)
@@ -177,14 +192,20 @@ extension TestApp {
             let id = try await app.requestAwaitingSignOff()
             app.setClock("2026-11-23T10:00:00Z")
             #expect(try await scheduler.tick().remindersQueued == 1)
-            #expect(try await app.digests().map { [$0.0, $0.1] } == [["grace@dvla.gov.uk", "Please decide whether the Renew your driving licence dashboard can be published"]])
+            #expect(
+                try await app.digests().map { [$0.0, $0.1] } == [
+                    ["grace@dvla.gov.uk", "Please decide whether the Renew your driving licence dashboard can be published"]
+                ])
             app.setClock("2026-11-24T10:00:00Z")
             #expect(try await scheduler.tick().remindersQueued == 1)
             app.setClock("2026-11-26T10:00:00Z")
             #expect(try await scheduler.tick().remindersQueued == 1)
             let team = try await app.digests().filter { $0.0 == Self.team }.map(\.1)
-            #expect(team == ["Renew your driving licence: the preview is due by the end of Wednesday 25 November 2026",
-                             "Renew your driving licence: the preview promise was broken (due by the end of Wednesday 25 November 2026)"])
+            #expect(
+                team == [
+                    "Renew your driving licence: the preview is due by the end of Wednesday 25 November 2026",
+                    "Renew your driving licence: the preview promise was broken (due by the end of Wednesday 25 November 2026)",
+                ])
             // Preview of a later instant: the second sign-off chase on 30 November, and nothing already queued.
             let preview = try await app.call(.get, "/api/v1/reminders/preview?at=2026-11-30T10:00:00Z").json
             #expect(preview["reminders"]?.arrayValue?.map { $0["kind"]! } == [.string("sign_off_undecided")])
@@ -193,8 +214,9 @@ extension TestApp {
             #expect(try await app.count("reminders") == 3)
             // The owner approves: the chase stops (the request waits in signoff_pending to be built).
             let etag = try await app.call(.get, "/api/v1/requests/\(id)").etag!
-            let approved = try await app.call(.post, "/api/v1/requests/\(id)/transitions/approve_sign_off",
-                                              json: .object(["evidence": .string("Email from Grace")]), headers: [.ifMatch: etag])
+            let approved = try await app.call(
+                .post, "/api/v1/requests/\(id)/transitions/approve_sign_off",
+                json: .object(["evidence": .string("Email from Grace")]), headers: [.ifMatch: etag])
             #expect(approved.status == .ok)
             let after = try await app.call(.get, "/api/v1/reminders/preview?at=2026-11-30T10:00:00Z").json
             #expect(after["reminders"] == .array([]))
@@ -211,7 +233,10 @@ extension TestApp {
             #expect(try await scheduler.tick().remindersQueued == 1)
             var mail = try await app.digests()
             #expect(mail.map(\.0) == ["sam@dvla.gov.uk"])
-            #expect(mail[0].1 == "Channel volumes data for Thursday 1 October 2026 to Saturday 31 October 2026 was due on Friday 6 November 2026 and has not arrived")
+            #expect(
+                mail[0].1
+                    == "Channel volumes data for Thursday 1 October 2026 to Saturday 31 October 2026 was due on Friday 6 November 2026 and has not arrived"
+            )
             // Sam's own upload link: a token bound to Sam and this data set.
             let token = mail[0].3.components(separatedBy: "http://127.0.0.1:8080/upload/").dropFirst().first?.prefix { !$0.isWhitespace } ?? ""
             let link = try await LinkStore.find(token: String(token), on: app.db, logger: TestDatabase.logger)
@@ -233,7 +258,9 @@ extension TestApp {
             // preview promise, due 25 November, was broken).
             app.setClock("2026-12-02T10:00:00Z")
             #expect(try await scheduler.tick().remindersQueued == 2)
-            #expect(try await app.digests().last?.1 == "Channel volumes data for Sunday 1 November 2026 to Monday 30 November 2026 is due on Monday 7 December 2026")
+            #expect(
+                try await app.digests().last?.1
+                    == "Channel volumes data for Sunday 1 November 2026 to Monday 30 November 2026 is due on Monday 7 December 2026")
         }
     }
 
@@ -242,10 +269,13 @@ extension TestApp {
         try await TestApp.run { app in
             let scheduler = try app.scheduler()
             var (id, etag) = try await app.createRequest(Items.all)
-            for (name, body) in [("request_sign_off", nil), ("approve_sign_off", ["evidence": "Email from Grace"]), ("mark_built", nil),
-                                 ("publish_preview", ["preview_url": "https://preview.gov.uk/d"]), ("go_live", ["live_url": "https://www.gov.uk/performance/d"])] {
-                let r = try await app.call(.post, "/api/v1/requests/\(id)/transitions/\(name)",
-                                           json: body.map { .object($0.mapValues(JSONValue.string)) }, headers: [.ifMatch: etag])
+            for (name, body) in [
+                ("request_sign_off", nil), ("approve_sign_off", ["evidence": "Email from Grace"]), ("mark_built", nil),
+                ("publish_preview", ["preview_url": "https://preview.gov.uk/d"]), ("go_live", ["live_url": "https://www.gov.uk/performance/d"]),
+            ] {
+                let r = try await app.call(
+                    .post, "/api/v1/requests/\(id)/transitions/\(name)",
+                    json: body.map { .object($0.mapValues(JSONValue.string)) }, headers: [.ifMatch: etag])
                 #expect(r.status == .ok, "\(name): \(r.text)")
                 etag = r.etag!
             }
@@ -259,8 +289,10 @@ extension TestApp {
             let events = try await app.call(.get, "/api/v1/requests/\(id)/events?limit=200").json["items"]!.arrayValue!
             let started = events.first { $0["data"]?["transition"] == .string("start_product_audit") }
             #expect(started?["actor"]?["kind"] == .string("system"))
-            let told = try await app.db.query("SELECT recipient FROM emails WHERE kind = 'product_audit_started' ORDER BY recipient",
-                                              logger: TestDatabase.logger).collect().map { try $0.decode(String.self) }
+            let told = try await app.db.query(
+                "SELECT recipient FROM emails WHERE kind = 'product_audit_started' ORDER BY recipient",
+                logger: TestDatabase.logger
+            ).collect().map { try $0.decode(String.self) }
             #expect(told == ["ada@dvla.gov.uk", Self.team])
             #expect(try await scheduler.tick().auditsStarted == 0)
         }
@@ -284,13 +316,15 @@ extension TestApp {
     /// With many rows and few due, the due queries read their partial indexes, not the table.
     @Test func theRuleQueriesUseTheirIndexes() async throws {
         try await TestApp.run { app in
-            try await app.db.query("""
+            try await app.db.query(
+                """
                 INSERT INTO requests (id, kind, state, department, items, created_at, updated_at, state_entered_at, next_reminder_at)
                 SELECT gen_random_uuid(), 'transactional', 'live', 'DVLA', '{}', now(), now(), now(),
                        CASE WHEN g % 1000 = 0 THEN now() END
                 FROM generate_series(1, 20000) g
                 """, logger: TestDatabase.logger)
-            try await app.db.query("""
+            try await app.db.query(
+                """
                 INSERT INTO data_sets (id, request_id, name, cadence, due_working_days, uploaders, created_at, updated_at, next_reminder_at)
                 SELECT gen_random_uuid(), r.id, 'd', 'monthly', 5, '[]', now(), now(), CASE WHEN random() < 0.001 THEN now() END
                 FROM requests r

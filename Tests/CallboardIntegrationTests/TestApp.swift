@@ -29,8 +29,9 @@ struct TestApp: Sendable {
             let staff = StaffService(db: db, time: clock, logger: TestDatabase.logger)
             let admin = try await staff.createStaff(email: "admin@callboard.test", name: "Admin", role: .admin)
             let token = try await staff.createToken(for: admin, name: "test", expiresAt: nil).token
-            let app = Application(router: try buildRouter(deps), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                  logger: TestDatabase.logger)
+            let app = Application(
+                router: try buildRouter(deps), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                logger: TestDatabase.logger)
             try await app.test(mode) { client in
                 try await body(TestApp(db: db, clock: clock, client: client, catalog: catalog, adminToken: token, staff: staff))
             }
@@ -44,8 +45,10 @@ struct TestApp: Sendable {
     }
 
     @discardableResult
-    func call(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: JSONValue? = nil, raw: String? = nil,
-              headers: HTTPFields = [:], contentType: String = "application/json") async throws -> TestResponse {
+    func call(
+        _ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: JSONValue? = nil, raw: String? = nil,
+        headers: HTTPFields = [:], contentType: String = "application/json"
+    ) async throws -> TestResponse {
         var h = headers
         let t = token ?? adminToken
         if !t.isEmpty { h[.authorization] = "Bearer \(t)" }
@@ -91,15 +94,19 @@ enum Items {
 
     static let contact = provided(["name": .string("Ada Lovelace"), "email": .string("ada@dvla.gov.uk"), "phone": .string("020 7946 0000")])
     static let signOff = provided(["name": .string("Grace Hopper"), "email": .string("grace@dvla.gov.uk"), "phone": .string("020 7946 0001")])
-    static let service = provided(["name": .string("Renew your driving licence"), "description": .string("Drivers renew their licence online"),
-                                   "start_page_url": .string("https://www.gov.uk/renew-driving-licence")])
+    static let service = provided([
+        "name": .string("Renew your driving licence"), "description": .string("Drivers renew their licence online"),
+        "start_page_url": .string("https://www.gov.uk/renew-driving-licence"),
+    ])
     static let all: [String: JSONValue] = [
         "contact": contact, "sign_off_contact": signOff, "service": service,
         "cost_per_transaction": provided(["transactions_explorer_url": .string("https://www.gov.uk/performance/x")]),
         "user_satisfaction": provided(["done_page_url": .string("https://www.gov.uk/done/x")]),
         "completion_rate": provided(["analytics_provider": .string("piwik")]),
-        "digital_take_up": provided(["spreadsheet_reference": .string("volumes.xlsx"),
-                                     "uploaders": .array([.object(["name": .string("Sam"), "email": .string("sam@dvla.gov.uk")])])]),
+        "digital_take_up": provided([
+            "spreadsheet_reference": .string("volumes.xlsx"),
+            "uploaders": .array([.object(["name": .string("Sam"), "email": .string("sam@dvla.gov.uk")])]),
+        ]),
         "service_availability": .object(["status": .string("not_available"), "reason": .string("No health page")]),
     ]
 

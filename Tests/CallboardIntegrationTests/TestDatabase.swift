@@ -43,7 +43,8 @@ enum TestDatabase {
 
     /// Runs `body` with a client on the server's `postgres` database.
     static func admin<T: Sendable>(_ server: DatabaseURL, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let client = PostgresClient(configuration: try server.with(database: "postgres").clientConfiguration(maxConnections: 2), backgroundLogger: logger)
+        let client = PostgresClient(
+            configuration: try server.with(database: "postgres").clientConfiguration(maxConnections: 2), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
@@ -69,8 +70,9 @@ actor TemplateOnce {
                 try await c.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: TestDatabase.logger)
                 try await c.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: TestDatabase.logger)
             }
-            let client = PostgresClient(configuration: try server.with(database: name).clientConfiguration(maxConnections: 2),
-                                        backgroundLogger: TestDatabase.logger)
+            let client = PostgresClient(
+                configuration: try server.with(database: name).clientConfiguration(maxConnections: 2),
+                backgroundLogger: TestDatabase.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
                 try await Migrator(migrations: try Migration.bundled(), logger: TestDatabase.logger).migrate(client)

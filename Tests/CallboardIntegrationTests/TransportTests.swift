@@ -1,6 +1,4 @@
 import CallboardDomain
-@testable import CallboardServices
-@testable import CallboardStorage
 import Crypto
 import Foundation
 import HTTPTypes
@@ -11,7 +9,10 @@ import NIOCore
 import Synchronization
 import Testing
 
-/// The SMTP server that scripts/test.sh starts (tests/smtp_server.py, aiosmtpd).
+@testable import CallboardServices
+@testable import CallboardStorage
+
+/// The SMTP server that scripts/test.sh starts (e2e/support/smtp_server.py, aiosmtpd).
 enum TestSMTP {
     static func env(_ name: String) throws -> String {
         guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else {
@@ -21,9 +22,10 @@ enum TestSMTP {
     }
 
     static func settings(tls: Bool = false, password: String = "s3cret-test-password") throws -> SMTPSettings {
-        SMTPSettings(host: "localhost", port: Int(try env(tls ? "CALLBOARD_TEST_SMTPS_PORT" : "CALLBOARD_TEST_SMTP_PORT"))!,
-                     security: tls ? .tls : .starttls, username: "callboard", password: password,
-                     caFile: try env("CALLBOARD_TEST_SMTP_CA"), timeout: .seconds(5))
+        SMTPSettings(
+            host: "localhost", port: Int(try env(tls ? "CALLBOARD_TEST_SMTPS_PORT" : "CALLBOARD_TEST_SMTP_PORT"))!,
+            security: tls ? .tls : .starttls, username: "callboard", password: password,
+            caFile: try env("CALLBOARD_TEST_SMTP_CA"), timeout: .seconds(5))
     }
 
     /// Messages the server accepted that carry this Message-ID.
@@ -37,17 +39,21 @@ enum TestSMTP {
 
     static func email(to: String, subject: String = "Tëst ✓ subject") -> OutgoingEmail {
         let id = UUID()
-        let record = EmailRecord(id: id, requestID: nil, kind: "live", recipient: to, subject: subject, bodyText: ".leading dot\nline two",
-                                 bodyHTML: "<p>Hello</p>", templateData: .object(["service_name": .string("Tax")]), dedupKey: nil,
-                                 status: .sending, runAt: Date(), attempts: 1, maxAttempts: 8, lastError: nil,
-                                 messageID: "<\(id.uuidString.lowercased())@callboard.test>", createdAt: Date(), sentAt: nil)
+        let record = EmailRecord(
+            id: id, requestID: nil, kind: "live", recipient: to, subject: subject, bodyText: ".leading dot\nline two",
+            bodyHTML: "<p>Hello</p>", templateData: .object(["service_name": .string("Tax")]), dedupKey: nil,
+            status: .sending, runAt: Date(), attempts: 1, maxAttempts: 8, lastError: nil,
+            messageID: "<\(id.uuidString.lowercased())@callboard.test>", createdAt: Date(), sentAt: nil)
         return OutgoingEmail(record, from: "Performance Platform <pp@callboard.test>")
     }
 }
 
 /// The delivery error a send ends with, or nil when it succeeded.
 func deliveryError(_ send: () async throws -> Void) async -> DeliveryError? {
-    do { try await send(); return nil } catch let e as DeliveryError { return e } catch {
+    do {
+        try await send()
+        return nil
+    } catch let e as DeliveryError { return e } catch {
         Issue.record("unexpected error \(error)")
         return nil
     }
@@ -84,12 +90,19 @@ func deliveryError(_ send: () async throws -> Void) async -> DeliveryError? {
 
     @Test func repliesDecideTemporaryOrPermanent() async throws {
         let t = SMTPTransport(settings: try TestSMTP.settings(), logger: logger)
-        await #expect(throws: DeliveryError.temporary("RCPT TO: 451 4.3.0 Try again later")) { try await t.send(TestSMTP.email(to: "tempfail@dvla.gov.uk")) }
-        await #expect(throws: DeliveryError.permanent("RCPT TO: 550 5.1.1 No such mailbox", badAddress: true)) { try await t.send(TestSMTP.email(to: "permfail@dvla.gov.uk")) }
+        await #expect(throws: DeliveryError.temporary("RCPT TO: 451 4.3.0 Try again later")) {
+            try await t.send(TestSMTP.email(to: "tempfail@dvla.gov.uk"))
+        }
+        await #expect(throws: DeliveryError.permanent("RCPT TO: 550 5.1.1 No such mailbox", badAddress: true)) {
+            try await t.send(TestSMTP.email(to: "permfail@dvla.gov.uk"))
+        }
         await t.shutdown()
         let wrong = SMTPTransport(settings: try TestSMTP.settings(password: "guess"), logger: logger)
         let e = await deliveryError { try await wrong.send(TestSMTP.email(to: "ada@dvla.gov.uk")) }
-        guard case .permanent(let m, false)? = e else { Issue.record("expected permanent, got \(String(describing: e))"); return }
+        guard case .permanent(let m, false)? = e else {
+            Issue.record("expected permanent, got \(String(describing: e))")
+            return
+        }
         #expect(m.hasPrefix("AUTH PLAIN: 535"))
     }
 
@@ -97,7 +110,10 @@ func deliveryError(_ send: () async throws -> Void) async -> DeliveryError? {
         let t = SMTPTransport(settings: try TestSMTP.settings(), logger: logger)
         let e = TestSMTP.email(to: "dropdata@dvla.gov.uk")
         let first = await deliveryError { try await t.send(e) }
-        guard case .temporary? = first else { Issue.record("the first send must fail temporarily, got \(String(describing: first))"); return }
+        guard case .temporary? = first else {
+            Issue.record("the first send must fail temporarily, got \(String(describing: first))")
+            return
+        }
         #expect(try TestSMTP.received(e.messageID).isEmpty)
         try await t.send(e)
         await t.shutdown()
@@ -109,7 +125,10 @@ func deliveryError(_ send: () async throws -> Void) async -> DeliveryError? {
         s.port = 1  // nothing listens there
         let t = SMTPTransport(settings: s, logger: logger)
         let e = await deliveryError { try await t.send(TestSMTP.email(to: "ada@dvla.gov.uk")) }
-        guard case .temporary? = e else { Issue.record("expected temporary, got \(String(describing: e))"); return }
+        guard case .temporary? = e else {
+            Issue.record("expected temporary, got \(String(describing: e))")
+            return
+        }
     }
 
     @Test func workerDeliversLifecycleEmailThroughSMTP() async throws {
@@ -137,7 +156,7 @@ actor NotifyStub {
     static let serviceID = "26785a09-ab16-4eb0-8407-a37497a57506"
     static let secret = "3d844edf-8d35-48ac-975b-e847b4f122b0"
     static let apiKey = "callboard_test-\(serviceID)-\(secret)"
-    var accepted: [String: Data] = [:]   // reference → JSON body
+    var accepted: [String: Data] = [:]  // reference → JSON body
     var acceptedCount: Int { accepted.count }
 
     func body(_ reference: String) -> [String: String] {
@@ -161,8 +180,8 @@ actor NotifyStub {
         }
         posts += 1
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
-              let to = object["email_address"] as? String, object["template_id"] is String,
-              let ref = object["reference"] as? String, let p = object["personalisation"] as? [String: String], p["subject"] != nil, p["body"] != nil
+            let to = object["email_address"] as? String, object["template_id"] is String,
+            let ref = object["reference"] as? String, let p = object["personalisation"] as? [String: String], p["subject"] != nil, p["body"] != nil
         else {
             problems.append("bad body")
             return json(.badRequest, ["errors": [["error": "ValidationError", "message": "bad body"]]])
@@ -198,11 +217,12 @@ actor NotifyStub {
             return Data(base64Encoded: t)
         }
         guard let sig = unb64(parts[2]),
-              HMAC<SHA256>.isValidAuthenticationCode(sig, authenticating: Data((parts[0] + "." + parts[1]).utf8), using: SymmetricKey(data: Data(Self.secret.utf8))),
-              let header = unb64(parts[0]).flatMap({ try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }),
-              header["alg"] as? String == "HS256",
-              let claims = unb64(parts[1]).flatMap({ try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }),
-              claims["iss"] as? String == Self.serviceID, let iat = claims["iat"] as? Int, abs(Double(iat) - Date().timeIntervalSince1970) <= 30
+            HMAC<SHA256>.isValidAuthenticationCode(
+                sig, authenticating: Data((parts[0] + "." + parts[1]).utf8), using: SymmetricKey(data: Data(Self.secret.utf8))),
+            let header = unb64(parts[0]).flatMap({ try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }),
+            header["alg"] as? String == "HS256",
+            let claims = unb64(parts[1]).flatMap({ try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }),
+            claims["iss"] as? String == Self.serviceID, let iat = claims["iat"] as? Int, abs(Double(iat) - Date().timeIntervalSince1970) <= 30
         else { return false }
         return true
     }
@@ -220,9 +240,11 @@ actor NotifyStub {
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: TestDatabase.logger)
         try await app.test(.live) { client in
             let port = try #require(client.port)
-            let t = NotifyTransport(settings: NotifySettings(baseURL: "http://127.0.0.1:\(port)", apiKey: NotifyStub.apiKey,
-                                                             templates: ["default": "f33517ff-2a88-4f6e-b855-c550268ce08a"], timeout: .seconds(1)),
-                                    logger: TestDatabase.logger)
+            let t = NotifyTransport(
+                settings: NotifySettings(
+                    baseURL: "http://127.0.0.1:\(port)", apiKey: NotifyStub.apiKey,
+                    templates: ["default": "f33517ff-2a88-4f6e-b855-c550268ce08a"], timeout: .seconds(1)),
+                logger: TestDatabase.logger)
             try await body(t, stub)
         }
     }
@@ -241,11 +263,19 @@ actor NotifyStub {
 
     @Test func errorsAreClassified() async throws {
         try await withStub { t, stub in
-            await #expect(throws: DeliveryError.rateLimited(retryAfter: 7, "Notify rate limit: ")) { try await t.send(TestSMTP.email(to: "ratelimit@x.gov.uk")) }
+            await #expect(throws: DeliveryError.rateLimited(retryAfter: 7, "Notify rate limit: ")) {
+                try await t.send(TestSMTP.email(to: "ratelimit@x.gov.uk"))
+            }
             let invalid = await deliveryError { try await t.send(TestSMTP.email(to: "invalid@x.gov.uk")) }
-            guard case .permanent(_, true)? = invalid else { Issue.record("expected permanent bad address, got \(String(describing: invalid))"); return }
+            guard case .permanent(_, true)? = invalid else {
+                Issue.record("expected permanent bad address, got \(String(describing: invalid))")
+                return
+            }
             let lost = await deliveryError { try await t.send(TestSMTP.email(to: "lost500@x.gov.uk")) }
-            guard case .temporary? = lost else { Issue.record("expected temporary, got \(String(describing: lost))"); return }
+            guard case .temporary? = lost else {
+                Issue.record("expected temporary, got \(String(describing: lost))")
+                return
+            }
             #expect(await stub.problems == [])
         }
     }

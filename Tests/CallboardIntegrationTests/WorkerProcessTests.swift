@@ -18,9 +18,10 @@ import Testing
         try await TestDatabase.with { db, url in
             let outbox = EmailOutbox(settings: EmailSettings(), templates: try EmailTemplates.bundled())
             try await db.transaction(logger: TestDatabase.logger) { conn in
-                try await outbox.queue(.live, to: "hangonce-\(UUID().uuidString.prefix(8))@dvla.gov.uk", requestID: nil,
-                                       context: ["service_name": "Kill test", "live_url": "https://www.gov.uk/x"], dedupKey: nil,
-                                       at: Date(), on: conn, logger: TestDatabase.logger)
+                try await outbox.queue(
+                    .live, to: "hangonce-\(UUID().uuidString.prefix(8))@dvla.gov.uk", requestID: nil,
+                    context: ["service_name": "Kill test", "live_url": "https://www.gov.uk/x"], dedupKey: nil,
+                    at: Date(), on: conn, logger: TestDatabase.logger)
             }
             let messageID = try await db.query("SELECT message_id FROM emails", logger: TestDatabase.logger).collect()[0].decode(String.self)
             let before = Set(try FileManager.default.contentsOfDirectory(atPath: smtpDir).filter { $0.hasPrefix("hanging-") })
@@ -59,8 +60,9 @@ import Testing
             try await db.query("UPDATE emails SET lease_until = now() - interval '1 second'", logger: TestDatabase.logger)
             var s = WorkerSettings()
             s.workerID = "rescuer"
-            let rescuer = EmailWorker(db: db, listenURL: nil, transport: SMTPTransport(settings: try TestSMTP.settings(), logger: TestDatabase.logger),
-                                      settings: s, email: EmailSettings(), logger: TestDatabase.logger)
+            let rescuer = EmailWorker(
+                db: db, listenURL: nil, transport: SMTPTransport(settings: try TestSMTP.settings(), logger: TestDatabase.logger),
+                settings: s, email: EmailSettings(), logger: TestDatabase.logger)
             #expect(try await EmailStore.reclaimExpired(at: Date(), on: db, logger: TestDatabase.logger) == 1)
             #expect(try await rescuer.runOnce() == 1)
             let after = try await db.query("SELECT status, attempts FROM emails", logger: TestDatabase.logger).collect()[0].decode((String, Int).self)

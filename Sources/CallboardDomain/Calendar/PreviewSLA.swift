@@ -18,8 +18,10 @@ public struct PreviewSLA: Sendable, Equatable {
 
     public static func start(at instant: Date, workingDays: Int = 5, calendar: WorkingCalendar) -> PreviewSLA {
         let deadline = calendar.adding(workingDays: workingDays, to: London.date(of: instant))
-        return PreviewSLA(startedAt: instant, dueDate: deadline.date, dueAt: London.instant(deadline.date.adding(days: 1)),
-                          atRiskAt: London.instant(calendar.previousWorkingDay(before: deadline.date)), excluded: deadline.excluded, uncertain: deadline.uncertain, calendarVersion: calendar.holidays.version, metAt: nil)
+        return PreviewSLA(
+            startedAt: instant, dueDate: deadline.date, dueAt: London.instant(deadline.date.adding(days: 1)),
+            atRiskAt: London.instant(calendar.previousWorkingDay(before: deadline.date)), excluded: deadline.excluded, uncertain: deadline.uncertain,
+            calendarVersion: calendar.holidays.version, metAt: nil)
     }
 
     public struct Status: Sendable, Equatable {

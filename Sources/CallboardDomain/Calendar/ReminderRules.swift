@@ -103,8 +103,10 @@ public struct ReminderFacts: Sendable, Equatable {
     /// The owner has approved (the request waits in `signoff_pending` to be built): nothing to chase.
     public var signOffDecided: Bool
 
-    public init(id: UUID, state: RequestState, stateEnteredAt: Date, slaStartedAt: Date? = nil, slaDueAt: Date? = nil,
-                slaAtRiskAt: Date? = nil, slaMetAt: Date? = nil, signOffDecided: Bool = false) {
+    public init(
+        id: UUID, state: RequestState, stateEnteredAt: Date, slaStartedAt: Date? = nil, slaDueAt: Date? = nil,
+        slaAtRiskAt: Date? = nil, slaMetAt: Date? = nil, signOffDecided: Bool = false
+    ) {
         self.signOffDecided = signOffDecided
         self.id = id
         self.state = state
@@ -162,24 +164,32 @@ public enum ReminderRules {
 
     /// Missing information: the service contact after `first` working days, then every `every`, at
     /// most `max` times; then one escalation to the team.
-    public static func missingInformation(requestID: UUID, waitingSince: Date, now: Date, calendar: WorkingCalendar,
-                                          settings: ReminderSettings) -> RuleOutcome {
-        chase(requestID: requestID, rule: .missingInformation, since: waitingSince, now: now, calendar: calendar,
-              first: settings.missingInformationFirstAfter, every: settings.missingInformationEvery, max: settings.missingInformationMax,
-              reminder: (.missingInformation, .serviceContact), escalation: (.missingInformationEscalation, .team))
+    public static func missingInformation(
+        requestID: UUID, waitingSince: Date, now: Date, calendar: WorkingCalendar,
+        settings: ReminderSettings
+    ) -> RuleOutcome {
+        chase(
+            requestID: requestID, rule: .missingInformation, since: waitingSince, now: now, calendar: calendar,
+            first: settings.missingInformationFirstAfter, every: settings.missingInformationEvery, max: settings.missingInformationMax,
+            reminder: (.missingInformation, .serviceContact), escalation: (.missingInformationEscalation, .team))
     }
 
     /// Sign-off undecided: the sign-off owner after `first` working days, then every `every`, at most
     /// `max` times; then one escalation to the team.
-    public static func signOffUndecided(requestID: UUID, askedAt: Date, now: Date, calendar: WorkingCalendar,
-                                        settings: ReminderSettings) -> RuleOutcome {
-        chase(requestID: requestID, rule: .signOff, since: askedAt, now: now, calendar: calendar,
-              first: settings.signOffFirstAfter, every: settings.signOffEvery, max: settings.signOffMax,
-              reminder: (.signOffUndecided, .signOffOwner), escalation: (.signOffEscalation, .team))
+    public static func signOffUndecided(
+        requestID: UUID, askedAt: Date, now: Date, calendar: WorkingCalendar,
+        settings: ReminderSettings
+    ) -> RuleOutcome {
+        chase(
+            requestID: requestID, rule: .signOff, since: askedAt, now: now, calendar: calendar,
+            first: settings.signOffFirstAfter, every: settings.signOffEvery, max: settings.signOffMax,
+            reminder: (.signOffUndecided, .signOffOwner), escalation: (.signOffEscalation, .team))
     }
 
-    private static func chase(requestID: UUID, rule: ReminderRule, since: Date, now: Date, calendar: WorkingCalendar, first: Int, every: Int,
-                              max: Int, reminder: (OwedReminder.Kind, Audience), escalation: (OwedReminder.Kind, Audience)) -> RuleOutcome {
+    private static func chase(
+        requestID: UUID, rule: ReminderRule, since: Date, now: Date, calendar: WorkingCalendar, first: Int, every: Int,
+        max: Int, reminder: (OwedReminder.Kind, Audience), escalation: (OwedReminder.Kind, Audience)
+    ) -> RuleOutcome {
         let start = London.date(of: since)
         let elapsed = calendar.workingDays(after: start, through: London.date(of: now))
         let n = step(elapsed: elapsed, first: first, every: every)
@@ -191,8 +201,9 @@ public enum ReminderRules {
         if n <= max {
             return RuleOutcome(owed: [OwedReminder(kind: reminder.0, audiences: [reminder.1], step: n, dedupKey: "\(key):\(n)")], next: next)
         }
-        return RuleOutcome(owed: [OwedReminder(kind: escalation.0, audiences: [escalation.1], step: max + 1, dedupKey: "\(key):escalation")],
-                           next: nil)
+        return RuleOutcome(
+            owed: [OwedReminder(kind: escalation.0, audiences: [escalation.1], step: max + 1, dedupKey: "\(key):escalation")],
+            next: nil)
     }
 
     /// The preview promise: the team hears once when it is at risk and once when it is breached.
@@ -208,7 +219,8 @@ public enum ReminderRules {
     }
 
     /// The product audit is due `productAuditAfter` working days after going live: the system starts it.
-    public static func productAudit(requestID: UUID, liveSince: Date, now: Date, calendar: WorkingCalendar, settings: ReminderSettings) -> RuleOutcome {
+    public static func productAudit(requestID: UUID, liveSince: Date, now: Date, calendar: WorkingCalendar, settings: ReminderSettings) -> RuleOutcome
+    {
         let dueDay = calendar.adding(workingDays: settings.productAuditAfter, to: London.date(of: liveSince)).date
         guard London.date(of: now) >= dueDay else { return RuleOutcome(next: London.instant(dueDay)) }
         let key = "\(requestID.uuidString.lowercased()):\(ReminderRule.productAudit.rawValue):\(Int(liveSince.timeIntervalSince1970))"
@@ -225,14 +237,17 @@ public enum ReminderRules {
     /// overdue reminder after `uploadEscalateAfterOverdue` also to the service contact and the team.
     /// A period counts as received once an upload for it or a later one arrived (`latestReceived`).
     /// `next` is the next day anything changes: a period's next step, or a new period becoming owed.
-    public static func upload(dataSetID: UUID, schedule: UploadSchedule, today: CivilDate, latestReceived: CivilDate?, firstOwed: CivilDate,
-                              calendar: WorkingCalendar, settings: ReminderSettings) -> (owed: OwedReminder?, next: CivilDate) {
+    public static func upload(
+        dataSetID: UUID, schedule: UploadSchedule, today: CivilDate, latestReceived: CivilDate?, firstOwed: CivilDate,
+        calendar: WorkingCalendar, settings: ReminderSettings
+    ) -> (owed: OwedReminder?, next: CivilDate) {
         var periods = [schedule.currentPeriod(on: today)]
         for _ in 1..<uploadPeriodsChased { periods.insert(periods[0].previous(schedule.cadence), at: 0) }
         var next = Period.containing(today, cadence: schedule.cadence).end.adding(days: 1)
         for period in periods where period.start >= firstOwed && latestReceived.map({ period.start > $0 }) ?? true {
-            let (owed, periodNext) = uploadStep(dataSetID: dataSetID, schedule: schedule, period: period, today: today, calendar: calendar,
-                                                settings: settings)
+            let (owed, periodNext) = uploadStep(
+                dataSetID: dataSetID, schedule: schedule, period: period, today: today, calendar: calendar,
+                settings: settings)
             next = min(next, periodNext)
             if let owed { return (owed, next) }
         }
@@ -240,8 +255,10 @@ public enum ReminderRules {
     }
 
     /// One period's step on `today` (nil before "due soon") and the day of its next step.
-    static func uploadStep(dataSetID: UUID, schedule: UploadSchedule, period: Period, today: CivilDate, calendar: WorkingCalendar,
-                           settings: ReminderSettings) -> (OwedReminder?, CivilDate) {
+    static func uploadStep(
+        dataSetID: UUID, schedule: UploadSchedule, period: Period, today: CivilDate, calendar: WorkingCalendar,
+        settings: ReminderSettings
+    ) -> (OwedReminder?, CivilDate) {
         let due = schedule.due(for: period, calendar: calendar).date
         var soon = due
         for _ in 0..<settings.uploadDueSoonBefore { soon = calendar.previousWorkingDay(before: soon) }
@@ -261,8 +278,10 @@ public enum ReminderRules {
 
     /// The rules an update settles: those of a state the request left, the missing-information
     /// chase when items are supplied, the sign-off chase when the owner decides, the preview reminders when the promise changes, everything on withdrawal.
-    public static func settled(from before: RequestState, to after: RequestState, itemsChanged: Bool, slaChanged: Bool,
-                               signOffDecided: Bool = false) -> [ReminderRule] {
+    public static func settled(
+        from before: RequestState, to after: RequestState, itemsChanged: Bool, slaChanged: Bool,
+        signOffDecided: Bool = false
+    ) -> [ReminderRule] {
         if after == .withdrawn { return ReminderRule.allCases }
         var rules: [ReminderRule] = []
         if before == .requested, after != .requested || itemsChanged { rules.append(.missingInformation) }

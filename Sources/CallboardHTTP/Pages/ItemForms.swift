@@ -3,7 +3,10 @@ import CallboardDomain
 /// The form for each of the eight items: its fields, how a submitted form becomes the item's JSON
 /// (the same JSON the API takes, so the same validation applies), and where each error shows.
 enum ItemForms {
-    enum Kind { case text, email, tel, url, textarea, checkbox, select([(String, String)]) }
+    enum Kind {
+        case text, email, tel, url, textarea, checkbox
+        case select([(String, String)])
+    }
 
     struct Field {
         var id: String
@@ -19,35 +22,52 @@ enum ItemForms {
     static func fields(_ item: ItemName) -> [Field] {
         switch item {
         case .contact, .signOffContact:
-            return [Field(id: "name", label: "Full name"), Field(id: "email", label: "Email address", kind: .email),
-                    Field(id: "phone", label: "Telephone number", hint: "For example, 020 7946 0000", kind: .tel)]
+            return [
+                Field(id: "name", label: "Full name"), Field(id: "email", label: "Email address", kind: .email),
+                Field(id: "phone", label: "Telephone number", hint: "For example, 020 7946 0000", kind: .tel),
+            ]
         case .service:
-            return [Field(id: "name", label: "Service name"), Field(id: "description", label: "What the service does", kind: .textarea),
-                    Field(id: "start_page_url", label: "Start page address", hint: "A full address starting with https://", kind: .url),
-                    Field(id: "govuk_start_page_url", label: "GOV.UK start page address (if different)", kind: .url, optional: true)]
+            return [
+                Field(id: "name", label: "Service name"), Field(id: "description", label: "What the service does", kind: .textarea),
+                Field(id: "start_page_url", label: "Start page address", hint: "A full address starting with https://", kind: .url),
+                Field(id: "govuk_start_page_url", label: "GOV.UK start page address (if different)", kind: .url, optional: true),
+            ]
         case .costPerTransaction:
-            return [Field(id: "transactions_explorer_url", label: "Transactions Explorer address",
-                          hint: "If the service is on the Transactions Explorer", kind: .url, optional: true),
-                    Field(id: "not_on_explorer_note", label: "Where the cost figures are",
-                          hint: "If the service is not on the Transactions Explorer", kind: .textarea, optional: true)]
+            return [
+                Field(
+                    id: "transactions_explorer_url", label: "Transactions Explorer address",
+                    hint: "If the service is on the Transactions Explorer", kind: .url, optional: true),
+                Field(
+                    id: "not_on_explorer_note", label: "Where the cost figures are",
+                    hint: "If the service is not on the Transactions Explorer", kind: .textarea, optional: true),
+            ]
         case .userSatisfaction:
-            return [Field(id: "done_page_url", label: "Done page address", hint: "Where users rate the service", kind: .url, optional: true),
-                    Field(id: "other_method", label: "How else you measure satisfaction", kind: .textarea, optional: true)]
+            return [
+                Field(id: "done_page_url", label: "Done page address", hint: "Where users rate the service", kind: .url, optional: true),
+                Field(id: "other_method", label: "How else you measure satisfaction", kind: .textarea, optional: true),
+            ]
         case .completionRate:
-            var f = [Field(id: "analytics_provider", label: "Analytics provider",
-                           kind: .select(AnalyticsProvider.allCases.map { ($0.rawValue, providerName($0)) })),
-                     Field(id: "read_access_granted", label: "We have given the Performance Platform read access", kind: .checkbox, optional: true)]
+            var f = [
+                Field(
+                    id: "analytics_provider", label: "Analytics provider",
+                    kind: .select(AnalyticsProvider.allCases.map { ($0.rawValue, providerName($0)) })),
+                Field(id: "read_access_granted", label: "We have given the Performance Platform read access", kind: .checkbox, optional: true),
+            ]
             for n in 1...slots {
-                f += [Field(id: "goal_\(n)_name", label: "Goal \(n): name", optional: true),
-                      Field(id: "goal_\(n)_start", label: "Goal \(n): first page", optional: true),
-                      Field(id: "goal_\(n)_completion", label: "Goal \(n): completion page", optional: true)]
+                f += [
+                    Field(id: "goal_\(n)_name", label: "Goal \(n): name", optional: true),
+                    Field(id: "goal_\(n)_start", label: "Goal \(n): first page", optional: true),
+                    Field(id: "goal_\(n)_completion", label: "Goal \(n): completion page", optional: true),
+                ]
             }
             return f + [Field(id: "note", label: "Notes", hint: "Required for another provider", kind: .textarea, optional: true)]
         case .digitalTakeUp:
             var f = [Field(id: "spreadsheet_reference", label: "Spreadsheet name or reference")]
             for n in 1...slots {
-                f += [Field(id: "uploader_\(n)_name", label: "Uploader \(n): name", optional: n > 1),
-                      Field(id: "uploader_\(n)_email", label: "Uploader \(n): email address", kind: .email, optional: n > 1)]
+                f += [
+                    Field(id: "uploader_\(n)_name", label: "Uploader \(n): name", optional: n > 1),
+                    Field(id: "uploader_\(n)_email", label: "Uploader \(n): email address", kind: .email, optional: n > 1),
+                ]
             }
             return f + [Field(id: "prefers_api", label: "We would rather send the data through an API", kind: .checkbox, optional: true)]
         case .serviceAvailability:
@@ -101,7 +121,10 @@ enum ItemForms {
     /// The form as it was stored, to show again.
     static func values(_ item: ItemName, _ stored: ChecklistItem) -> [String: String] {
         var out: [String: String] = [:]
-        if stored.status == .notAvailable { out["availability"] = "not_available"; out["reason"] = stored.reason ?? "" }
+        if stored.status == .notAvailable {
+            out["availability"] = "not_available"
+            out["reason"] = stored.reason ?? ""
+        }
         guard let v = stored.value?.objectValue else { return out }
         for (k, x) in v {
             switch x {

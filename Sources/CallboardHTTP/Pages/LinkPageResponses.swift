@@ -7,8 +7,12 @@ import Hummingbird
 /// The answers every emailed-link page gives alike.
 extension PageRenderer {
     func notFound() -> Response {
-        message("Page not found", ["If you typed the web address, check it is correct.",
-                                   "If you pasted it from an email, make sure you copied the entire address."], status: .notFound)
+        message(
+            "Page not found",
+            [
+                "If you typed the web address, check it is correct.",
+                "If you pasted it from an email, make sure you copied the entire address.",
+            ], status: .notFound)
     }
 
     func formExpired(_ advice: String) -> Response {
@@ -33,9 +37,11 @@ extension PageRenderer {
 extension PageRoutes {
     /// `POST <page>/:token/refresh`: an expired link's "Email me a new link", limited per link.
     /// `refresh` answers false when there is nothing to refresh; `otherwise` renders the page then.
-    func linkRefresh(_ page: String, pages: PageRenderer, limiter: RateLimiter, time: any TimeSource,
-                     refresh: @escaping @Sendable (_ token: String, _ csrf: String) async throws -> Bool,
-                     otherwise: @escaping @Sendable (_ token: String) async throws -> Response) {
+    func linkRefresh(
+        _ page: String, pages: PageRenderer, limiter: RateLimiter, time: any TimeSource,
+        refresh: @escaping @Sendable (_ token: String, _ csrf: String) async throws -> Bool,
+        otherwise: @escaping @Sendable (_ token: String) async throws -> Response
+    ) {
         on(.post, "/\(page)/:token/refresh") { request, context in
             let token = context.parameters.get("token") ?? ""
             if let wait = limiter.check("\(page):\(token)", at: time.now()) {

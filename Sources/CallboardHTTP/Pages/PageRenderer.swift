@@ -11,7 +11,8 @@ struct PageRenderer: Sendable {
 
     static func bundled() throws -> PageRenderer {
         guard let dir = Bundle.module.url(forResource: "pages", withExtension: nil, subdirectory: "Resources"),
-              let cssURL = Bundle.module.url(forResource: "callboard", withExtension: "css", subdirectory: "Resources/assets") else {
+            let cssURL = Bundle.module.url(forResource: "callboard", withExtension: "css", subdirectory: "Resources/assets")
+        else {
             throw MissingResource()
         }
         var templates: [String: MustacheTemplate] = [:]
@@ -40,11 +41,17 @@ struct PageRenderer: Sendable {
     }
 
     /// A page with a heading and paragraphs (and optionally the success panel or the new-link button).
-    func message(_ title: String, _ paragraphs: [String], panel: Bool = false, panelBody: String? = nil, refresh: (action: String, csrf: String)? = nil,
-                 status: HTTPResponse.Status = .ok) -> Response {
+    func message(
+        _ title: String, _ paragraphs: [String], panel: Bool = false, panelBody: String? = nil, refresh: (action: String, csrf: String)? = nil,
+        status: HTTPResponse.Status = .ok
+    ) -> Response {
         var c: [String: Any] = ["title": title, "paragraphs": paragraphs, "panel": panel]
         if let b = panelBody { c["panel_body"] = b }
-        if let r = refresh { c["refresh"] = true; c["refresh_action"] = r.action; c["csrf"] = r.csrf }
+        if let r = refresh {
+            c["refresh"] = true
+            c["refresh_action"] = r.action
+            c["csrf"] = r.csrf
+        }
         return page("message", c, status: status)
     }
 }
@@ -76,7 +83,8 @@ struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
             guard origin != "null", !host.isEmpty, originHost.lowercased() == host.lowercased() else {
                 var headers = HTTPFields()
                 headers[.contentType] = "text/plain; charset=utf-8"
-                return Response(status: .forbidden, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "Cross-site form posts are refused.\n")))
+                return Response(
+                    status: .forbidden, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "Cross-site form posts are refused.\n")))
             }
         }
         return try await next(request, context)

@@ -22,12 +22,21 @@ struct SignOffPages {
             let form = try await request.formBody(context: context)
             let approve: Bool? = form["decision"] == "approve" ? true : form["decision"] == "changes" ? false : nil
             do {
-                let after = try await service.decide(token: token, csrf: form["csrf"] ?? "", shownVersion: form["version"].flatMap { Int($0) },
-                                                     approve: approve, reason: form["reason"] ?? "")
+                let after = try await service.decide(
+                    token: token, csrf: form["csrf"] ?? "", shownVersion: form["version"].flatMap { Int($0) },
+                    approve: approve, reason: form["reason"] ?? "")
                 return page(after, token: token, submitted: nil, justDecided: true)
             } catch SignOffService.Failure.changed {
-                return try await render(token: token, submitted: (form, [FieldError(pointer: "decision",
-                    message: "The details changed while you were reading them: check them again, then send your decision")]))
+                return try await render(
+                    token: token,
+                    submitted: (
+                        form,
+                        [
+                            FieldError(
+                                pointer: "decision",
+                                message: "The details changed while you were reading them: check them again, then send your decision")
+                        ]
+                    ))
             } catch let e as ServiceError {
                 return pages.message("Your decision was not recorded", [Problem.from(e).detail], status: Problem.from(e).status)
             } catch SignOffService.Failure.invalid(let errors) {
@@ -36,9 +45,10 @@ struct SignOffPages {
                 return pages.refusal(r, advice: "Open the link in your email again and send your decision from there.")
             }
         }
-        r.linkRefresh("sign-off", pages: pages, limiter: refreshLimit, time: time,
-                      refresh: { try await service.refresh(token: $0, csrf: $1) },
-                      otherwise: { try await render(token: $0, submitted: nil) })
+        r.linkRefresh(
+            "sign-off", pages: pages, limiter: refreshLimit, time: time,
+            refresh: { try await service.refresh(token: $0, csrf: $1) },
+            otherwise: { try await render(token: $0, submitted: nil) })
     }
 
     private func render(token: String, submitted: ([String: String], [FieldError])?) async throws -> Response {
@@ -90,21 +100,27 @@ struct SignOffPages {
             let service = r.checklist.serviceName ?? "the"
             let what = decision == .approved ? "approved" : "sent back for changes"
             if justDecided {
-                return pages.message(decision == .approved ? "Dashboard approved" : "Changes requested",
-                                     ["We have told the GOV.UK Performance Platform team. You do not need to do anything else."],
-                                     panel: true, panelBody: "\(service) dashboard")
+                return pages.message(
+                    decision == .approved ? "Dashboard approved" : "Changes requested",
+                    ["We have told the GOV.UK Performance Platform team. You do not need to do anything else."],
+                    panel: true, panelBody: "\(service) dashboard")
             }
-            return pages.message("This dashboard has already been decided",
-                                 ["The \(service) dashboard was \(what) by \(by) on \(London.date(of: at).longText)."])
+            return pages.message(
+                "This dashboard has already been decided",
+                ["The \(service) dashboard was \(what) by \(by) on \(London.date(of: at).longText)."])
         case .expired(let link, let r):
-            return pages.message("This link has expired", [
-                "Links to approve a dashboard work for 5 working days. This one, for the \(r.checklist.serviceName ?? "") dashboard, has expired.",
-                "We can email a new link to \(link.email).",
-            ], refresh: ("/sign-off/\(token)/refresh", link.csrf), status: .gone)
+            return pages.message(
+                "This link has expired",
+                [
+                    "Links to approve a dashboard work for 5 working days. This one, for the \(r.checklist.serviceName ?? "") dashboard, has expired.",
+                    "We can email a new link to \(link.email).",
+                ], refresh: ("/sign-off/\(token)/refresh", link.csrf), status: .gone)
         case .closed(let r):
-            return pages.message("There is nothing to decide", [
-                "The \(r.checklist.serviceName ?? "") dashboard is no longer waiting for sign-off (it is \(r.state.title.lowercased())).",
-            ])
+            return pages.message(
+                "There is nothing to decide",
+                [
+                    "The \(r.checklist.serviceName ?? "") dashboard is no longer waiting for sign-off (it is \(r.state.title.lowercased()))."
+                ])
         }
     }
 }

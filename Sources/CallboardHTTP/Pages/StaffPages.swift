@@ -23,18 +23,28 @@ struct StaffPages {
         r.on(.post, "/staff/sign-in") { request, context in
             let form = try await request.formBody(context: context)
             let email = (form["email"] ?? "").trimmingCharacters(in: .whitespaces)
-            if let problem = email.isEmpty ? "Enter your email address" : FieldRules.emailProblem(email).map({ _ in
-                "Enter an email address in the correct format, like name@example.gov.uk" }) {
-                return pages.page("staff_sign_in", ["title": "Sign in", "email": email, "email_error": problem, "has_errors": true,
-                                                    "errors": [["field": "email", "message": problem]]], status: .unprocessableContent)
+            if let problem = email.isEmpty
+                ? "Enter your email address"
+                : FieldRules.emailProblem(email).map({ _ in
+                    "Enter an email address in the correct format, like name@example.gov.uk"
+                })
+            {
+                return pages.page(
+                    "staff_sign_in",
+                    [
+                        "title": "Sign in", "email": email, "email_error": problem, "has_errors": true,
+                        "errors": [["field": "email", "message": problem]],
+                    ], status: .unprocessableContent)
             }
             if let wait = signInLimit.check("sign-in:" + email.lowercased(), at: time.now()) {
                 return pages.tooManyRequests("Too many sign-in requests", "We have already sent links to that address.", retryAfter: wait)
             }
             try await signIn.requestLink(email: email)
-            return pages.message("Check your email", [
-                "If \(email) belongs to the Performance Platform team, we have sent it a link to sign in. The link works once, for 15 minutes.",
-            ])
+            return pages.message(
+                "Check your email",
+                [
+                    "If \(email) belongs to the Performance Platform team, we have sent it a link to sign in. The link works once, for 15 minutes."
+                ])
         }
         r.on(.get, "/staff/sign-in/:token") { _, context in
             let token = context.parameters.get("token") ?? ""
@@ -47,14 +57,16 @@ struct StaffPages {
             let token = context.parameters.get("token") ?? ""
             guard let session = try await signIn.exchange(token) else { return unusable(try await signIn.linkState(token)) }
             var response = pages.redirect("/staff")
-            response.headers[.setCookie] = "\(Self.cookie)=\(session); Path=/; HttpOnly; SameSite=Lax; Max-Age=\(Int(StaffSignInService.sessionLifetime))"
+            response.headers[.setCookie] =
+                "\(Self.cookie)=\(session); Path=/; HttpOnly; SameSite=Lax; Max-Age=\(Int(StaffSignInService.sessionLifetime))"
                 + (secureCookies ? "; Secure" : "")
             return response
         }
         r.on(.post, "/staff/sign-out") { request, context in
             let form = try await request.formBody(context: context)
             if let cookie = sessionCookie(request), let (_, csrf) = try await signIn.session(cookie),
-               StaffService.constantTimeEquals(Array((form["csrf"] ?? "").utf8), Array(csrf.utf8)) {
+                StaffService.constantTimeEquals(Array((form["csrf"] ?? "").utf8), Array(csrf.utf8))
+            {
                 try await signIn.signOut(cookie)
             }
             var response = pages.message("You have signed out", ["Sign in again from the link on the sign-in page."])
@@ -74,14 +86,16 @@ struct StaffPages {
             let form = try await request.formBody(context: context)
             return try await signedIn(request) { who, csrf in
                 guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
-                      let name = context.parameters.get("name").flatMap(TransitionName.init(rawValue:)) else { return notFound() }
+                    let name = context.parameters.get("name").flatMap(TransitionName.init(rawValue:))
+                else { return notFound() }
                 guard StaffService.constantTimeEquals(Array((form["csrf"] ?? "").utf8), Array(csrf.utf8)) else { return forbiddenForm() }
                 var body: [String: JSONValue] = [:]
                 for input in Lifecycle.definition(name).inputs {
                     if let v = form[input.rawValue]?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty { body[input.rawValue] = .string(v) }
                 }
                 do {
-                    _ = try await requests.transition(id, name, body.isEmpty ? nil : .object(body), expectedVersion: Int(form["version"] ?? "") ?? 0, by: who)
+                    _ = try await requests.transition(
+                        id, name, body.isEmpty ? nil : .object(body), expectedVersion: Int(form["version"] ?? "") ?? 0, by: who)
                     return pages.redirect("/staff/requests/\(id.uuidString.lowercased())?notice=\(name.rawValue)")
                 } catch let e as ServiceError {
                     return try await requestPage(id, who, csrf, errors: Self.messages(e), notice: nil, status: Problem.from(e).status)
@@ -131,10 +145,14 @@ struct StaffPages {
 
     private func unusable(_ state: StaffSessionStore.SignInLinkState) -> Response {
         switch state {
-        case .used: return pages.message("This sign-in link has already been used", ["Each link works once. Ask for a new one on the sign-in page."],
-                                         status: .gone)
-        case .expired: return pages.message("This sign-in link has expired", ["Links work for 15 minutes. Ask for a new one on the sign-in page."],
-                                            status: .gone)
+        case .used:
+            return pages.message(
+                "This sign-in link has already been used", ["Each link works once. Ask for a new one on the sign-in page."],
+                status: .gone)
+        case .expired:
+            return pages.message(
+                "This sign-in link has expired", ["Links work for 15 minutes. Ask for a new one on the sign-in page."],
+                status: .gone)
         default: return notFound()
         }
     }
@@ -171,8 +189,12 @@ struct StaffPages {
         let now = time.now()
         var context = base(who, csrf, title: "Dashboard requests")
         context["counts"] = RequestState.allCases.map { ["state": $0.rawValue, "title": $0.title, "count": counts[$0] ?? 0] as [String: Any] }
-        context["states"] = RequestState.allCases.map { ["value": $0.rawValue, "text": $0.title, "selected": filter.states == [$0]] as [String: Any] }
-        context["slas"] = [("at_risk", "At risk"), ("breached", "Breached")].map { ["value": $0.0, "text": $0.1, "selected": filter.sla?.rawValue == $0.0] as [String: Any] }
+        context["states"] = RequestState.allCases.map {
+            ["value": $0.rawValue, "text": $0.title, "selected": filter.states == [$0]] as [String: Any]
+        }
+        context["slas"] = [("at_risk", "At risk"), ("breached", "Breached")].map {
+            ["value": $0.0, "text": $0.1, "selected": filter.sla?.rawValue == $0.0] as [String: Any]
+        }
         context["items"] = ItemName.allCases.map { ["value": $0.rawValue, "text": $0.title, "selected": filter.missing == $0] as [String: Any] }
         context["assignee"] = assignee
         context["rows"] = page.records.map { r -> [String: Any] in
@@ -192,17 +214,21 @@ struct StaffPages {
         if let next = page.next {
             var items = q.map { (String($0.key), String($0.value)) }.filter { $0.0 != "cursor" }
             items.append(("cursor", next.encoded))
-            context["next"] = "/staff?" + items.map {
-                "\($0.0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
-            }.joined(separator: "&")
+            context["next"] =
+                "/staff?"
+                + items.map {
+                    "\($0.0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+                }.joined(separator: "&")
         }
         return pages.page("staff_board", context)
     }
 
     // MARK: - Request page
 
-    private func requestPage(_ id: UUID, _ who: Principal, _ csrf: String, errors: [String], notice: String?,
-                             status: HTTPResponse.Status = .ok) async throws -> Response {
+    private func requestPage(
+        _ id: UUID, _ who: Principal, _ csrf: String, errors: [String], notice: String?,
+        status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
         let r = try await requests.get(id, by: who)
         var context = base(who, csrf, title: r.checklist.serviceName ?? "Request")
         context["id"] = r.id.uuidString.lowercased()
@@ -215,8 +241,11 @@ struct StaffPages {
         if let l = r.liveURL { context["live_url"] = l }
         if let (promise, s) = requests.previewSLA(r) {
             let due = promise.dueDate.longText
-            context["sla"] = promise.metAt != nil ? "Met (due by the end of \(due))"
-                : "Due by the end of \(due); \(s.workingDaysRemaining) working days left" + (s.breached ? " — breached" : s.atRisk ? " — at risk" : "")
+            context["sla"] =
+                promise.metAt != nil
+                ? "Met (due by the end of \(due))"
+                : "Due by the end of \(due); \(s.workingDaysRemaining) working days left"
+                    + (s.breached ? " — breached" : s.atRisk ? " — at risk" : "")
         } else {
             context["sla"] = "Starts when the information is complete"
         }
@@ -226,9 +255,14 @@ struct StaffPages {
                 "id": r.id.uuidString.lowercased(), "name": def.name.rawValue, "csrf": csrf, "version": r.version,
                 "title": def.name.rawValue.replacingOccurrences(of: "_", with: " ").capitalizedFirst, "summary": def.summary,
                 "inputs": def.inputs.map { input -> [String: Any] in
-                    var c: [String: Any] = ["input": input.rawValue, "field_id": "\(def.name.rawValue)-\(input.rawValue)",
-                                            "label": input.rawValue.replacingOccurrences(of: "_", with: " ").capitalizedFirst]
-                    if input == .outcome { c["choices"] = true; c["options"] = AuditOutcome.allCases.map(\.rawValue) }
+                    var c: [String: Any] = [
+                        "input": input.rawValue, "field_id": "\(def.name.rawValue)-\(input.rawValue)",
+                        "label": input.rawValue.replacingOccurrences(of: "_", with: " ").capitalizedFirst,
+                    ]
+                    if input == .outcome {
+                        c["choices"] = true
+                        c["options"] = AuditOutcome.allCases.map(\.rawValue)
+                    }
                     return c
                 },
             ]
@@ -239,15 +273,20 @@ struct StaffPages {
             return ["title": item.title, "status": status]
         }
         context["data_sets"] = try await dataSets.list(requestID: r.id, by: who).map { d -> [String: String] in
-            ["name": d.record.name, "cadence": d.record.schedule.cadence.rawValue, "period": "\(d.period.start) to \(d.period.end)",
-             "due": d.due.date.longText, "status": d.status.rawValue.replacingOccurrences(of: "_", with: " ")]
+            [
+                "name": d.record.name, "cadence": d.record.schedule.cadence.rawValue, "period": "\(d.period.start) to \(d.period.end)",
+                "due": d.due.date.longText, "status": d.status.rawValue.replacingOccurrences(of: "_", with: " "),
+            ]
         }
         context["can_comment"] = Permissions.allows(who.actor, .comment)
         context["timeline"] = try await newestEvents(r.id, who).map(Self.timelineEntry)
         // Only notices this page itself sends are shown.
         if let n = notice {
-            if n == "comment" { context["notice"] = "Comment added." }
-            else if let t = TransitionName(rawValue: n) { context["notice"] = "Done: \(t.rawValue.replacingOccurrences(of: "_", with: " "))." }
+            if n == "comment" {
+                context["notice"] = "Comment added."
+            } else if let t = TransitionName(rawValue: n) {
+                context["notice"] = "Done: \(t.rawValue.replacingOccurrences(of: "_", with: " "))."
+            }
         }
         if !errors.isEmpty {
             context["has_errors"] = true
@@ -288,7 +327,9 @@ struct StaffPages {
             detail = d["recipients"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ")
         default: break
         }
-        var out = ["what": what, "when": Timestamp.rfc3339(e.occurredAt), "who": e.actorID.map { "\(e.actorKind.rawValue) \($0)" } ?? e.actorKind.rawValue]
+        var out = [
+            "what": what, "when": Timestamp.rfc3339(e.occurredAt), "who": e.actorID.map { "\(e.actorKind.rawValue) \($0)" } ?? e.actorKind.rawValue,
+        ]
         if let detail, !detail.isEmpty { out["detail"] = detail }
         return out
     }

@@ -49,15 +49,17 @@ struct TaskListPages {
             } catch LinkRefusal.badCSRF {
                 return pages.formExpired("Open the link in your email again and enter the information from there.")
             } catch let e as ServiceError {
-                return pages.message("Your answer was not saved", [Problem.from(e).detail, "Go back to the task list and try again."],
-                                     status: Problem.from(e).status)
+                return pages.message(
+                    "Your answer was not saved", [Problem.from(e).detail, "Go back to the task list and try again."],
+                    status: Problem.from(e).status)
             } catch LinkRefusal.unknownLink {
                 return try await withOpen(token) { link, record in taskList(token, link, record, drafts: [:]) }
             }
         }
-        r.linkRefresh("tasks", pages: pages, limiter: refreshLimit, time: time,
-                      refresh: { try await service.refresh(token: $0, csrf: $1) },
-                      otherwise: { token in try await withOpen(token) { link, record in taskList(token, link, record, drafts: [:]) } })
+        r.linkRefresh(
+            "tasks", pages: pages, limiter: refreshLimit, time: time,
+            refresh: { try await service.refresh(token: $0, csrf: $1) },
+            otherwise: { token in try await withOpen(token) { link, record in taskList(token, link, record, drafts: [:]) } })
     }
 
     /// Runs `body` for a link that is open; otherwise the expired, closed or not-found page.
@@ -67,12 +69,16 @@ struct TaskListPages {
         switch view {
         case .open(let link, let record): return try await body(link, record)
         case .expired(let link, let r):
-            return pages.message("This link has expired", [
-                "Links to give information for the \(r.checklist.serviceName ?? "") dashboard work for 30 days. This one has expired.",
-                "We can email a new link to \(link.email).",
-            ], refresh: ("/tasks/\(token)/refresh", link.csrf), status: .gone)
+            return pages.message(
+                "This link has expired",
+                [
+                    "Links to give information for the \(r.checklist.serviceName ?? "") dashboard work for 30 days. This one has expired.",
+                    "We can email a new link to \(link.email).",
+                ], refresh: ("/tasks/\(token)/refresh", link.csrf), status: .gone)
         case .closed(let r):
-            return pages.message("This request has been withdrawn", ["The \(r.checklist.serviceName ?? "") dashboard request is closed. There is nothing more to give."])
+            return pages.message(
+                "This request has been withdrawn",
+                ["The \(r.checklist.serviceName ?? "") dashboard request is closed. There is nothing more to give."])
         }
     }
 
@@ -91,7 +97,8 @@ struct TaskListPages {
             return ["name": item.rawValue, "title": item.title, "status": s, "tag_class": c, "token": token]
         }
         var context: [String: Any] = [
-            "title": "Information for the \(r.checklist.serviceName ?? "your service") dashboard", "service_name": r.checklist.serviceName ?? "your service",
+            "title": "Information for the \(r.checklist.serviceName ?? "your service") dashboard",
+            "service_name": r.checklist.serviceName ?? "your service",
             "department": r.department, "tasks": tasks, "token": token, "email": link.email, "total": items.count,
             "done": items.filter { r.checklist[$0].status != .missing }.count,
             "expires": London.date(of: link.expiresAt).longText, "complete": r.checklist.isComplete(for: r.kind),
@@ -100,8 +107,10 @@ struct TaskListPages {
         return pages.page("task_list", context)
     }
 
-    private func form(_ token: String, _ link: LinkRecord, _ r: RequestRecord, _ item: ItemName, values: [String: String],
-                      errors: [FieldError]) -> Response {
+    private func form(
+        _ token: String, _ link: LinkRecord, _ r: RequestRecord, _ item: ItemName, values: [String: String],
+        errors: [FieldError]
+    ) -> Response {
         var fieldErrors: [String: String] = [:]
         var summary: [[String: String]] = []
         for e in errors {
@@ -117,7 +126,9 @@ struct TaskListPages {
             let described = [f.hint.map { _ in "\(f.id)-hint" }, fieldErrors[f.id].map { _ in "\(f.id)-error" }].compactMap { $0 }
             if !described.isEmpty { c["described"] = described.joined(separator: " ") }
             switch f.kind {
-            case .checkbox: c["checkbox"] = true; c["value"] = values[f.id] != nil && values[f.id] != ""
+            case .checkbox:
+                c["checkbox"] = true
+                c["value"] = values[f.id] != nil && values[f.id] != ""
             case .textarea: c["textarea"] = true
             case .select(let options):
                 c["select"] = true
@@ -125,8 +136,12 @@ struct TaskListPages {
             case .text, .email, .tel, .url:
                 c["input"] = true
                 switch f.kind {
-                case .email: c["type"] = "email"; c["autocomplete"] = "email"
-                case .tel: c["type"] = "tel"; c["autocomplete"] = "tel"
+                case .email:
+                    c["type"] = "email"
+                    c["autocomplete"] = "email"
+                case .tel:
+                    c["type"] = "tel"
+                    c["autocomplete"] = "tel"
                 case .url: c["type"] = "url"
                 default: c["type"] = "text"
                 }

@@ -20,7 +20,8 @@ struct UploadPages {
             do {
                 body = Array(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
             } catch let e as HTTPError where e.status == .contentTooLarge {
-                return try await render(token, problems: [CSVProblem(line: 0, message: "The file must be smaller than 1 MB")], status: .contentTooLarge)
+                return try await render(
+                    token, problems: [CSVProblem(line: 0, message: "The file must be smaller than 1 MB")], status: .contentTooLarge)
             }
             guard let boundary = request.headers[.contentType].flatMap(MultipartForm.boundary(fromContentType:)) else {
                 return try await render(token, problems: [CSVProblem(line: 0, message: "Select a CSV file to upload")])
@@ -31,9 +32,13 @@ struct UploadPages {
             }
             do {
                 let (upload, rows) = try await service.upload(token: token, csrf: String(decoding: form["csrf"] ?? [], as: UTF8.self), file: file)
-                return pages.message("Upload received", ["We have the data for \(upload.period.start.longText) to \(upload.period.end.longText).",
-                                                         "You do not need to do anything else for this period."],
-                                     panel: true, panelBody: "\(rows) rows")
+                return pages.message(
+                    "Upload received",
+                    [
+                        "We have the data for \(upload.period.start.longText) to \(upload.period.end.longText).",
+                        "You do not need to do anything else for this period.",
+                    ],
+                    panel: true, panelBody: "\(rows) rows")
             } catch UploadPageService.Failure.invalid(let problems) {
                 return try await render(token, problems: problems)
             } catch LinkRefusal.badCSRF {
@@ -49,12 +54,15 @@ struct UploadPages {
         do { view = try await service.view(token: token) } catch LinkRefusal.unknownLink { return pages.notFound() }
         switch view {
         case .expired(_, let r):
-            return pages.message("This link has expired", [
-                "Upload links for the \(r.checklist.serviceName ?? "") dashboard work for 30 days; each reminder brings a new one.",
-                "Use the link in the latest email, or reply to it to ask for a new one.",
-            ], status: .gone)
+            return pages.message(
+                "This link has expired",
+                [
+                    "Upload links for the \(r.checklist.serviceName ?? "") dashboard work for 30 days; each reminder brings a new one.",
+                    "Use the link in the latest email, or reply to it to ask for a new one.",
+                ], status: .gone)
         case .closed(let r):
-            return pages.message("This request has been withdrawn", ["The \(r.checklist.serviceName ?? "") dashboard is closed. There is nothing to upload."])
+            return pages.message(
+                "This request has been withdrawn", ["The \(r.checklist.serviceName ?? "") dashboard is closed. There is nothing to upload."])
         case .open(let link, let r, let d):
             let shown = problems.prefix(200)
             var errors = shown.map { ["field": "file", "message": $0.message] }
@@ -67,7 +75,9 @@ struct UploadPages {
                 "columns": ([CSVUpload.timestampColumn] + d.record.fields).joined(separator: ", "), "example_date": d.period.start.description,
                 "has_errors": !errors.isEmpty, "errors": errors,
             ]
-            if let last = d.lastUpload { context["last_upload"] = "\(last.period.start) to \(last.period.end), received \(London.date(of: last.receivedAt).longText)" }
+            if let last = d.lastUpload {
+                context["last_upload"] = "\(last.period.start) to \(last.period.end), received \(London.date(of: last.receivedAt).longText)"
+            }
             return pages.page("upload", context, status: status ?? (errors.isEmpty ? .ok : .unprocessableContent))
         }
     }

@@ -30,9 +30,11 @@ public struct EmailWorker: Service {
     let logger: Logger
     let random: @Sendable () -> Double
 
-    public init(db: PostgresClient, listenURL: DatabaseURL?, transport: any EmailTransport, settings: WorkerSettings = .init(),
-                email: EmailSettings, time: any TimeSource = SystemTime(), logger: Logger,
-                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+    public init(
+        db: PostgresClient, listenURL: DatabaseURL?, transport: any EmailTransport, settings: WorkerSettings = .init(),
+        email: EmailSettings, time: any TimeSource = SystemTime(), logger: Logger,
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
         self.db = db
         self.listenURL = listenURL
         self.transport = transport
@@ -74,15 +76,19 @@ public struct EmailWorker: Service {
     /// Claims one batch and delivers it; returns how many were claimed. Tests call this directly.
     @discardableResult
     public func runOnce() async throws -> Int {
-        let batch = try await EmailStore.claim(limit: settings.batchSize, worker: settings.workerID, leaseSeconds: settings.leaseSeconds,
-                                               at: time.now(), on: db, logger: logger)
+        let batch = try await EmailStore.claim(
+            limit: settings.batchSize, worker: settings.workerID, leaseSeconds: settings.leaseSeconds,
+            at: time.now(), on: db, logger: logger)
         guard !batch.isEmpty else { return 0 }
         // Send with bounded concurrency, then record every outcome of the batch in one statement.
         let outcomes = try await withThrowingTaskGroup(of: (EmailRecord, EmailStore.Outcome, String).self) { group in
             var results: [(EmailRecord, EmailStore.Outcome, String)] = []
             var running = 0
             for e in batch {
-                if running >= settings.concurrency, let r = try await group.next() { results.append(r); running -= 1 }
+                if running >= settings.concurrency, let r = try await group.next() {
+                    results.append(r)
+                    running -= 1
+                }
                 group.addTask { try await deliver(e) }
                 running += 1
             }
@@ -111,8 +117,9 @@ public struct EmailWorker: Service {
         let heartbeat = Task {
             while !Task.isCancelled {
                 try await Task.sleep(nanoseconds: UInt64(settings.leaseSeconds / 3 * 1e9))
-                let alive = try await EmailStore.heartbeat(id: e.id, attempt: attempt, until: time.now().addingTimeInterval(settings.leaseSeconds),
-                                                           on: db, logger: logger)
+                let alive = try await EmailStore.heartbeat(
+                    id: e.id, attempt: attempt, until: time.now().addingTimeInterval(settings.leaseSeconds),
+                    on: db, logger: logger)
                 if !alive { return }
             }
         }
@@ -137,8 +144,12 @@ public struct EmailWorker: Service {
                 outcome = last ? .dead(error: m) : .retry(at: time.now().addingTimeInterval(delay), error: m)
                 label = last ? "dead" : "retry"
             }
-            logger.warning("email not sent", metadata: ["email_id": .string(e.id.uuidString), "attempt": .stringConvertible(attempt),
-                                                        "outcome": .string(label), "error": .string(error.message)])
+            logger.warning(
+                "email not sent",
+                metadata: [
+                    "email_id": .string(e.id.uuidString), "attempt": .stringConvertible(attempt),
+                    "outcome": .string(label), "error": .string(error.message),
+                ])
         }
         Timer(label: "callboard_email_send_duration_seconds", dimensions: [("transport", transport.name)])
             .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
@@ -178,11 +189,19 @@ actor Doorbell {
     private var waiter: CheckedContinuation<Void, Never>?
 
     func ring() {
-        if let w = waiter { waiter = nil; w.resume() } else { rung = true }
+        if let w = waiter {
+            waiter = nil
+            w.resume()
+        } else {
+            rung = true
+        }
     }
 
     func wait(seconds: Double) async {
-        if rung { rung = false; return }
+        if rung {
+            rung = false
+            return
+        }
         let timeout = Task { [weak self] in
             try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
             await self?.ring()

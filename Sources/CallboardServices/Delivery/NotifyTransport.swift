@@ -12,8 +12,10 @@ public struct NotifySettings: Sendable {
     public var templates: [String: String]
     public var timeout: TimeAmount
 
-    public init(baseURL: String = "https://api.notifications.service.gov.uk", apiKey: String, templates: [String: String],
-                timeout: TimeAmount = .seconds(15)) {
+    public init(
+        baseURL: String = "https://api.notifications.service.gov.uk", apiKey: String, templates: [String: String],
+        timeout: TimeAmount = .seconds(15)
+    ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.apiKey = apiKey
         self.templates = templates
@@ -46,8 +48,10 @@ public struct NotifyTransport: EmailTransport {
         var personalisation = email.templateData
         personalisation["subject"] = email.subject
         personalisation["body"] = email.text
-        let body: [String: Any] = ["email_address": email.to, "template_id": template, "personalisation": personalisation,
-                                   "reference": email.id.uuidString.lowercased()]
+        let body: [String: Any] = [
+            "email_address": email.to, "template_id": template, "personalisation": personalisation,
+            "reference": email.id.uuidString.lowercased(),
+        ]
         var request = HTTPClientRequest(url: settings.baseURL + "/v2/notifications/email")
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer " + jwt())
@@ -90,8 +94,8 @@ public struct NotifyTransport: EmailTransport {
             let response = try await client.execute(request, timeout: settings.timeout)
             let data = try await response.body.collect(upTo: 1 << 20)
             guard response.status.code == 200,
-                  let object = try JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any],
-                  let list = object["notifications"] as? [Any]
+                let object = try JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any],
+                let list = object["notifications"] as? [Any]
             else { throw DeliveryError.temporary("Notify look-up answered \(response.status.code)") }
             return !list.isEmpty
         } catch let e as DeliveryError {

@@ -24,8 +24,10 @@ public struct SMTPSettings: Sendable {
     public var timeout: TimeAmount
     public var heloName: String
 
-    public init(host: String, port: Int, security: Security = .starttls, username: String? = nil, password: String? = nil,
-                caFile: String? = nil, timeout: TimeAmount = .seconds(30), heloName: String = "callboard.local") {
+    public init(
+        host: String, port: Int, security: Security = .starttls, username: String? = nil, password: String? = nil,
+        caFile: String? = nil, timeout: TimeAmount = .seconds(30), heloName: String = "callboard.local"
+    ) {
         self.host = host
         self.port = port
         self.security = security
@@ -98,14 +100,16 @@ public final class SMTPTransport: EmailTransport, Sendable {
         let t = settings.timeout
         try await c.expect(c.command("MAIL FROM:<\(MIMEMessage.address(email.from))>", timeout: t), 250, stage: "MAIL FROM")
         let rcpt = try await c.command("RCPT TO:<\(email.to)>", timeout: t)
-        guard rcpt.code == 250 || rcpt.code == 251 else { throw SMTPFailure(stage: "RCPT TO", reply: rcpt, handedOver: false, badAddress: rcpt.code >= 500) }
+        guard rcpt.code == 250 || rcpt.code == 251 else {
+            throw SMTPFailure(stage: "RCPT TO", reply: rcpt, handedOver: false, badAddress: rcpt.code >= 500)
+        }
         try await c.expect(c.command("DATA", timeout: t), 354, stage: "DATA")
         let body = MIMEMessage.dotStuffed(MIMEMessage.render(email))
         let final: SMTPReply
         do {
             final = try await c.command(body + "\r\n.", timeout: t)
         } catch var e as SMTPFailure {
-            e.handedOver = true   // the message may have arrived: the outcome is unknown
+            e.handedOver = true  // the message may have arrived: the outcome is unknown
             throw e
         }
         guard final.code == 250 else { throw SMTPFailure(stage: "end of DATA", reply: final, handedOver: true, badAddress: false) }
@@ -122,7 +126,8 @@ public final class SMTPTransport: EmailTransport, Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if s.security == .tls {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: host.isIPAddress ? nil : host))
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls, serverHostname: host.isIPAddress ? nil : host))
                     }
                     try channel.pipeline.syncOperations.addHandler(SMTPReplyDecoder(continuation))
                 }
@@ -151,8 +156,10 @@ public final class SMTPTransport: EmailTransport, Sendable {
                     try await conn.expect(conn.command("AUTH PLAIN \(token)", timeout: s.timeout, secret: true), 235, stage: "AUTH PLAIN")
                 } else if mechanisms.contains("LOGIN") {
                     try await conn.expect(conn.command("AUTH LOGIN", timeout: s.timeout), 334, stage: "AUTH LOGIN")
-                    try await conn.expect(conn.command(Data(user.utf8).base64EncodedString(), timeout: s.timeout, secret: true), 334, stage: "AUTH LOGIN user")
-                    try await conn.expect(conn.command(Data(password.utf8).base64EncodedString(), timeout: s.timeout, secret: true), 235, stage: "AUTH LOGIN password")
+                    try await conn.expect(
+                        conn.command(Data(user.utf8).base64EncodedString(), timeout: s.timeout, secret: true), 334, stage: "AUTH LOGIN user")
+                    try await conn.expect(
+                        conn.command(Data(password.utf8).base64EncodedString(), timeout: s.timeout, secret: true), 235, stage: "AUTH LOGIN password")
                 } else {
                     throw SMTPFailure(stage: "AUTH", message: "the server offers neither AUTH PLAIN nor AUTH LOGIN")
                 }
@@ -184,7 +191,10 @@ private actor IdlePool {
     private var connections: [SMTPConnection] = []
     func take() -> SMTPConnection? { connections.popLast() }
     func put(_ c: SMTPConnection) { if connections.count < 8 { connections.append(c) } else { c.close() } }
-    func drain() -> [SMTPConnection] { defer { connections = [] }; return connections }
+    func drain() -> [SMTPConnection] {
+        defer { connections = [] }
+        return connections
+    }
 }
 
 struct SMTPReply: Sendable, Equatable {

@@ -11,8 +11,9 @@ public enum TransportConfiguration {
     public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment, logger: Logger) throws -> any EmailTransport {
         func secret(_ name: String) throws -> String? {
             if let file = env[name + "_FILE"], !file.isEmpty {
-                do { return try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
-                catch { throw Invalid(description: "\(name)_FILE: cannot read \(file)") }
+                do { return try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) } catch {
+                    throw Invalid(description: "\(name)_FILE: cannot read \(file)")
+                }
             }
             return env[name].flatMap { $0.isEmpty ? nil : $0 }
         }
@@ -20,16 +21,19 @@ public enum TransportConfiguration {
         case "file":
             return try FileTransport(directory: env["CALLBOARD_EMAIL_DIR"] ?? "var/emails")
         case "smtp":
-            guard let host = env["CALLBOARD_SMTP_HOST"], !host.isEmpty else { throw Invalid(description: "CALLBOARD_SMTP_HOST is required for the smtp transport") }
+            guard let host = env["CALLBOARD_SMTP_HOST"], !host.isEmpty else {
+                throw Invalid(description: "CALLBOARD_SMTP_HOST is required for the smtp transport")
+            }
             guard let security = SMTPSettings.Security(rawValue: env["CALLBOARD_SMTP_SECURITY"] ?? "starttls") else {
                 throw Invalid(description: "CALLBOARD_SMTP_SECURITY must be starttls, tls or none")
             }
             let port = env["CALLBOARD_SMTP_PORT"].flatMap(Int.init) ?? (security == .tls ? 465 : 587)
             let timeout = env["CALLBOARD_SMTP_TIMEOUT_SECONDS"].flatMap(Int64.init) ?? 30
-            return SMTPTransport(settings: SMTPSettings(
-                host: host, port: port, security: security, username: env["CALLBOARD_SMTP_USERNAME"].flatMap { $0.isEmpty ? nil : $0 },
-                password: try secret("CALLBOARD_SMTP_PASSWORD"), caFile: env["CALLBOARD_SMTP_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 },
-                timeout: .seconds(timeout), heloName: env["CALLBOARD_SMTP_HELO"] ?? "callboard.local"), logger: logger)
+            return SMTPTransport(
+                settings: SMTPSettings(
+                    host: host, port: port, security: security, username: env["CALLBOARD_SMTP_USERNAME"].flatMap { $0.isEmpty ? nil : $0 },
+                    password: try secret("CALLBOARD_SMTP_PASSWORD"), caFile: env["CALLBOARD_SMTP_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 },
+                    timeout: .seconds(timeout), heloName: env["CALLBOARD_SMTP_HELO"] ?? "callboard.local"), logger: logger)
         case "notify":
             guard let key = try secret("CALLBOARD_NOTIFY_API_KEY"), key.count >= 74 else {
                 throw Invalid(description: "CALLBOARD_NOTIFY_API_KEY (or _FILE) must hold a Notify API key: {name}-{service id}-{secret}")
@@ -41,8 +45,10 @@ public enum TransportConfiguration {
                 }
                 templates = map
             }
-            return NotifyTransport(settings: NotifySettings(baseURL: env["CALLBOARD_NOTIFY_BASE_URL"] ?? "https://api.notifications.service.gov.uk",
-                                                            apiKey: key, templates: templates), logger: logger)
+            return NotifyTransport(
+                settings: NotifySettings(
+                    baseURL: env["CALLBOARD_NOTIFY_BASE_URL"] ?? "https://api.notifications.service.gov.uk",
+                    apiKey: key, templates: templates), logger: logger)
         case let other:
             throw Invalid(description: "CALLBOARD_EMAIL_TRANSPORT must be file, smtp or notify (got \(other))")
         }

@@ -77,12 +77,16 @@ public struct ReminderScheduler: Sendable {
             if !full { break }
         }
         let elapsed = ContinuousClock.now - started
-        Timer(label: "callboard_scheduler_tick_seconds").recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        Timer(label: "callboard_scheduler_tick_seconds").recordNanoseconds(
+            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         if report.remindersQueued > 0 || report.auditsStarted > 0 {
-            logger.info("scheduler tick", metadata: [
-                "requests_examined": "\(report.requestsExamined)", "data_sets_examined": "\(report.dataSetsExamined)",
-                "reminders_queued": "\(report.remindersQueued)", "emails_queued": "\(report.emailsQueued)", "audits_started": "\(report.auditsStarted)",
-            ])
+            logger.info(
+                "scheduler tick",
+                metadata: [
+                    "requests_examined": "\(report.requestsExamined)", "data_sets_examined": "\(report.dataSetsExamined)",
+                    "reminders_queued": "\(report.remindersQueued)", "emails_queued": "\(report.emailsQueued)",
+                    "audits_started": "\(report.auditsStarted)",
+                ])
         }
         return report
     }
@@ -95,8 +99,9 @@ public struct ReminderScheduler: Sendable {
             let e = try await evaluate(Array(due.prefix(limit)), Array(dataSets.prefix(limit)), at: at, on: conn)
             let existing = try await ReminderStore.existing(e.planned.map(\.reminder.owed.dedupKey), on: conn, logger: logger)
             let fresh = e.planned.filter { !existing.contains($0.reminder.owed.dedupKey) }
-            return ReminderPreview(at: at, reminders: fresh, digests: digests(fresh, at: at, withLinks: false),
-                                   truncated: due.count > limit || dataSets.count > limit)
+            return ReminderPreview(
+                at: at, reminders: fresh, digests: digests(fresh, at: at, withLinks: false),
+                truncated: due.count > limit || dataSets.count > limit)
         }
     }
 
@@ -121,11 +126,12 @@ public struct ReminderScheduler: Sendable {
         for i in planned.indices {
             let p = planned[i]
             guard let r = e.records[p.reminder.requestID] else { continue }
-            let kind: EmailKind? = switch p.reminder.owed.kind {
-            case .missingInformation: .informationRequest
-            case .signOffUndecided: .signOffRequest
-            default: nil
-            }
+            let kind: EmailKind? =
+                switch p.reminder.owed.kind {
+                case .missingInformation: .informationRequest
+                case .signOffUndecided: .signOffRequest
+                default: nil
+                }
             for link in outboxLinks(kind, r, at: now) {
                 pageLinks.append(link)
                 planned[i].item.link = outbox.url(link)
@@ -136,8 +142,9 @@ public struct ReminderScheduler: Sendable {
         try await LinkStore.insertMany(mail.flatMap(\.links), on: conn, logger: logger)
         let queued = try await EmailStore.enqueueMany(mail.map(\.email), at: now, on: conn, logger: logger)
         report.emailsQueued = queued.count
-        try await ReminderStore.link(mail.filter { queued[$0.email.id] != nil }.flatMap { d in d.reminderKeys.map { ($0, d.email.id) } },
-                                     on: conn, logger: logger)
+        try await ReminderStore.link(
+            mail.filter { queued[$0.email.id] != nil }.flatMap { d in d.reminderKeys.map { ($0, d.email.id) } },
+            on: conn, logger: logger)
         for p in planned {
             Counter(label: "callboard_reminders_queued_total", dimensions: [("kind", p.reminder.owed.kind.rawValue)]).increment()
         }
@@ -186,7 +193,8 @@ public struct ReminderScheduler: Sendable {
             var seen = Set<String>()
             recipients = recipients.filter { seen.insert($0.lowercased()).inserted }
             let item = ReminderMessages.item(owed, request: r, dataSet: d, sla: sla, reminders: rules, baseURL: outbox.settings.baseURL, now: now)
-            e.planned.append(PlannedReminder(reminder: NewReminder(owed: owed, requestID: r.id, dataSetID: d?.id, recipients: recipients), item: item))
+            e.planned.append(
+                PlannedReminder(reminder: NewReminder(owed: owed, requestID: r.id, dataSetID: d?.id, recipients: recipients), item: item))
         }
 
         for r in due {
@@ -210,8 +218,9 @@ public struct ReminderScheduler: Sendable {
             let today = London.date(of: now)
             // The period owed when the data set was set up is the first one chased.
             let firstOwed = d.dataSet.schedule.currentPeriod(on: London.date(of: d.dataSet.createdAt)).start
-            let (owed, next) = ReminderRules.upload(dataSetID: d.dataSet.id, schedule: d.dataSet.schedule, today: today,
-                                                    latestReceived: d.latestPeriodStart, firstOwed: firstOwed, calendar: calendar, settings: rules)
+            let (owed, next) = ReminderRules.upload(
+                dataSetID: d.dataSet.id, schedule: d.dataSet.schedule, today: today,
+                latestReceived: d.latestPeriodStart, firstOwed: firstOwed, calendar: calendar, settings: rules)
             if let owed, !ReminderRules.inSendingWindow(now, calendar: calendar, settings: rules) {
                 e.nextDataSet[d.dataSet.id] = ReminderRules.nextWindowStart(after: now, calendar: calendar, settings: rules)
             } else {
@@ -240,8 +249,9 @@ public struct ReminderScheduler: Sendable {
                     // The team acts from its own page of the request.
                     item.link = "\(outbox.settings.baseURL)/staff/requests/\(p.reminder.requestID.uuidString.lowercased())"
                 } else if withLinks, let ds = p.reminder.dataSetID, p.reminder.owed.kind.rule == .upload {
-                    let link = NewLink(purpose: .upload, requestID: p.reminder.requestID, email: address, requestVersion: 0, at: now,
-                                       expiresAt: now.addingTimeInterval(Double(outbox.settings.contactLinkDays) * 86_400), dataSetID: ds)
+                    let link = NewLink(
+                        purpose: .upload, requestID: p.reminder.requestID, email: address, requestVersion: 0, at: now,
+                        expiresAt: now.addingTimeInterval(Double(outbox.settings.contactLinkDays) * 86_400), dataSetID: ds)
                     links.append(link)
                     item.link = outbox.url(link)
                 }
@@ -252,8 +262,9 @@ public struct ReminderScheduler: Sendable {
             ]
             context["link"] = sections[0].link
             let digestKey = SHA256.hash(data: Data(keys.sorted().joined(separator: "\n").utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
-            let email = outbox.draft(.reminderDigest, to: address, requestID: requestIDs.count == 1 ? requestIDs.first : nil, context: context,
-                                     dedupKey: "digest:\(key):\(digestKey)", runAt: now)
+            let email = outbox.draft(
+                .reminderDigest, to: address, requestID: requestIDs.count == 1 ? requestIDs.first : nil, context: context,
+                dedupKey: "digest:\(key):\(digestKey)", runAt: now)
             return PlannedDigest(email: email, reminderKeys: keys, links: links)
         }
     }

@@ -26,7 +26,9 @@ public struct SchedulerSettings: Sendable, Equatable {
             return parts.map { $0! }
         }
         if let raw = env["CALLBOARD_SCHEDULER_INTERVAL_SECONDS"], !raw.isEmpty {
-            guard let v = Double(raw), v >= 1 else { throw Invalid(description: "CALLBOARD_SCHEDULER_INTERVAL_SECONDS must be at least 1, got \"\(raw)\"") }
+            guard let v = Double(raw), v >= 1 else {
+                throw Invalid(description: "CALLBOARD_SCHEDULER_INTERVAL_SECONDS must be at least 1, got \"\(raw)\"")
+            }
             s.intervalSeconds = v
         }
         if let v = try ints("CALLBOARD_SCHEDULER_BATCH", count: 1) {
@@ -40,8 +42,9 @@ public struct SchedulerSettings: Sendable, Equatable {
             (s.rules.signOffFirstAfter, s.rules.signOffEvery, s.rules.signOffMax) = (v[0], max(1, v[1]), v[2])
         }
         if let v = try ints("CALLBOARD_REMINDER_UPLOAD", count: 4) {
-            (s.rules.uploadDueSoonBefore, s.rules.uploadOverdueFirstAfter, s.rules.uploadOverdueEvery, s.rules.uploadEscalateAfterOverdue)
-                = (v[0], max(1, v[1]), max(1, v[2]), v[3])
+            (s.rules.uploadDueSoonBefore, s.rules.uploadOverdueFirstAfter, s.rules.uploadOverdueEvery, s.rules.uploadEscalateAfterOverdue) = (
+                v[0], max(1, v[1]), max(1, v[2]), v[3]
+            )
         }
         if let v = try ints("CALLBOARD_PRODUCT_AUDIT_WORKING_DAYS", count: 1) { s.rules.productAuditAfter = v[0] }
         if let raw = env["CALLBOARD_REMINDER_WINDOW"], !raw.isEmpty {
