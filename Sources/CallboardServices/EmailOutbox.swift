@@ -5,7 +5,7 @@ import Logging
 import Mustache
 import PostgresNIO
 
-/// Email configuration, from the environment (see README) with local defaults.
+/// Email configuration, built from `Settings`, with local defaults.
 public struct EmailSettings: Sendable {
     public var from: String
     public var teamAddress: String?
@@ -31,17 +31,13 @@ public struct EmailSettings: Sendable {
         self.retry = retry
     }
 
-    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> EmailSettings {
-        var s = EmailSettings()
-        if let v = env["CALLBOARD_EMAIL_FROM"], !v.isEmpty { s.from = v }
-        if let v = env["CALLBOARD_TEAM_EMAIL"] { s.teamAddress = v.isEmpty ? nil : v }
-        if let v = env["CALLBOARD_BASE_URL"], !v.isEmpty { s.baseURL = v.hasSuffix("/") ? String(v.dropLast()) : v }
-        if let v = env["CALLBOARD_MESSAGE_ID_DOMAIN"], !v.isEmpty { s.messageDomain = v }
-        if let v = env["CALLBOARD_EMAIL_MAX_ATTEMPTS"].flatMap(Int.init), v > 0 { s.retry.maxAttempts = v }
-        if let v = env["CALLBOARD_EMAIL_RETRY_BASE_SECONDS"].flatMap(Double.init), v > 0 { s.retry.baseSeconds = v }
-        if let v = env["CALLBOARD_SIGN_OFF_LINK_WORKING_DAYS"].flatMap(Int.init), v > 0 { s.signOffLinkWorkingDays = v }
-        if let v = env["CALLBOARD_CONTACT_LINK_DAYS"].flatMap(Int.init), v > 0 { s.contactLinkDays = v }
-        return s
+    /// The email settings in `settings`.
+    public init(_ settings: Settings) {
+        self.init(
+            from: settings.emailFrom, teamAddress: settings.teamEmail, baseURL: settings.baseURL, messageDomain: settings.messageIDDomain,
+            retry: RetryPolicy(baseSeconds: settings.emailRetryBaseSeconds, maxAttempts: settings.emailMaxAttempts))
+        signOffLinkWorkingDays = settings.signOffLinkWorkingDays
+        contactLinkDays = settings.contactLinkDays
     }
 }
 
@@ -167,7 +163,7 @@ public struct EmailOutbox: Sendable {
             case .contact: "tasks"
             case .upload: "upload"
             }
-        return "\(settings.baseURL)/\(page)/\(link.token)"
+        return "\(settings.baseURL)/\(page)/\(link.placeholder)"
     }
 
     /// The link of their own that the people an email of `kind` goes to get: the sign-off owner

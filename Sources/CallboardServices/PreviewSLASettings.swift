@@ -34,19 +34,13 @@ public struct PreviewSLASettings: Sendable {
         return PreviewSLASettings(holidays: try parse(try Data(contentsOf: url)), workingDays: workingDays)
     }
 
-    /// The newest snapshot stored by `callboard calendar refresh`, else the program's own.
-    public static func current(db: PostgresClient, logger: Logger, env: [String: String] = ProcessInfo.processInfo.environment) async throws
-        -> PreviewSLASettings
-    {
-        let days = env["CALLBOARD_PREVIEW_SLA_WORKING_DAYS"].flatMap(Int.init).map { max(1, $0) } ?? 5
+    /// The newest snapshot stored by `callboard calendar refresh`, else the program's own, promising
+    /// `workingDays` (`Settings.previewSLAWorkingDays`).
+    public static func current(db: PostgresClient, logger: Logger, workingDays: Int = 5) async throws -> PreviewSLASettings {
         if let body = try await CalendarStore.latest(on: db, logger: logger) {
-            return PreviewSLASettings(holidays: try parse(Data(body.utf8)), workingDays: days)
+            return PreviewSLASettings(holidays: try parse(Data(body.utf8)), workingDays: workingDays)
         }
-        return try bundled(workingDays: days)
-    }
-
-    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> PreviewSLASettings {
-        try bundled(workingDays: env["CALLBOARD_PREVIEW_SLA_WORKING_DAYS"].flatMap(Int.init).map { max(1, $0) } ?? 5)
+        return try bundled(workingDays: workingDays)
     }
 
     public func calendar(for division: String) -> WorkingCalendar {

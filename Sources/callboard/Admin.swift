@@ -25,9 +25,10 @@ struct CreateStaff: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = Logs.bootstrap()
+        let settings = try database.settings()
+        let logger = Logs.bootstrap(settings)
         let (email, role, name) = (self.email, self.role, self.name)
-        try await withDatabase(database, logger: logger) { client in
+        try await withDatabase(settings, logger: logger) { client in
             try await Migrator(migrations: try Migration.bundled(), logger: logger).requireCurrent(client)
             do {
                 let s = try await StaffService(db: client, time: SystemTime(), logger: logger).createStaff(email: email, name: name, role: role)
@@ -49,9 +50,10 @@ struct CreateToken: AsyncParsableCommand {
     @Option(name: .customLong("expires-in-days"), help: "Days until the token expires (default: never)") var days: Int?
 
     func run() async throws {
-        let logger = Logs.bootstrap()
+        let settings = try database.settings()
+        let logger = Logs.bootstrap(settings)
         let (email, name, days) = (self.email, self.name, self.days)
-        try await withDatabase(database, logger: logger) { client in
+        try await withDatabase(settings, logger: logger) { client in
             try await Migrator(migrations: try Migration.bundled(), logger: logger).requireCurrent(client)
             guard let staff = try await StaffStore.find(email: email, on: client, logger: logger), staff.disabledAt == nil else {
                 throw ValidationError("No active staff member with email \(email); create one with `callboard admin create-staff`")

@@ -28,16 +28,17 @@ struct BenchScheduler: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = Logs.bootstrap()
+        let settings = try database.settings()
+        let logger = Logs.bootstrap(settings)
         guard let now = Timestamp.parse(at) else { throw ValidationError("--at must be an RFC 3339 instant") }
-        try await withDatabase(database, logger: logger) { client in
+        try await withDatabase(settings, logger: logger) { client in
             try await Migrator(migrations: try Migration.bundled(), logger: logger).requireCurrent(client)
-            let outbox = EmailOutbox(settings: .fromEnvironment(), templates: try EmailTemplates.bundled())
-            let sla = PreviewSLAHolder(try await .current(db: client, logger: logger))
+            let outbox = EmailOutbox(settings: EmailSettings(settings), templates: try EmailTemplates.bundled())
+            let sla = PreviewSLAHolder(try await .current(db: client, logger: logger, workingDays: settings.previewSLAWorkingDays))
             try await seed(client, outbox: outbox, sla: sla, now: now, logger: logger)
             let scheduler = ReminderScheduler(
                 db: client, time: FixedTime(instant: now), logger: logger, outbox: outbox, sla: sla,
-                settings: try .fromEnvironment())
+                settings: SchedulerSettings(settings))
 
             // Baseline: the two due queries alone, as a tick with nothing due runs them.
             func rawDueQueries() async throws {

@@ -24,7 +24,8 @@ struct CalendarCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let logger = Logs.bootstrap()
+            let settings = try database.settings()
+            let logger = Logs.bootstrap(settings)
             let source = file.map { "file:" + $0 } ?? (url ?? "https://www.gov.uk/bank-holidays.json")
             let data: Data
             if let file {
@@ -37,7 +38,7 @@ struct CalendarCommand: AsyncParsableCommand {
             let holidays: BankHolidays
             do { holidays = try PreviewSLASettings.parse(data) } catch { throw ValidationError("Not a bank-holidays feed: \(error)") }
             let body = String(decoding: data, as: UTF8.self)
-            let stored = try await withDatabase(database, logger: logger) { client in
+            let stored = try await withDatabase(settings, logger: logger) { client in
                 try await Migrator(migrations: try Migration.bundled(), logger: logger).requireCurrent(client)
                 return try await CalendarStore.save(version: holidays.version, source: source, body: body, at: Date(), on: client, logger: logger)
             }

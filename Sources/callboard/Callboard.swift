@@ -6,6 +6,7 @@ struct Callboard: AsyncParsableCommand {
         commandName: "callboard",
         abstract: "The request desk for GOV.UK Performance Platform dashboards.",
         subcommands: [
-            Serve.self, Worker.self, Migrate.self, Admin.self, Seed.self, Workflow.self, CalendarCommand.self, Probe.self, BenchScheduler.self,
+            Serve.self, Worker.self, Migrate.self, Admin.self, Seed.self, Workflow.self, CalendarCommand.self, ConfigCommand.self, Probe.self,
+            BenchScheduler.self,
         ])
 }

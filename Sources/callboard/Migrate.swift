@@ -1,4 +1,5 @@
 import ArgumentParser
+import CallboardServices
 import CallboardStorage
 import Logging
 
@@ -11,10 +12,11 @@ struct Migrate: AsyncParsableCommand {
     var status = false
 
     func run() async throws {
-        let logger = Logs.bootstrap()
+        let settings = try database.settings()
+        let logger = Logs.bootstrap(settings)
         let migrator = Migrator(migrations: try Migration.bundled(), logger: logger)
         let status = self.status
-        try await withDatabase(database, logger: logger) { client in
+        try await withDatabase(settings, logger: logger) { client in
             if status {
                 let s = try await migrator.status(client)
                 for name in s.applied { print("applied  \(name)") }

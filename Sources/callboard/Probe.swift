@@ -1,4 +1,5 @@
 import ArgumentParser
+import CallboardServices
 import Foundation
 import Logging
 import PostgresNIO
@@ -12,10 +13,11 @@ struct Probe: AsyncParsableCommand {
     @Option var mode = "query"
 
     func run() async throws {
-        let logger = Logs.bootstrap()
+        let settings = try database.settings()
+        let logger = Logs.bootstrap(settings)
         let (count, mode) = (self.count, self.mode)
         if mode == "conn" {
-            let conn = try await PostgresConnection.connect(configuration: try database.url().connectionConfiguration(), id: 1, logger: logger)
+            let conn = try await PostgresConnection.connect(configuration: try settings.database().connectionConfiguration(), id: 1, logger: logger)
             for round in 0..<3 {
                 for _ in 0..<count { _ = try await conn.query("SELECT 1::int8", logger: logger).collect() }
                 print(
@@ -25,7 +27,7 @@ struct Probe: AsyncParsableCommand {
             try await conn.close()
             return
         }
-        try await withDatabase(database, logger: logger, keepOpen: mode != "ondemand") { client in
+        try await withDatabase(settings, logger: logger, keepOpen: mode != "ondemand") { client in
             func rss() -> String {
                 (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("VmRSS") }.map(
                     String.init) ?? ""

@@ -12,13 +12,14 @@ struct Seed: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let logger = Logs.bootstrap()
-        try await withDatabase(database, logger: logger) { client in
+        let settings = try database.settings()
+        let logger = Logs.bootstrap(settings)
+        try await withDatabase(settings, logger: logger) { client in
             try await Migrator(migrations: try Migration.bundled(), logger: logger).requireCurrent(client)
-            let outbox = EmailOutbox(settings: .fromEnvironment(), templates: try EmailTemplates.bundled())
+            let outbox = EmailOutbox(settings: EmailSettings(settings), templates: try EmailTemplates.bundled())
             let service = RequestService(
                 db: client, time: SystemTime(), logger: logger, outbox: outbox,
-                sla: PreviewSLAHolder(try await .current(db: client, logger: logger)))
+                sla: PreviewSLAHolder(try await .current(db: client, logger: logger, workingDays: settings.previewSLAWorkingDays)))
             let seeder = Principal(actor: .admin, email: "seed@callboard.local")
             for example in ExampleRequests.all {
                 var record = try await service.create(example.body, by: seeder)

@@ -21,53 +21,60 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Port to listen on (default: $CALLBOARD_PORT or 8080)")
     var port: Int?
 
-    @Flag(name: .long, help: "Apply pending migrations before serving (default: refuse to start with pending migrations)")
+    @Flag(
+        name: .long,
+        help: "Apply pending migrations before serving (default: $CALLBOARD_MIGRATE_ON_START, else refuse to start with pending migrations)")
     var migrate = false
 
-    @Flag(name: .customLong("with-worker"), help: "Also deliver queued emails and run the reminder scheduler in this process (one-process setups)")
+    @Flag(
+        name: .customLong("with-worker"),
+        help: "Also deliver queued emails and run the reminder scheduler in this process (default: $CALLBOARD_WITH_WORKER)")
     var withWorker = false
 
+    /// These flags as settings overrides, by variable name.
+    var overrides: [String: String] {
+        var o: [String: String] = [:]
+        if let hostname { o["CALLBOARD_HOSTNAME"] = hostname }
+        if let port { o["CALLBOARD_PORT"] = String(port) }
+        if migrate { o["CALLBOARD_MIGRATE_ON_START"] = "true" }
+        if withWorker { o["CALLBOARD_WITH_WORKER"] = "true" }
+        return o
+    }
+
     func run() async throws {
-        let env = ProcessInfo.processInfo.environment
-        let logger = Logs.bootstrap()
-        let host = hostname ?? env["CALLBOARD_HOSTNAME"] ?? "127.0.0.1"
-        let port = port ?? env["CALLBOARD_PORT"].flatMap(Int.init) ?? 8080
-        let url = try database.url()
-        let client = try database.client(logger: logger, keepOpen: true)
+        let settings = try database.settings(overrides)
+        let logger = Logs.bootstrap(settings)
+        let (host, port) = (settings.hostname, settings.port)
+        let url = try settings.database()
+        let client = try settings.databaseClient(logger: logger, keepOpen: true)
         let migrator = Migrator(migrations: try Migration.bundled(), logger: logger)
-        let wantMigrate = migrate || env["CALLBOARD_MIGRATE_ON_START"] == "true"
 
         let metrics = HTTPMetrics()
         // Library metrics (the email worker's sends and latencies) land in the same registry as /metrics.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
-        let sla = PreviewSLAHolder(try .fromEnvironment())
-        let schedulerSettings: SchedulerSettings
-        do { schedulerSettings = try .fromEnvironment() } catch let e as SchedulerSettings.Invalid { throw ValidationError(e.description) }
+        let sla = PreviewSLAHolder(try .bundled(workingDays: settings.previewSLAWorkingDays))
+        let monitor = DatabaseMonitor(db: client, logger: logger)
         let app = try buildApplication(
             AppDependencies(
-                db: client, logger: logger, metrics: metrics, email: .fromEnvironment(), sla: sla,
-                scheduler: schedulerSettings),
+                db: client, logger: logger, metrics: metrics, email: EmailSettings(settings), sla: sla,
+                scheduler: SchedulerSettings(settings), monitor: monitor),
             hostname: host, port: port)
-        let startup = StartupCheck(client: client, migrator: migrator, migrate: wantMigrate, logger: logger) {
+        let startup = StartupCheck(client: client, migrator: migrator, migrate: settings.migrateOnStart, logger: logger) {
             // The newest bank-holiday snapshot stored by `callboard calendar refresh`, if any.
-            sla.replace(try await .current(db: client, logger: logger))
+            sla.replace(try await .current(db: client, logger: logger, workingDays: settings.previewSLAWorkingDays))
             logger.info("calendar", metadata: ["version": .string(sla.current.holidays.version)])
         }
         logger.info("starting", metadata: ["database": .string(url.description), "address": .string("\(host):\(port)")])
         // The client runs first so queries can start; the check gates the HTTP server.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: client), .init(service: startup, successTerminationBehavior: .ignore),
-            .init(service: GatedService(app, gate: startup.gate)),
+            .init(service: monitor), .init(service: GatedService(app, gate: startup.gate)),
         ]
-        if withWorker || env["CALLBOARD_WITH_WORKER"] == "true" {
-            services.append(.init(service: GatedService(try makeWorker(client: client, url: url, logger: logger), gate: startup.gate)))
-            services.append(.init(service: GatedService(try makeScheduler(client: client, sla: sla, logger: logger), gate: startup.gate)))
+        if settings.withWorker {
+            services.append(.init(service: GatedService(try makeWorker(settings, client: client, logger: logger), gate: startup.gate)))
+            services.append(.init(service: GatedService(try makeScheduler(settings, client: client, sla: sla, logger: logger), gate: startup.gate)))
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services,
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await ServiceGroup(configuration: .stopsWithinTenSeconds(services, logger: logger)).run()
     }
 }
 
@@ -135,5 +142,17 @@ struct GatedService<S: Service>: Service {
     func run() async throws {
         guard await gate.wait() else { return }
         try await service.run()
+    }
+}
+
+extension ServiceGroupConfiguration {
+    /// SIGTERM/SIGINT start a graceful shutdown (in-flight requests and sends finish); whatever is
+    /// still running after 8 s is cancelled, and after 1 s more the group gives up, so the process
+    /// ends within 10 s even if a request waits on a database that went away.
+    static func stopsWithinTenSeconds(_ services: [ServiceConfiguration], logger: Logger) -> ServiceGroupConfiguration {
+        var c = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        c.maximumGracefulShutdownDuration = .seconds(8)
+        c.maximumCancellationDuration = .seconds(1)
+        return c
     }
 }

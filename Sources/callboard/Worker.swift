@@ -16,45 +16,41 @@ struct Worker: AsyncParsableCommand {
     var withoutScheduler = false
 
     func run() async throws {
-        let logger = Logs.bootstrap()
-        let client = try database.client(logger: logger, keepOpen: true)
-        let worker = try makeWorker(client: client, url: try database.url(), logger: logger)
-        let sla = PreviewSLAHolder(try .fromEnvironment())
+        let settings = try database.settings()
+        let logger = Logs.bootstrap(settings)
+        let client = try settings.databaseClient(logger: logger, keepOpen: true)
+        let worker = try makeWorker(settings, client: client, logger: logger)
+        let sla = PreviewSLAHolder(try .bundled(workingDays: settings.previewSLAWorkingDays))
         let startup = StartupCheck(
             client: client, migrator: Migrator(migrations: try Migration.bundled(), logger: logger), migrate: false,
             logger: logger
-        ) { sla.replace(try await .current(db: client, logger: logger)) }
+        ) { sla.replace(try await .current(db: client, logger: logger, workingDays: settings.previewSLAWorkingDays)) }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: client), .init(service: startup, successTerminationBehavior: .ignore),
             .init(service: GatedService(worker, gate: startup.gate)),
         ]
         if !withoutScheduler {
-            services.append(.init(service: GatedService(try makeScheduler(client: client, sla: sla, logger: logger), gate: startup.gate)))
+            services.append(.init(service: GatedService(try makeScheduler(settings, client: client, sla: sla, logger: logger), gate: startup.gate)))
         }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .stopsWithinTenSeconds(services, logger: logger))
         try await group.run()
     }
 }
 
-/// The reminder scheduler as configured by the environment; shared by `worker` and `serve --with-worker`.
-func makeScheduler(client: PostgresClient, sla: PreviewSLAHolder, logger: Logger) throws -> SchedulerService {
-    do {
-        let outbox = EmailOutbox(settings: .fromEnvironment(), templates: try EmailTemplates.bundled())
-        let scheduler = ReminderScheduler(
-            db: client, time: SystemTime(), logger: logger, outbox: outbox, sla: sla,
-            settings: try .fromEnvironment())
-        return SchedulerService(scheduler: scheduler, logger: logger)
-    } catch let e as SchedulerSettings.Invalid {
-        throw ValidationError(e.description)
-    }
+/// The reminder scheduler as `settings` configure it; shared by `worker` and `serve --with-worker`.
+func makeScheduler(_ settings: Settings, client: PostgresClient, sla: PreviewSLAHolder, logger: Logger) throws -> SchedulerService {
+    let outbox = EmailOutbox(settings: EmailSettings(settings), templates: try EmailTemplates.bundled())
+    let scheduler = ReminderScheduler(
+        db: client, time: SystemTime(), logger: logger, outbox: outbox, sla: sla, settings: SchedulerSettings(settings))
+    return SchedulerService(scheduler: scheduler, logger: logger)
 }
 
-/// The email worker as configured by the environment; shared by `worker` and `serve --with-worker`.
-func makeWorker(client: PostgresClient, url: DatabaseURL, logger: Logger) throws -> EmailWorker {
+/// The email worker as `settings` configure it; shared by `worker` and `serve --with-worker`.
+func makeWorker(_ settings: Settings, client: PostgresClient, logger: Logger) throws -> EmailWorker {
     do {
         return EmailWorker(
-            db: client, listenURL: url, transport: try TransportConfiguration.fromEnvironment(logger: logger),
-            settings: TransportConfiguration.workerSettings(), email: .fromEnvironment(), logger: logger)
+            db: client, listenURL: try settings.database(), transport: try TransportConfiguration.transport(settings, logger: logger),
+            settings: WorkerSettings(settings), email: EmailSettings(settings), logger: logger)
     } catch let e as TransportConfiguration.Invalid {
         throw ValidationError(e.description)
     }

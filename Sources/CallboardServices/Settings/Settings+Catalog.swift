@@ -1,0 +1,190 @@
+import CallboardDomain
+import CallboardStorage
+import Foundation
+import Logging
+
+/// Every setting, once, in the order the docs list them. To add one: give `Settings` a typed field
+/// whose initial value is the default, add one `.setting(...)` entry here, and regenerate the
+/// reference with `callboard config docs > docs/configuration.md` (SettingsTests compares them).
+/// A new type of value is a `SettingKind` extension (SettingDefinition.swift has the common ones);
+/// a rule between settings goes in `Settings.crossCheck()`.
+extension Settings {
+    public static let catalog: [SettingEntry] = [
+        // Database and server
+        .setting(
+            "DATABASE_URL", \.databaseURL, SettingKind<DatabaseURL>.databaseURL.optional, flag: "--database-url", default: "— (required)",
+            redaction: .urlPassword, fileForm: true, required: true,
+            help: "the PostgreSQL database; only `sslmode=verify-full` checks the server's certificate"),
+        .setting(
+            "CALLBOARD_DB_POOL_SIZE", \.databasePoolSize, .int(atLeast: 2), flag: "--db-pool-size",
+            help: "most connections one process opens"),
+        .setting(
+            "CALLBOARD_HOSTNAME", \.hostname, .text, flag: "serve --hostname", accepted: "a host name or IP address",
+            help: "address to listen on"),
+        .setting("CALLBOARD_PORT", \.port, .int(1...65535), flag: "serve --port", help: "port to listen on"),
+        .setting(
+            "CALLBOARD_MIGRATE_ON_START", \.migrateOnStart, .bool, flag: "serve --migrate",
+            help: "apply pending migrations before serving; without it `serve` refuses a database with pending migrations"),
+        .setting(
+            "CALLBOARD_WITH_WORKER", \.withWorker, .bool, flag: "serve --with-worker",
+            help: "also run the email worker and the reminder scheduler in the server process"),
+        .setting("CALLBOARD_LOG_LEVEL", \.logLevel, .choice, help: "the least severe log lines written"),
+        .setting(
+            "CALLBOARD_LOG_FORMAT", \.logFormat, .choice, help: "`json` (one object per line, with `request_id`) or `text` (for people)"),
+        // Links and promises
+        .setting(
+            "CALLBOARD_BASE_URL", \.baseURL, .httpURL,
+            help: "public address used in emailed links; when https, the staff session cookie is `Secure`"),
+        .setting(
+            "CALLBOARD_SIGN_OFF_LINK_WORKING_DAYS", \.signOffLinkWorkingDays, .int(atLeast: 1),
+            help: "emailed sign-off links work to the end of this many working days"),
+        .setting(
+            "CALLBOARD_CONTACT_LINK_DAYS", \.contactLinkDays, .int(atLeast: 1), help: "emailed task-list and upload links work this many days"),
+        .setting(
+            "CALLBOARD_PREVIEW_SLA_WORKING_DAYS", \.previewSLAWorkingDays, .int(atLeast: 1),
+            help: "working days promised between complete information and a published preview"),
+        // Email
+        .setting("CALLBOARD_EMAIL_FROM", \.emailFrom, .text, accepted: "an address, optionally `Name <address>`", help: "From header"),
+        .setting(
+            "CALLBOARD_TEAM_EMAIL", \.teamEmail, SettingKind<String>.emailAddress.optional, accepted: "an email address, or empty",
+            emptyIsValue: true, help: "where team notifications go; empty turns them off"),
+        .setting(
+            "CALLBOARD_MESSAGE_ID_DOMAIN", \.messageIDDomain, .text, accepted: "a domain name", help: "right-hand side of every `Message-ID`"),
+        .setting("CALLBOARD_EMAIL_TRANSPORT", \.emailTransport, .choice, help: "how emails leave: files in a folder, an SMTP relay or GOV.UK Notify"),
+        .setting("CALLBOARD_EMAIL_DIR", \.emailDirectory, .text, accepted: "a folder path", help: "folder for the `file` transport"),
+        .setting(
+            "CALLBOARD_SMTP_HOST", \.smtpHost, SettingKind<String>.text.optional, accepted: "a host name or IP address",
+            help: "the SMTP relay; required for the `smtp` transport"),
+        .setting(
+            "CALLBOARD_SMTP_PORT", \.smtpPort, SettingKind<Int>.int(1...65535).optional, default: "587 (465 for `tls`)",
+            help: "the relay's port"),
+        .setting(
+            "CALLBOARD_SMTP_SECURITY", \.smtpSecurity, .choice,
+            help: "`starttls` refuses a server that does not offer it, `tls` is implicit TLS, `none` only for a local relay"),
+        .setting(
+            "CALLBOARD_SMTP_USERNAME", \.smtpUsername, SettingKind<String>.text.optional,
+            help: "SMTP AUTH user (PLAIN, else LOGIN); credentials are never sent without TLS"),
+        .setting(
+            "CALLBOARD_SMTP_PASSWORD", \.smtpPassword, SettingKind<String>.text.optional, redaction: .secret, fileForm: true,
+            help: "SMTP AUTH password"),
+        .setting(
+            "CALLBOARD_SMTP_CA_FILE", \.smtpCAFile, SettingKind<String>.readableFile.optional, default: "system CAs",
+            help: "a PEM file of CA certificates to trust instead of the system's"),
+        .setting("CALLBOARD_SMTP_TIMEOUT_SECONDS", \.smtpTimeoutSeconds, .int(atLeast: 1), help: "SMTP connection and command timeout"),
+        .setting("CALLBOARD_SMTP_HELO", \.smtpHelo, .text, accepted: "a host name", help: "name given in EHLO/HELO"),
+        .setting(
+            "CALLBOARD_NOTIFY_API_KEY", \.notifyAPIKey, SettingKind<String>.notifyKey.optional, redaction: .secret, fileForm: true,
+            help: "GOV.UK Notify key; required for the `notify` transport"),
+        .setting(
+            "CALLBOARD_NOTIFY_TEMPLATES", \.notifyTemplates, .notifyTemplates,
+            help: "Notify template per email kind; personalisation carries `subject`, `body` and the template data"),
+        .setting("CALLBOARD_NOTIFY_BASE_URL", \.notifyBaseURL, .httpURL, help: "the Notify API"),
+        .setting("CALLBOARD_EMAIL_MAX_ATTEMPTS", \.emailMaxAttempts, .int(atLeast: 1), help: "attempts before an email is given up"),
+        .setting(
+            "CALLBOARD_EMAIL_RETRY_BASE_SECONDS", \.emailRetryBaseSeconds, .seconds(atLeast: 0, orEqual: false),
+            help: "backoff doubles from this, capped at one hour, full jitter"),
+        // Email worker
+        .setting("CALLBOARD_WORKER_BATCH", \.workerBatch, .int(atLeast: 1), help: "emails claimed per statement"),
+        .setting("CALLBOARD_WORKER_CONCURRENCY", \.workerConcurrency, .int(atLeast: 1), help: "emails sent at once per worker"),
+        .setting(
+            "CALLBOARD_EMAIL_LEASE_SECONDS", \.emailLeaseSeconds, .seconds(atLeast: 0, orEqual: false),
+            help: "lease on a claimed email (extended every third of it while sending)"),
+        .setting(
+            "CALLBOARD_WORKER_POLL_SECONDS", \.workerPollSeconds, .seconds(atLeast: 0, orEqual: false),
+            help: "poll for due emails when no NOTIFY arrives"),
+        // Reminder scheduler
+        .setting("CALLBOARD_SCHEDULER_INTERVAL_SECONDS", \.schedulerIntervalSeconds, .seconds(atLeast: 1), help: "how often the scheduler ticks"),
+        .setting(
+            "CALLBOARD_SCHEDULER_BATCH", \.schedulerBatch, .int(1...2000),
+            help: "rows examined per transaction (a tick runs batches until the due rows run out)"),
+        .setting(
+            "CALLBOARD_REMINDER_WINDOW", \.reminderWindow, .timeWindow,
+            help: "sending window, London time, on working days of the request's division"),
+        .setting(
+            "CALLBOARD_REMINDER_MISSING_INFORMATION", \.reminderMissingInformation, .counts(["first", "every", "max"], atLeastOne: ["every"]),
+            help: "working days before the first chase of the service contact, between chases, and how many before one escalation to the team"),
+        .setting(
+            "CALLBOARD_REMINDER_SIGN_OFF", \.reminderSignOff, .counts(["first", "every", "max"], atLeastOne: ["every"]),
+            help: "the same for the sign-off owner"),
+        .setting(
+            "CALLBOARD_REMINDER_UPLOAD", \.reminderUpload, .counts(["soon", "first", "every", "escalate"], atLeastOne: ["first", "every"]),
+            help:
+                "working days \"due soon\" before the due date; first overdue reminder after; then every; overdue reminders before the service contact and the team hear too"
+        ),
+        .setting(
+            "CALLBOARD_PRODUCT_AUDIT_WORKING_DAYS", \.productAuditWorkingDays, .int(atLeast: 0),
+            help: "working days live before the system starts the product audit"),
+    ]
+}
+
+// MARK: - Kinds only the catalog uses
+
+extension SettingKind where Value == DatabaseURL {
+    /// `postgres://user:password@host:port/database?sslmode=…&host=/socket/dir`.
+    static var databaseURL: SettingKind {
+        SettingKind(
+            accepted: "postgres://user:password@host:port/database, optionally ?sslmode=disable|prefer|require|verify-full (default prefer) "
+                + "and ?host=/socket/dir for a unix socket",
+            parse: { (raw: String) throws(SettingRejected) -> DatabaseURL in
+                do { return try DatabaseURL(raw) } catch { throw SettingRejected() }
+            },
+            display: { url in
+                func encoded(_ s: String, _ allowed: CharacterSet) -> String { s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s }
+                var text = "postgres://" + encoded(url.username, .urlUserAllowed)
+                if let password = url.password { text += ":" + encoded(password, .urlPasswordAllowed) }
+                text += "@\(url.host):\(url.port)/" + encoded(url.database, .urlPathAllowed) + "?sslmode=\(url.sslMode)"
+                if let dir = url.socketDirectory { text += "&host=" + encoded(dir, .urlQueryAllowed) }
+                return text
+            })
+    }
+}
+
+extension SettingKind where Value == String {
+    /// An email address (`name@example.gov.uk`).
+    static var emailAddress: SettingKind {
+        SettingKind(
+            accepted: "an email address",
+            parse: { (raw: String) throws(SettingRejected) -> String in
+                if let problem = FieldRules.emailProblem(raw) { throw SettingRejected(problem) }
+                return raw
+            },
+            display: { $0 })
+    }
+
+    /// A GOV.UK Notify API key: `{name}-{service id}-{secret}`, both ids UUIDs.
+    static var notifyKey: SettingKind {
+        SettingKind(
+            accepted: "a GOV.UK Notify API key: {name}-{service id}-{secret}",
+            parse: { (raw: String) throws(SettingRejected) -> String in
+                let key = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard key.count >= 74, UUID(uuidString: String(key.suffix(36))) != nil,
+                    UUID(uuidString: String(key.dropLast(37).suffix(36))) != nil
+                else { throw SettingRejected() }
+                return key
+            },
+            display: { $0 })
+    }
+}
+
+extension SettingKind where Value == [String: String] {
+    /// A JSON object of email kind → Notify template id; key `default` for the rest.
+    static var notifyTemplates: SettingKind {
+        let kinds = Set(EmailKind.allCases.map(\.rawValue) + ["default"])
+        return SettingKind(
+            accepted: "a JSON object of email kind → Notify template id; key `default` for the rest",
+            parse: { (raw: String) throws(SettingRejected) -> [String: String] in
+                guard let map = try? JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: String] else { throw SettingRejected() }
+                let unknown = map.keys.filter { !kinds.contains($0) }.sorted()
+                guard unknown.isEmpty else {
+                    throw SettingRejected(
+                        "unknown email kind \(unknown.joined(separator: ", ")); known: \(kinds.sorted().joined(separator: ", "))")
+                }
+                return map
+            },
+            display: { map in
+                guard !map.isEmpty, let data = try? JSONSerialization.data(withJSONObject: map, options: [.sortedKeys, .withoutEscapingSlashes])
+                else { return "" }
+                return String(decoding: data, as: UTF8.self)
+            })
+    }
+}
