@@ -10,6 +10,8 @@ public enum Action: Hashable, Sendable {
     case manageStaff
     case manageTokens
     case manageEmails
+    /// Email bodies (links in them are always redacted); viewers see only who was sent what, when.
+    case readEmailBodies
 
     public var name: String {
         switch self {
@@ -22,11 +24,12 @@ public enum Action: Hashable, Sendable {
         case .manageStaff: return "manage_staff"
         case .manageTokens: return "manage_tokens"
         case .manageEmails: return "manage_emails"
+        case .readEmailBodies: return "read_email_bodies"
         }
     }
 
     public static var all: [Action] {
-        [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails]
+        [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails, .readEmailBodies]
             + TransitionName.allCases.map { .fire($0) }
     }
 }
@@ -34,8 +37,10 @@ public enum Action: Hashable, Sendable {
 public enum Permissions {
     /// Grants other than transitions (those live in `Lifecycle.table`).
     private static let grants: [ActorKind: Set<Action>] = [
-        .admin: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails],
-        .triager: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageEmails],
+        .admin: [
+            .readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails, .readEmailBodies,
+        ],
+        .triager: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageEmails, .readEmailBodies],
         .viewer: [.readRequests],
         .serviceContact: [.supplyItems],
     ]

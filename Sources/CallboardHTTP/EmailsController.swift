@@ -30,8 +30,8 @@ struct EmailsController {
                 ]))
         }
         r.on(.get, "/emails/:id") { _, context in
-            let (e, attempts) = try await emails.get(try context.parameters.uuid("id", what: "email"), by: try context.caller())
-            return JSONOutput.response(JSONOutput.email(e, attempts: attempts))
+            let (e, attempts, bodyVisible) = try await emails.get(try context.parameters.uuid("id", what: "email"), by: try context.caller())
+            return JSONOutput.response(JSONOutput.email(e, attempts: attempts, body: bodyVisible))
         }
         r.on(.post, "/emails/:id/retry") { _, context in
             let e = try await emails.retry(try context.parameters.uuid("id", what: "email"), by: try context.caller())

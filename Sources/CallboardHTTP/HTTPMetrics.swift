@@ -89,7 +89,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
         context.logger.info(
             "request",
             metadata: [
-                "method": .string(request.method.rawValue), "path": .string(request.uri.path), "route": .string(route),
+                "method": .string(request.method.rawValue), "route": .string(route),
                 "status": .stringConvertible(response.status.code),
                 "duration_ms": .stringConvertible(
                     (Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000).rounded()),

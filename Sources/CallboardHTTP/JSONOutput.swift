@@ -148,7 +148,8 @@ enum JSONOutput {
         ])
     }
 
-    static func email(_ e: EmailRecord, attempts: [EmailAttempt]? = nil) -> JSONValue {
+    /// `body`: whether the caller may read the body (`null` otherwise).
+    static func email(_ e: EmailRecord, attempts: [EmailAttempt]? = nil, body: Bool = false) -> JSONValue {
         var o: [String: JSONValue] = [
             "id": .string(e.id.uuidString.lowercased()),
             "request_id": string(e.requestID?.uuidString.lowercased()),
@@ -166,7 +167,8 @@ enum JSONOutput {
             "sent_at": date(e.sentAt),
         ]
         if let attempts {
-            o["body_text"] = .string(e.bodyText)
+            // Bodies hold no link secret (they are minted at send time); placeholders read as `redacted`.
+            o["body_text"] = body ? .string(LinkPlaceholder.redact(e.bodyText)) : .null
             o["attempt_history"] = .array(
                 attempts.map {
                     .object([

@@ -23,10 +23,11 @@ public struct EmailService: Sendable {
         return try await EmailStore.list(filter, after: cursor, limit: limit, on: db, logger: logger)
     }
 
-    public func get(_ id: UUID, by who: Principal) async throws -> (EmailRecord, [EmailAttempt]) {
+    /// The email, its attempts, and whether the caller may read its body.
+    public func get(_ id: UUID, by who: Principal) async throws -> (EmailRecord, [EmailAttempt], bodyVisible: Bool) {
         try who.require(.readRequests)
         guard let e = try await EmailStore.fetch(id, on: db, logger: logger) else { throw ServiceError.notFound("email") }
-        return (e, try await EmailStore.attempts(id, on: db, logger: logger))
+        return (e, try await EmailStore.attempts(id, on: db, logger: logger), who.allows(.readEmailBodies))
     }
 
     public func retry(_ id: UUID, by who: Principal) async throws -> EmailRecord {

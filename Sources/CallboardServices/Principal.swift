@@ -19,8 +19,10 @@ public struct Principal: Sendable, Equatable {
     public var actorID: String? { staffID?.uuidString.lowercased() ?? email }
 
     public func require(_ action: Action) throws(ServiceError) {
-        guard Permissions.allows(actor, action) else { throw .forbidden(action) }
+        guard allows(action) else { throw .forbidden(action) }
     }
+
+    public func allows(_ action: Action) -> Bool { Permissions.allows(actor, action) }
 }
 
 /// What an application service can refuse, independent of HTTP; the HTTP layer maps each to a status.

@@ -10,29 +10,38 @@ public struct StaffSignInService: Sendable {
     let time: any TimeSource
     let logger: Logger
     let outbox: EmailOutbox
+    let signInLimit: RateLimit
     public static let linkLifetime: TimeInterval = 15 * 60
     public static let sessionLifetime: TimeInterval = 12 * 3600
 
-    public init(db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox) {
+    public init(db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox, signInLimit: RateLimit = .staffSignIn) {
         self.db = db
         self.time = time
         self.logger = logger
         self.outbox = outbox
+        self.signInLimit = signInLimit
     }
 
     /// Emails a sign-in link when the address belongs to an active staff member; says nothing either way.
+    /// Throws `RateLimited` past `signInLimit`, for any address alike: an active staff member's requests
+    /// are counted by their id; other addresses are counted in shared slots, so they write no row, yet
+    /// are answered as a real address would be: the answers do not tell which addresses are staff.
     public func requestLink(email: String) async throws {
-        guard FieldRules.emailProblem(email) == nil, let staff = try await StaffStore.find(email: email, on: db, logger: logger),
-            staff.disabledAt == nil
-        else { return }
+        guard FieldRules.emailProblem(email) == nil else { return }
+        let limiter = RateLimiter(db: db, time: time, logger: logger)
+        guard let staff = try await StaffStore.find(email: email, on: db, logger: logger), staff.disabledAt == nil else {
+            try await limiter.countUnknown(signInLimit, value: email.lowercased())
+            return
+        }
+        try await limiter.count(signInLimit, key: staff.id)
         let now = time.now()
-        let token = NewLink.random()
         try await db.transaction(logger: logger) { conn in
-            try await StaffSessionStore.createSignInLink(
-                staffID: staff.id, token: token, at: now, expiresAt: now.addingTimeInterval(Self.linkLifetime),
-                on: conn, logger: logger)
+            // The email carries the link's placeholder; the worker mints the token when it sends it.
+            let id = try await StaffSessionStore.createSignInLink(
+                staffID: staff.id, at: now, expiresAt: now.addingTimeInterval(Self.linkLifetime), on: conn, logger: logger)
             try await outbox.queue(
-                .staffSignIn, to: staff.email, requestID: nil, context: ["link": "\(outbox.settings.baseURL)/staff/sign-in/\(token)"],
+                .staffSignIn, to: staff.email, requestID: nil,
+                context: ["link": "\(outbox.settings.baseURL)/staff/sign-in/\(LinkPlaceholder.text(for: id))"],
                 dedupKey: nil, at: now, on: conn, logger: logger)
         }
     }

@@ -164,7 +164,8 @@ public enum EmailStore {
         return try await decodeAll(rows)
     }
 
-    /// Returns emails whose worker vanished (lease expired) to the queue.
+    /// Returns emails whose worker vanished (lease expired) to the queue, or marks them `dead` when
+    /// that was their last attempt: an email that kills its worker every time stops being retried.
     @discardableResult
     public static func reclaimExpired(at now: Date, on client: PostgresClient, logger: Logger) async throws -> Int {
         let rows = try await client.query(
@@ -176,11 +177,20 @@ public enum EmailStore {
                 INSERT INTO email_attempts (email_id, attempt, worker, started_at, finished_at, outcome)
                 SELECT id, attempts, coalesce(leased_by, ''), coalesce(claimed_at, \(now)), \(now), 'lease_expired' FROM expired
                 ON CONFLICT DO NOTHING
+            ), returned AS (
+                UPDATE emails e SET status = CASE WHEN e.attempts >= e.max_attempts THEN 'dead' ELSE 'queued' END,
+                       lease_until = NULL, leased_by = NULL, updated_at = \(now),
+                       last_error = 'worker stopped before finishing; lease expired'
+                FROM expired WHERE e.id = expired.id
+                RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, e.status
+            ), event AS (
+                INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
+                SELECT returned.request_id, r.version, 'email_dead', 'system', NULL, \(now),
+                       jsonb_build_object('email_id', returned.id, 'email_kind', returned.kind, 'recipient', returned.recipient,
+                                          'attempt', returned.attempts, 'detail', 'worker stopped before finishing; lease expired')
+                FROM returned JOIN requests r ON r.id = returned.request_id WHERE returned.status = 'dead'
             )
-            UPDATE emails e SET status = 'queued', lease_until = NULL, leased_by = NULL, updated_at = \(now),
-                   last_error = 'worker stopped before finishing; lease expired'
-            FROM expired WHERE e.id = expired.id
-            RETURNING e.id
+            SELECT id FROM returned
             """, logger: logger
         ).collect()
         return rows.count

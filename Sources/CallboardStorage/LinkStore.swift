@@ -23,17 +23,19 @@ public struct LinkRecord: Sendable, Equatable {
     public var dataSetID: UUID?
 }
 
-/// A new link and the token to put in the email.
+/// A new link. It has no token yet: the email carries `placeholder`, and the worker mints a token
+/// for it when the email is sent (`LinkTokenStore`), so no usable secret is ever stored.
 public struct NewLink: Sendable {
     public var record: LinkRecord
-    public var token: String
 
     public init(purpose: LinkPurpose, requestID: UUID, email: String, requestVersion: Int, at now: Date, expiresAt: Date, dataSetID: UUID? = nil) {
-        token = NewLink.random()
         record = LinkRecord(
             id: UUID(), purpose: purpose, requestID: requestID, email: email, requestVersion: requestVersion,
             csrf: NewLink.random(), createdAt: now, expiresAt: expiresAt, dataSetID: dataSetID)
     }
+
+    /// What the email holds in place of the token until it is sent.
+    public var placeholder: String { LinkPlaceholder.text(for: record.id) }
 
     /// 256 random bits, base64url.
     public static func random() -> String {
@@ -63,12 +65,12 @@ public enum LinkStore {
         var b = SQLBinds()
         let rows = links.map { l in
             let r = l.record
-            return "(\(b.add(r.id))::uuid, \(b.add(hash(l.token)))::bytea, \(b.add(r.purpose.rawValue))::text, \(b.add(r.requestID))::uuid, "
+            return "(\(b.add(r.id))::uuid, \(b.add(r.purpose.rawValue))::text, \(b.add(r.requestID))::uuid, "
                 + "\(b.add(r.email))::text, \(b.add(r.requestVersion))::int, \(b.add(r.csrf))::text, \(b.add(r.createdAt))::timestamptz, "
                 + "\(b.add(r.expiresAt))::timestamptz, \(b.add(r.dataSetID))::uuid)"
         }.joined(separator: ", ")
         let sql = """
-            INSERT INTO links (id, token_hash, purpose, request_id, email, request_version, csrf, created_at, expires_at, data_set_id)
+            INSERT INTO links (id, purpose, request_id, email, request_version, csrf, created_at, expires_at, data_set_id)
             VALUES \(rows)
             """
         try await conn.query(b.query(sql), logger: logger)
@@ -78,8 +80,9 @@ public enum LinkStore {
     public static func find(token: String, on client: PostgresClient, logger: Logger) async throws -> LinkRecord? {
         let rows = try await client.query(
             """
-            SELECT id, purpose, request_id, email, request_version, csrf, created_at, expires_at, data_set_id FROM links
-            WHERE token_hash = \(hash(token))
+            SELECT l.id, l.purpose, l.request_id, l.email, l.request_version, l.csrf, l.created_at, l.expires_at, l.data_set_id
+            FROM link_tokens t JOIN links l ON l.id = t.link_id
+            WHERE t.token_hash = \(hash(token))
             """, logger: logger)
         for try await (id, purpose, rid, email, version, csrf, created, expires, ds) in rows.decode(
             (UUID, String, UUID, String, Int, String, Date, Date, UUID?).self)

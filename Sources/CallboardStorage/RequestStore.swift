@@ -160,15 +160,15 @@ public enum RequestStore {
         }
         if !links.isEmpty {
             let rows = links.map { l in
-                "(\(bind(l.record.id))::uuid, \(bind(LinkStore.hash(l.token)))::bytea, \(bind(l.record.purpose.rawValue))::text, "
+                "(\(bind(l.record.id))::uuid, \(bind(l.record.purpose.rawValue))::text, "
                     + "\(bind(l.record.email))::text, \(bind(l.record.requestVersion))::int, \(bind(l.record.csrf))::text, "
                     + "\(bind(l.record.createdAt))::timestamptz, \(bind(l.record.expiresAt))::timestamptz)"
             }.joined(separator: ", ")
             sql += """
                 , new_links AS (
-                    INSERT INTO links (id, token_hash, purpose, request_id, email, request_version, csrf, created_at, expires_at)
-                    SELECT v.id, v.token_hash, v.purpose, updated.id, v.email, v.request_version, v.csrf, v.created_at, v.expires_at
-                    FROM (VALUES \(rows)) AS v(id, token_hash, purpose, email, request_version, csrf, created_at, expires_at) CROSS JOIN updated
+                    INSERT INTO links (id, purpose, request_id, email, request_version, csrf, created_at, expires_at)
+                    SELECT v.id, v.purpose, updated.id, v.email, v.request_version, v.csrf, v.created_at, v.expires_at
+                    FROM (VALUES \(rows)) AS v(id, purpose, email, request_version, csrf, created_at, expires_at) CROSS JOIN updated
                 )
                 """
         }

@@ -12,15 +12,17 @@ public struct StaffSession: Sendable, Equatable {
 
 /// Single-use sign-in links and sessions for the staff pages.
 public enum StaffSessionStore {
-    public static func createSignInLink(
-        staffID: UUID, token: String, at now: Date, expiresAt: Date, on conn: PostgresConnection,
-        logger: Logger
-    ) async throws {
+    /// A new sign-in link, without a token: the email carries its placeholder (see `LinkTokenStore`).
+    public static func createSignInLink(staffID: UUID, at now: Date, expiresAt: Date, on conn: PostgresConnection, logger: Logger) async throws
+        -> UUID
+    {
+        let id = UUID()
         try await conn.query(
             """
-            INSERT INTO staff_sign_in_links (token_hash, staff_id, created_at, expires_at)
-            VALUES (\(LinkStore.hash(token)), \(staffID), \(now), \(expiresAt))
+            INSERT INTO staff_sign_in_links (id, staff_id, created_at, expires_at)
+            VALUES (\(id), \(staffID), \(now), \(expiresAt))
             """, logger: logger)
+        return id
     }
 
     public enum SignInLinkState: Sendable, Equatable {
@@ -33,8 +35,9 @@ public enum StaffSessionStore {
     public static func signInLink(_ token: String, at now: Date, on client: PostgresClient, logger: Logger) async throws -> SignInLinkState {
         for try await (staff, expires, used, disabled) in try await client.query(
             """
-            SELECT l.staff_id, l.expires_at, l.used_at, s.disabled_at FROM staff_sign_in_links l JOIN staff s ON s.id = l.staff_id
-            WHERE l.token_hash = \(LinkStore.hash(token))
+            SELECT l.staff_id, l.expires_at, l.used_at, s.disabled_at
+            FROM link_tokens t JOIN staff_sign_in_links l ON l.id = t.link_id JOIN staff s ON s.id = l.staff_id
+            WHERE t.token_hash = \(LinkStore.hash(token))
             """, logger: logger
         ).decode((UUID, Date, Date?, Date?).self) {
             if used != nil { return .used }
@@ -53,7 +56,7 @@ public enum StaffSessionStore {
             """
             WITH used AS (
                 UPDATE staff_sign_in_links l SET used_at = \(now)
-                WHERE l.token_hash = \(LinkStore.hash(token)) AND l.used_at IS NULL AND l.expires_at > \(now)
+                WHERE l.id = (SELECT link_id FROM link_tokens WHERE token_hash = \(LinkStore.hash(token))) AND l.used_at IS NULL AND l.expires_at > \(now)
                   AND EXISTS (SELECT 1 FROM staff s WHERE s.id = l.staff_id AND s.disabled_at IS NULL)
                 RETURNING l.staff_id
             )

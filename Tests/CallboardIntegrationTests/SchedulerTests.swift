@@ -237,10 +237,14 @@ extension TestApp {
                 mail[0].1
                     == "Channel volumes data for Thursday 1 October 2026 to Saturday 31 October 2026 was due on Friday 6 November 2026 and has not arrived"
             )
-            // Sam's own upload link: a token bound to Sam and this data set.
-            let token = mail[0].3.components(separatedBy: "http://127.0.0.1:8080/upload/").dropFirst().first?.prefix { !$0.isWhitespace } ?? ""
-            let link = try await LinkStore.find(token: String(token), on: app.db, logger: TestDatabase.logger)
-            #expect(link?.email == "sam@dvla.gov.uk" && link?.dataSetID?.uuidString.lowercased() == ds && link?.purpose == .upload)
+            // Sam's own upload link, bound to Sam and this data set: the queued email names it by its
+            // placeholder only; the token is minted when the email is sent.
+            let placeholder = mail[0].3.components(separatedBy: "http://127.0.0.1:8080/upload/").dropFirst().first?.prefix { !$0.isWhitespace } ?? ""
+            let linkID = try #require(LinkPlaceholder.ids(in: [mail[0].3]).first)
+            #expect(placeholder == LinkPlaceholder.text(for: linkID))
+            let link = try await app.db.query("SELECT email, data_set_id, purpose FROM links WHERE id = \(linkID)", logger: TestDatabase.logger)
+                .collect().first?.decode((String, UUID?, String).self)
+            #expect(link?.0 == "sam@dvla.gov.uk" && link?.1?.uuidString.lowercased() == ds && link?.2 == "upload")
             app.setClock("2026-11-23T10:00:00Z")
             #expect(try await scheduler.tick().remindersQueued == 1)
             mail = try await app.digests()

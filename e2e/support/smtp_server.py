@@ -9,6 +9,8 @@ part starts with:
   dropdata  -> the first time a Message-ID is seen, the connection is dropped after the message
                body arrived and before any reply; later copies are accepted
   hang      -> no reply to the end of DATA, ever
+  slow      -> the reply to the end of DATA comes 3 s late (a stalled send, longer than a test lease);
+               the message is accepted
   hangonce  -> the first time a Message-ID is seen, no reply to the end of DATA (a marker file
                hanging-<n> appears in --dir so a test knows the message was handed over);
                later copies are accepted (for kill-in-the-middle tests)
@@ -48,6 +50,8 @@ class Handler:
             return "451 too late"
         if rcpt.startswith("hang") and not rcpt.startswith("hangonce"):
             await asyncio.sleep(3600)
+        if rcpt.startswith("slow"):
+            await asyncio.sleep(3)
         if rcpt.startswith("dropdata") and message_id not in seen_dropped:
             seen_dropped.add(message_id)
             server.transport.abort()

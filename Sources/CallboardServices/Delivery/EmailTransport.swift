@@ -14,18 +14,22 @@ public struct OutgoingEmail: Sendable {
     public var templateData: [String: String]
     public var date: Date
 
-    public init(_ e: EmailRecord, from: String) {
+    /// The email as it leaves: each link placeholder replaced by the token minted for this send
+    /// (`links`, by link id). Only here, in memory, does the email hold a usable secret.
+    public init(_ e: EmailRecord, from: String, links: [UUID: String] = [:]) {
         id = e.id
         messageID = e.messageID
         self.from = from
         to = e.recipient
         subject = e.subject
-        text = e.bodyText
-        html = e.bodyHTML
+        text = LinkPlaceholder.substitute(e.bodyText, tokens: links)
+        html = LinkPlaceholder.substitute(e.bodyHTML, tokens: links)
         kind = e.kind
         date = e.createdAt
         var data: [String: String] = [:]
-        if case .object(let o) = e.templateData { for (k, v) in o { if let s = v.stringValue { data[k] = s } } }
+        if case .object(let o) = e.templateData {
+            for (k, v) in o { if let s = v.stringValue { data[k] = LinkPlaceholder.substitute(s, tokens: links) } }
+        }
         templateData = data
     }
 }

@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 public struct WorkerSettings: Sendable {
     public var batchSize = 32
@@ -80,37 +81,75 @@ public struct EmailWorker: Service {
             limit: settings.batchSize, worker: settings.workerID, leaseSeconds: settings.leaseSeconds,
             at: time.now(), on: db, logger: logger)
         guard !batch.isEmpty else { return 0 }
-        // Send with bounded concurrency, then record every outcome of the batch in one statement.
-        let outcomes = try await withThrowingTaskGroup(of: (EmailRecord, EmailStore.Outcome, String).self) { group in
-            var results: [(EmailRecord, EmailStore.Outcome, String)] = []
-            var running = 0
-            for e in batch {
-                if running >= settings.concurrency, let r = try await group.next() {
-                    results.append(r)
-                    running -= 1
+        let links = try await mintLinks(batch)
+        // Each outcome is recorded as soon as its send ends, together with whatever else finished
+        // while the previous record was being written: a slow send never holds back the others'
+        // outcomes, so no other worker can reclaim and resend an email that already went.
+        let recorder = OutcomeRecorder()
+        let (signals, ring) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in signals { try await record(recorder.take()) }
+                try await record(recorder.take())
+            }
+            try await withThrowingTaskGroup(of: Void.self) { sends in
+                var running = 0
+                for e in batch {
+                    if running >= settings.concurrency {
+                        try await sends.next()
+                        running -= 1
+                    }
+                    sends.addTask {
+                        let done = try await deliver(e, links: links[e.id] ?? [:])
+                        recorder.add(done)
+                        ring.yield()
+                    }
+                    running += 1
                 }
-                group.addTask { try await deliver(e) }
-                running += 1
+                try await sends.waitForAll()
             }
-            for try await r in group { results.append(r) }
-            return results
-        }
-        let recorded = try await EmailStore.finish(outcomes.map { ($0.0.id, $0.0.attempts, $0.1) }, at: time.now(), on: db, logger: logger)
-        for (e, _, label) in outcomes {
-            guard recorded.contains(e.id) else {
-                logger.warning("email outcome discarded: a newer attempt owns it", metadata: ["email_id": .string(e.id.uuidString)])
-                continue
-            }
-            Counter(label: "callboard_email_sends_total", dimensions: [("transport", transport.name), ("outcome", label)]).increment()
-            if label == "sent" {
-                Timer(label: "callboard_email_enqueue_to_sent_seconds").recordNanoseconds(Int64(time.now().timeIntervalSince(e.createdAt) * 1e9))
-            }
+            ring.finish()
+            try await group.waitForAll()
         }
         return batch.count
     }
 
-    /// Sends one email and decides its outcome; the caller records it.
-    func deliver(_ e: EmailRecord) async throws -> (EmailRecord, EmailStore.Outcome, String) {
+    /// Mints a token for each link placeholder in the batch's emails (stored as hashes before any
+    /// email leaves); by email id, the tokens by link id.
+    func mintLinks(_ batch: [EmailRecord]) async throws -> [UUID: [UUID: String]] {
+        var wanted: [LinkTokenStore.Minted] = []
+        for e in batch {
+            var texts = [e.bodyText, e.bodyHTML]
+            if case .object(let o) = e.templateData { texts += o.values.compactMap(\.stringValue) }
+            for id in LinkPlaceholder.ids(in: texts) { wanted.append(.init(emailID: e.id, linkID: id, token: NewLink.random())) }
+        }
+        var out: [UUID: [UUID: String]] = [:]
+        for m in try await LinkTokenStore.mint(wanted, at: time.now(), on: db, logger: logger) { out[m.emailID, default: [:]][m.linkID] = m.token }
+        return out
+    }
+
+    /// Writes finished sends' outcomes, then stops their lease heartbeats.
+    private func record(_ done: [Delivered]) async throws {
+        guard !done.isEmpty else { return }
+        defer { for d in done { d.heartbeat.cancel() } }
+        let recorded = try await EmailStore.finish(
+            done.map { ($0.email.id, $0.email.attempts, $0.outcome) }, at: time.now(), on: db, logger: logger)
+        for d in done {
+            guard recorded.contains(d.email.id) else {
+                logger.warning("email outcome discarded: a newer attempt owns it", metadata: ["email_id": .string(d.email.id.uuidString)])
+                continue
+            }
+            Counter(label: "callboard_email_sends_total", dimensions: [("transport", transport.name), ("outcome", d.label)]).increment()
+            if d.label == "sent" {
+                Timer(label: "callboard_email_enqueue_to_sent_seconds").recordNanoseconds(
+                    Int64(time.now().timeIntervalSince(d.email.createdAt) * 1e9))
+            }
+        }
+    }
+
+    /// Sends one email and decides its outcome; the caller records it. The lease heartbeat keeps
+    /// running until the outcome is written (the caller cancels it then).
+    func deliver(_ e: EmailRecord, links: [UUID: String] = [:]) async throws -> Delivered {
         let attempt = e.attempts
         let started = ContinuousClock.now
         // The lease is extended while the send is in progress, so a slow server does not look like a dead worker.
@@ -123,11 +162,10 @@ public struct EmailWorker: Service {
                 if !alive { return }
             }
         }
-        defer { heartbeat.cancel() }
         let outcome: EmailStore.Outcome
         let label: String
         do {
-            try await transport.send(OutgoingEmail(e, from: email.from))
+            try await transport.send(OutgoingEmail(e, from: email.from, links: links))
             outcome = .sent
             label = "sent"
         } catch {
@@ -153,7 +191,7 @@ public struct EmailWorker: Service {
         }
         Timer(label: "callboard_email_send_duration_seconds", dimensions: [("transport", transport.name)])
             .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-        return (e, outcome, label)
+        return Delivered(email: e, outcome: outcome, label: label, heartbeat: heartbeat)
     }
 
     /// Keeps a LISTEN connection open and rings the doorbell on every notification; reconnects with backoff.
@@ -181,6 +219,26 @@ public struct EmailWorker: Service {
 
 extension Duration {
     var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+}
+
+/// A finished send waiting for its outcome to be written.
+struct Delivered: Sendable {
+    var email: EmailRecord
+    var outcome: EmailStore.Outcome
+    var label: String
+    var heartbeat: Task<Void, any Error>
+}
+
+/// Finished sends, collected until the recorder takes them (one write for all that finished meanwhile).
+final class OutcomeRecorder: Sendable {
+    private let pending = Mutex<[Delivered]>([])
+    func add(_ d: Delivered) { pending.withLock { $0.append(d) } }
+    func take() -> [Delivered] {
+        pending.withLock { p in
+            defer { p = [] }
+            return p
+        }
+    }
 }
 
 /// Wakes the worker loop: `ring` releases a waiter (or the next one), `wait` returns on a ring or after a timeout.

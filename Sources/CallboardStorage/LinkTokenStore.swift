@@ -1,0 +1,100 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+
+/// What an email holds for a link until it is sent: `cblink_` and the link id's 32 hex digits.
+/// It names a link but opens nothing: only a token minted at send time does.
+public enum LinkPlaceholder {
+    static let prefix = "cblink_"
+
+    public static func text(for id: UUID) -> String {
+        prefix + id.uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    }
+
+    /// The link ids named in `texts`, each once, in order of first appearance.
+    public static func ids(in texts: [String]) -> [UUID] {
+        var seen = Set<UUID>()
+        var out: [UUID] = []
+        for text in texts {
+            _ = rewrite(text) { id in
+                if seen.insert(id).inserted { out.append(id) }
+                return nil
+            }
+        }
+        return out
+    }
+
+    /// `text` with each placeholder replaced by its minted token, or by `redacted` when it has none.
+    public static func substitute(_ text: String, tokens: [UUID: String]) -> String {
+        rewrite(text) { tokens[$0] ?? "redacted" }
+    }
+
+    /// `text` as staff may read it: every link's secret part shown as `redacted`.
+    public static func redact(_ text: String) -> String { substitute(text, tokens: [:]) }
+
+    /// One forward scan: each placeholder is passed to `replacement` (nil keeps it as it is).
+    static func rewrite(_ text: String, _ replacement: (UUID) -> String?) -> String {
+        guard text.contains(prefix) else { return text }
+        var out = ""
+        var rest = text[...]
+        while let r = rest.range(of: prefix) {
+            out += rest[..<r.lowerBound]
+            let hex = rest[r.upperBound...].prefix(32)
+            if hex.count == 32, let id = uuid(hex: hex) {
+                out += replacement(id) ?? (prefix + hex)
+                rest = rest[hex.endIndex...]
+            } else {
+                out += prefix
+                rest = rest[r.upperBound...]
+            }
+        }
+        return out + rest
+    }
+
+    static func uuid(hex: Substring) -> UUID? {
+        guard hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
+        let h = Array(hex)
+        let dashed = String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-" + String(h[20..<32])
+        return UUID(uuidString: dashed)
+    }
+}
+
+/// Tokens minted for links at send time; only their SHA-256 is stored.
+public enum LinkTokenStore {
+    /// One token to mint: for `linkID`, carried by email `emailID`.
+    public struct Minted: Sendable, Hashable {
+        public var emailID: UUID
+        public var linkID: UUID
+        public var token: String
+        public init(emailID: UUID, linkID: UUID, token: String) {
+            self.emailID = emailID
+            self.linkID = linkID
+            self.token = token
+        }
+    }
+
+    /// Stores the hashes of `tokens` (autocommit, before the email leaves) and returns those stored:
+    /// a token is only minted for a link that belongs to the email's own recipient (a page link's
+    /// person, or a sign-in link's staff member), so text that imitates a placeholder gets nothing.
+    public static func mint(_ tokens: [Minted], at now: Date, on client: PostgresClient, logger: Logger) async throws -> [Minted] {
+        guard !tokens.isEmpty else { return [] }
+        let hashes = tokens.map { Data(SHA256.hash(data: Data($0.token.utf8))).map { String(format: "%02x", $0) }.joined() }
+        let rows = try await client.query(
+            """
+            WITH input AS (
+                SELECT * FROM unnest(\(hashes), \(tokens.map(\.linkID)), \(tokens.map(\.emailID))) AS t(hash_hex, link_id, email_id)
+            )
+            INSERT INTO link_tokens (token_hash, link_id, email_id, created_at)
+            SELECT decode(i.hash_hex, 'hex'), i.link_id, i.email_id, \(now)
+            FROM input i JOIN emails e ON e.id = i.email_id
+            WHERE EXISTS (SELECT 1 FROM links l WHERE l.id = i.link_id AND lower(l.email) = lower(e.recipient))
+               OR EXISTS (SELECT 1 FROM staff_sign_in_links s JOIN staff st ON st.id = s.staff_id
+                          WHERE s.id = i.link_id AND lower(st.email) = lower(e.recipient))
+            RETURNING encode(token_hash, 'hex')
+            """, logger: logger)
+        var stored = Set<String>()
+        for try await h in rows.decode(String.self) { stored.insert(h) }
+        return zip(tokens, hashes).filter { stored.contains($0.1) }.map(\.0)
+    }
+}
