@@ -16,19 +16,23 @@ struct UploadPages {
         }
         r.on(.post, "/upload/:token") { request, context in
             let token = context.parameters.get("token") ?? ""
+            // The link first: an unknown, expired or withdrawn one is answered without reading the body.
+            let view: UploadPageService.View
+            do { view = try await service.view(token: token) } catch LinkRefusal.unknownLink { return pages.notFound() }
+            guard case .open = view else { return render(view, token: token, problems: []) }
             let body: [UInt8]
             do {
                 body = Array(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
             } catch let e as HTTPError where e.status == .contentTooLarge {
-                return try await render(
-                    token, problems: [CSVProblem(line: 0, message: "The file must be smaller than 1 MB")], status: .contentTooLarge)
+                return render(
+                    view, token: token, problems: [CSVProblem(line: 0, message: "The file must be smaller than 1 MB")], status: .contentTooLarge)
             }
             guard let boundary = request.headers[.contentType].flatMap(MultipartForm.boundary(fromContentType:)) else {
-                return try await render(token, problems: [CSVProblem(line: 0, message: "Select a CSV file to upload")])
+                return render(view, token: token, problems: [CSVProblem(line: 0, message: "Select a CSV file to upload")])
             }
             let form = MultipartForm.parse(body, boundary: boundary)
             guard let file = form["file"], !file.isEmpty else {
-                return try await render(token, problems: [CSVProblem(line: 0, message: "Select a CSV file to upload")])
+                return render(view, token: token, problems: [CSVProblem(line: 0, message: "Select a CSV file to upload")])
             }
             do {
                 let (upload, rows) = try await service.upload(token: token, csrf: String(decoding: form["csrf"] ?? [], as: UTF8.self), file: file)
@@ -40,7 +44,7 @@ struct UploadPages {
                     ],
                     panel: true, panelBody: "\(rows) rows")
             } catch UploadPageService.Failure.invalid(let problems) {
-                return try await render(token, problems: problems)
+                return render(view, token: token, problems: problems)
             } catch LinkRefusal.badCSRF {
                 return pages.formExpired("Open the link in your email again and upload the file from there.")
             } catch LinkRefusal.unknownLink {
@@ -52,6 +56,10 @@ struct UploadPages {
     private func render(_ token: String, problems: [CSVProblem], status: HTTPResponse.Status? = nil) async throws -> Response {
         let view: UploadPageService.View
         do { view = try await service.view(token: token) } catch LinkRefusal.unknownLink { return pages.notFound() }
+        return render(view, token: token, problems: problems, status: status)
+    }
+
+    private func render(_ view: UploadPageService.View, token: String, problems: [CSVProblem], status: HTTPResponse.Status? = nil) -> Response {
         switch view {
         case .expired(_, let r):
             return pages.message(
