@@ -60,3 +60,5 @@ echo "== API tests (pytest: response schemas, schemathesis)"
 CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/api
 echo "== page tests (pytest + selenium, headless Chromium; screenshots in .local/screenshots)"
 CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/pages
+echo "== fault tests (pytest: PostgreSQL restart and outage under load, own cluster)"
+CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/faults

@@ -1,4 +1,5 @@
 import CallboardDomain
+import CallboardServices
 import CallboardStorage
 import Foundation
 import HTTPTypes
@@ -13,6 +14,7 @@ struct OperationsController {
     let migrator: Migrator
     let metrics: HTTPMetrics
     let logger: Logger
+    let monitor: DatabaseMonitor?
 
     func registerPublic(_ r: CatalogedRoutes) {
         r.on(.get, "/health/live") { _, _ in
@@ -21,6 +23,7 @@ struct OperationsController {
         r.on(.get, "/health/ready") { _, context in
             do {
                 // A database that does not answer makes the instance unready now, not after the pool gives up.
+                if let monitor, !monitor.isUp { throw DeadlineExceeded() }
                 try await withDeadline(seconds: 2) { try await migrator.requireCurrent(db) }
                 return JSONOutput.response(.object(["status": .string("ok"), "database": .string("ok"), "migrations": .string("current")]))
             } catch let e as MigrationError {
@@ -57,22 +60,6 @@ struct OperationsController {
                 status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
         }
-    }
-}
-
-struct DeadlineExceeded: Error {}
-
-/// Runs `body`, or throws `DeadlineExceeded` after `seconds` (cancelling it).
-func withDeadline<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw DeadlineExceeded() }
-        return value
     }
 }
 

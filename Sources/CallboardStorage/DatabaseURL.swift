@@ -99,13 +99,19 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
             config = .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
         config.options.maximumConnections = maxConnections
-        // PostgresNIO 1.33's pool starts an idle-timeout and a keep-alive timer task each time a
-        // connection goes idle, and each holds about 1.5 KB until it fires (30–60 s later): under
-        // load that is hundreds of MB (measured with `callboard probe`). Keeping the connections
-        // open and leaving keep-alive to TCP and to the pool's replacement of broken connections
-        // avoids those timers.
+        // No kept-open minimum. PostgresNIO 1.33.2's pool asserts `minimumConnections <= active`
+        // when it creates a demand connection; after PostgreSQL restarts it can be back in its
+        // running state with fewer live connections than the minimum (failed replacements are
+        // dropped while one connection retries), and with a minimum above 1 the process died with
+        // a precondition failure in `ConnectionGroup.createNewDemandConnectionIfPossible` under
+        // load (reproduced; no upstream fix in the mirror). With no minimum the assertion cannot
+        // fail. Keep-alive stays off: the pool's keep-alive timers were most of the memory growth
+        // `callboard probe` measured; idle connections close after a minute instead.
+        config.options.minimumConnections = 0
         config.options.keepAliveBehavior = nil
-        config.options.minimumConnections = keepOpen ? max(0, maxConnections - 1) : 0
+        config.options.connectionIdleTimeout = .seconds(60)
+        config.options.connectTimeout = .seconds(3)
+        _ = keepOpen
         return config
     }
 }

@@ -83,7 +83,7 @@ public struct Migrator: Sendable {
                             "INSERT INTO schema_migrations (name, checksum) VALUES (\(m.name), \(m.checksum))", logger: logger)
                         try await conn.query("COMMIT", logger: logger)
                     } catch {
-                        _ = try? await conn.query("ROLLBACK", logger: logger)
+                        if !conn.isClosed { _ = try? await withDeadline(seconds: 2) { try await conn.query("ROLLBACK", logger: logger) } }
                         throw error
                     }
                     appliedNow.append(m.name)

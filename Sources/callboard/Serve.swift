@@ -58,7 +58,8 @@ struct Serve: AsyncParsableCommand {
             AppDependencies(
                 db: client, logger: logger, metrics: metrics, email: EmailSettings(settings), sla: sla,
                 scheduler: SchedulerSettings(settings), monitor: monitor),
-            hostname: host, port: port)
+            hostname: host, port: port, requestTimeoutSeconds: settings.requestTimeoutSeconds,
+            idleTimeoutSeconds: settings.httpIdleTimeoutSeconds)
         let startup = StartupCheck(client: client, migrator: migrator, migrate: settings.migrateOnStart, logger: logger) {
             // The newest bank-holiday snapshot stored by `callboard calendar refresh`, if any.
             sla.replace(try await .current(db: client, logger: logger, workingDays: settings.previewSLAWorkingDays))

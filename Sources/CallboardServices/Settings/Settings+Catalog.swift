@@ -23,6 +23,12 @@ extension Settings {
             help: "address to listen on"),
         .setting("CALLBOARD_PORT", \.port, .int(1...65535), flag: "serve --port", help: "port to listen on"),
         .setting(
+            "CALLBOARD_HTTP_IDLE_TIMEOUT_SECONDS", \.httpIdleTimeoutSeconds, .int(1...3600),
+            help: "a connection that sends nothing for this long (half its headers, or nothing after a response) is closed"),
+        .setting(
+            "CALLBOARD_REQUEST_TIMEOUT_SECONDS", \.requestTimeoutSeconds, .int(1...600),
+            help: "longest any request may take, reading its body included; past it the answer is 503 with Retry-After"),
+        .setting(
             "CALLBOARD_MIGRATE_ON_START", \.migrateOnStart, .bool, flag: "serve --migrate",
             help: "apply pending migrations before serving; without it `serve` refuses a database with pending migrations"),
         .setting(

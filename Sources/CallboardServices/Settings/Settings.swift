@@ -29,6 +29,8 @@ public struct Settings: Sendable {
     public var databasePoolSize = 20
     public var hostname = "127.0.0.1"
     public var port = 8080
+    public var httpIdleTimeoutSeconds = 30
+    public var requestTimeoutSeconds = 15
     public var migrateOnStart = false
     public var withWorker = false
     public var logLevel: Logger.Level = .info
