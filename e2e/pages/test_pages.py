@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -555,3 +556,39 @@ def test_a_link_acts_only_for_the_person_who_holds_the_role_now(server):
                              headers={"If-Match": current.header("ETag")}).status == 200
     status, _, body = raw(server, "GET", link)
     assert status == 404 and "Page not found" in body
+
+
+def test_no_link_secret_is_in_the_database_the_logs_or_the_api(server):
+    """Runs last, after every journey above: every token in every email actually delivered (sign-off,
+    task list, upload, staff sign-in) is absent from a pg_dump of the database, from the server's
+    log, and from what the API gives a viewer or an admin."""
+    tokens = set()
+    for path in server.emails.glob("*.eml"):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for part in ("plain", "html"):
+            body = msg.get_body(preferencelist=(part,))
+            if body is not None:
+                tokens |= set(re.findall(r"/(?:sign-off|tasks|upload|staff/sign-in)/([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])",
+                                         body.get_content()))
+    assert len(tokens) >= 10, f"only {len(tokens)} tokens delivered"
+    dump = subprocess.run(["pg_dump", "--data-only", database_url_for(server.pg_url, server.dbname)],
+                          capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "cblink_" in dump and len(dump) > 10_000
+    log = server.log_path.read_text(errors="replace")
+    admin = api(server)
+    server.cli("admin", "create-staff", "--email", "viewer-secrets@callboard.test", "--role", "viewer")
+    viewer_token = server.cli("admin", "create-token", "--email", "viewer-secrets@callboard.test").stdout.strip()
+    viewer = admin.with_token(viewer_token)
+    seen = []
+    for client in (admin, viewer):
+        emails = client.get("/api/v1/emails", query={"limit": 100}).json()["items"]
+        seen.append(json.dumps(emails))
+        for e in emails:
+            seen.append(client.get(f"/api/v1/emails/{e['id']}").body.decode())
+            if e["request_id"]:
+                seen.append(client.get(f"/api/v1/requests/{e['request_id']}/events", query={"limit": 100}).body.decode())
+                seen.append(client.get(f"/api/v1/requests/{e['request_id']}").body.decode())
+    readable = "\n".join(seen)
+    assert "/sign-off/redacted" in readable
+    leaked = {t for t in tokens if t in dump or t in log or t in readable}
+    assert leaked == set(), f"{len(leaked)} of {len(tokens)} tokens found"
