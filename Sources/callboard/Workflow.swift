@@ -1,7 +1,7 @@
 import ArgumentParser
 import CallboardDomain
 
-/// Prints the lifecycle table as a diagram; the README's diagram is this output (a test checks it).
+/// Prints the lifecycle table as a diagram; docs/lifecycle.md's diagram is this output (a test checks it).
 struct Workflow: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the lifecycle as a Mermaid or Graphviz diagram.")
 

@@ -3,11 +3,11 @@ import Testing
 
 @testable import CallboardDomain
 
-/// The README's lifecycle diagram and transition table are the table's own rendering.
+/// docs/lifecycle.md's diagram and transition table are the table's own rendering.
 @Suite struct DocumentationTests {
     static let readme: String = {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return (try? String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
+        return (try? String(contentsOf: root.appendingPathComponent("docs/lifecycle.md"), encoding: .utf8)) ?? ""
     }()
 
     @Test func readmeDiagramIsTheTable() {
