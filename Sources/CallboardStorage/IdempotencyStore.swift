@@ -18,11 +18,19 @@ public enum IdempotencyStore {
         case existing(Stored)
     }
 
+    /// An in-progress claim older than this belongs to a process that died between claiming and
+    /// completing (every request ends within `CALLBOARD_REQUEST_TIMEOUT_SECONDS`, at most 600 s):
+    /// the next call with the key takes it over and runs, instead of answering 409 forever.
+    public static let abandonedAfterSeconds = 900
+
     public static func claim(principal: String, key: String, fingerprint: [UInt8], on client: PostgresClient, logger: Logger) async throws -> Claim {
         let inserted = try await client.query(
             """
             INSERT INTO idempotency_keys (principal, key, fingerprint) VALUES (\(principal), \(key), \(ByteBuffer(bytes: fingerprint)))
-            ON CONFLICT DO NOTHING RETURNING key
+            ON CONFLICT (principal, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, created_at = now()
+              WHERE idempotency_keys.status IS NULL
+                AND idempotency_keys.created_at < now() - make_interval(secs => \(abandonedAfterSeconds))
+            RETURNING key
             """, logger: logger
         ).collect()
         if !inserted.isEmpty { return .claimed }

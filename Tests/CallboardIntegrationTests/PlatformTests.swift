@@ -96,6 +96,25 @@ import Testing
         }
     }
 
+    /// A process that died between claiming a key and completing it leaves the claim in progress:
+    /// a retry is 409 while it is fresh, and runs once the claim is abandoned (older than 15 minutes).
+    @Test func anAbandonedClaimIsTakenOverByTheRetry() async throws {
+        try await TestApp.run { app in
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "crashed"]
+            let body = Items.request(Items.all)
+            let first = try await app.call(.post, "/api/v1/requests", json: body, headers: key)
+            #expect(first.status == .created)
+            // As if the process had died before completing: the claim is still in progress.
+            try await app.db.query("UPDATE idempotency_keys SET status = NULL, headers = NULL, body = NULL", logger: TestDatabase.logger)
+            #expect(try await app.call(.post, "/api/v1/requests", json: body, headers: key).status == .conflict)
+            try await app.db.query(
+                "UPDATE idempotency_keys SET created_at = now() - interval '901 seconds'", logger: TestDatabase.logger)
+            let retry = try await app.call(.post, "/api/v1/requests", json: body, headers: key)
+            #expect(retry.status == .created)
+            #expect(try await app.call(.post, "/api/v1/requests", json: body, headers: key).body == retry.body)
+        }
+    }
+
     @Test func failuresAreNotRememberedAndSecretsNeverStored() async throws {
         try await TestApp.run { app in
             let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "k1"]
