@@ -357,8 +357,11 @@ def test_emails_and_suppressions(api, contract, viewer_api):
                                   EMAILS, 200)
     assert [e["id"] for e in by_recipient["items"]] == [email["id"]]
 
+    # Viewers see who was sent what and when, not the body; staff who act on email see it, links redacted.
     detail = contract.check(viewer_api.get(path(EMAIL, id=email["id"])), EMAIL, 200)
-    assert detail["id"] == email["id"] and detail["body_text"] and detail["attempt_history"] == []
+    assert detail["id"] == email["id"] and detail["body_text"] is None and detail["attempt_history"] == []
+    body = contract.check(api.get(path(EMAIL, id=email["id"])), EMAIL, 200)["body_text"]
+    assert "/sign-off/redacted" in body and "cblink_" not in body
 
     cancelled = contract.check(api.post(path(CANCEL, id=email["id"])), CANCEL, 200)
     assert cancelled["status"] == "cancelled"
