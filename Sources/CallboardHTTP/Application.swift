@@ -19,12 +19,15 @@ public struct AppDependencies: Sendable {
     public var sla: PreviewSLAHolder?
     /// The reminder rules the dry run (`/reminders/preview`) applies.
     public var scheduler: SchedulerSettings
+    /// Whether PostgreSQL answers (`serve` runs it; nil in tests: always up).
+    public var monitor: DatabaseMonitor?
 
     public init(
         db: PostgresClient, time: any TimeSource = SystemTime(), logger: Logger,
         metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog(), email: EmailSettings = EmailSettings(),
-        sla: PreviewSLAHolder? = nil, scheduler: SchedulerSettings = SchedulerSettings()
+        sla: PreviewSLAHolder? = nil, scheduler: SchedulerSettings = SchedulerSettings(), monitor: DatabaseMonitor? = nil
     ) {
+        self.monitor = monitor
         self.sla = sla
         self.scheduler = scheduler
         self.db = db
@@ -42,6 +45,8 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     router.add(middleware: ObservabilityMiddleware(metrics: deps.metrics))
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: MethodNotAllowedMiddleware(catalog: deps.catalog))
+    let pages = try PageRenderer.bundled()
+    router.add(middleware: AvailabilityMiddleware(monitor: deps.monitor, unavailable: UnavailableResponse(pages: pages)))
 
     let outbox = EmailOutbox(settings: deps.email, templates: try EmailTemplates.bundled())
     let sla = try deps.sla ?? PreviewSLAHolder(.bundled())
@@ -49,7 +54,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     let staff = StaffService(db: deps.db, time: deps.time, logger: deps.logger)
     let ops = OperationsController(
         db: deps.db, migrator: Migrator(migrations: try Migration.bundled(), logger: deps.logger),
-        metrics: deps.metrics, logger: deps.logger)
+        logger: deps.logger, monitor: deps.monitor)
 
     ops.registerPublic(CatalogedRoutes(group: router.group(""), prefix: "", catalog: deps.catalog))
     // The OpenAPI and workflow documents are public: they describe the API, not its data.
@@ -58,7 +63,6 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     let dataSets = DataSetService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla, outbox: outbox)
 
     // Pages for people who click links in emails: HTML, security headers, no API token.
-    let pages = try PageRenderer.bundled()
     let pageRoutes = PageRoutes(
         group: router.group("").add(middleware: SecurityHeadersMiddleware<AppContext>())
             .add(middleware: SameOriginMiddleware<AppContext>()))
@@ -69,18 +73,16 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: pages.css)))
     }
     SignOffPages(
-        service: SignOffService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), pages: pages,
-        time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)
+        service: SignOffService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), pages: pages
     ).register(pageRoutes)
     StaffPages(
         signIn: StaffSignInService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox), requests: requests,
         dataSets: dataSets, pages: pages, time: deps.time,
-        signInLimit: RateLimiter(limit: 5, window: 900), secureCookies: deps.email.baseURL.hasPrefix("https://")
+        secureCookies: deps.email.baseURL.hasPrefix("https://")
     ).register(pageRoutes)
     UploadPages(service: UploadPageService(db: deps.db, time: deps.time, logger: deps.logger, dataSets: dataSets), pages: pages).register(pageRoutes)
     TaskListPages(
-        service: TaskListService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), sla: sla, pages: pages,
-        time: deps.time, refreshLimit: RateLimiter(limit: 3, window: 3600)
+        service: TaskListService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), sla: sla, pages: pages
     ).register(pageRoutes)
 
     let api = router.group("api/v1")
@@ -99,9 +101,15 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     return router
 }
 
-public func buildApplication(_ deps: AppDependencies, hostname: String, port: Int) throws -> some ApplicationProtocol {
-    Application(
-        router: try buildRouter(deps),
+/// The server `serve` runs: the router behind a per-request deadline, idle connections closed.
+public func buildApplication(
+    _ deps: AppDependencies, hostname: String, port: Int, requestTimeoutSeconds: Int = 15, idleTimeoutSeconds: Int = 30
+) throws -> some ApplicationProtocol {
+    let router = try buildRouter(deps)
+    return Application(
+        responder: DeadlineResponder(
+            inner: router.buildResponder(), seconds: Double(requestTimeoutSeconds), unavailable: UnavailableResponse(pages: try .bundled())),
+        server: .http1(configuration: .init(idleTimeout: .seconds(Int64(idleTimeoutSeconds)))),
         configuration: .init(address: .hostname(hostname, port: port), serverName: "callboard"),
         services: [],
         logger: deps.logger)

@@ -35,24 +35,24 @@ extension PageRenderer {
 }
 
 extension PageRoutes {
-    /// `POST <page>/:token/refresh`: an expired link's "Email me a new link", limited per link.
+    /// `POST <page>/:token/refresh`: an expired link's "Email me a new link", limited per link (the
+    /// service counts it, by the link's id, only for a real link: an unknown one is a 404 that costs nothing).
     /// `refresh` answers false when there is nothing to refresh; `otherwise` renders the page then.
     func linkRefresh(
-        _ page: String, pages: PageRenderer, limiter: RateLimiter, time: any TimeSource,
+        _ page: String, pages: PageRenderer,
         refresh: @escaping @Sendable (_ token: String, _ csrf: String) async throws -> Bool,
         otherwise: @escaping @Sendable (_ token: String) async throws -> Response
     ) {
         on(.post, "/\(page)/:token/refresh") { request, context in
             let token = context.parameters.get("token") ?? ""
-            if let wait = limiter.check("\(page):\(token)", at: time.now()) {
-                return pages.tooManyRequests("Too many requests", "We have already sent you new links.", retryAfter: wait)
-            }
             let form = try await request.formBody(context: context)
             do {
                 guard try await refresh(token, form["csrf"] ?? "") else { return try await otherwise(token) }
                 return pages.message("Check your email", ["We have emailed you a new link."])
             } catch let r as LinkRefusal {
                 return pages.refusal(r, advice: "Open the link in your email again.")
+            } catch let limited as RateLimited {
+                return pages.tooManyRequests("Too many requests", "We have already sent you new links.", retryAfter: limited.retryAfter)
             }
         }
     }

@@ -10,8 +10,6 @@ import Hummingbird
 struct SignOffPages {
     let service: SignOffService
     let pages: PageRenderer
-    let time: any TimeSource
-    let refreshLimit: RateLimiter
 
     func register(_ r: PageRoutes) {
         r.on(.get, "/sign-off/:token") { _, context in
@@ -46,7 +44,7 @@ struct SignOffPages {
             }
         }
         r.linkRefresh(
-            "sign-off", pages: pages, limiter: refreshLimit, time: time,
+            "sign-off", pages: pages,
             refresh: { try await service.refresh(token: $0, csrf: $1) },
             otherwise: { try await render(token: $0, submitted: nil) })
     }

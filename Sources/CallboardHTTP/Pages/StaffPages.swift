@@ -14,7 +14,6 @@ struct StaffPages {
     let dataSets: DataSetService
     let pages: PageRenderer
     let time: any TimeSource
-    let signInLimit: RateLimiter
     let secureCookies: Bool
     static let cookie = "cb_session"
 
@@ -36,10 +35,13 @@ struct StaffPages {
                         "errors": [["field": "email", "message": problem]],
                     ], status: .unprocessableContent)
             }
-            if let wait = signInLimit.check("sign-in:" + email.lowercased(), at: time.now()) {
-                return pages.tooManyRequests("Too many sign-in requests", "We have already sent links to that address.", retryAfter: wait)
+            // Limited per address alike, whether or not it is a staff member's (the service counts it).
+            do {
+                try await signIn.requestLink(email: email)
+            } catch let limited as RateLimited {
+                return pages.tooManyRequests(
+                    "Too many sign-in requests", "We have already sent links to that address.", retryAfter: limited.retryAfter)
             }
-            try await signIn.requestLink(email: email)
             return pages.message(
                 "Check your email",
                 [

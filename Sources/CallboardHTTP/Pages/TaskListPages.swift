@@ -10,8 +10,6 @@ struct TaskListPages {
     let service: TaskListService
     let sla: PreviewSLAHolder
     let pages: PageRenderer
-    let time: any TimeSource
-    let refreshLimit: RateLimiter
 
     func register(_ r: PageRoutes) {
         r.on(.get, "/tasks/:token") { _, context in
@@ -36,7 +34,8 @@ struct TaskListPages {
             let submitted = try await request.formBody(context: context)
             do {
                 if submitted["action"] == "draft" {
-                    try await service.saveDraft(token: token, csrf: submitted["csrf"] ?? "", item: item, answers: submitted)
+                    try await service.saveDraft(
+                        token: token, csrf: submitted["csrf"] ?? "", item: item, answers: ItemForms.normalised(item, submitted))
                     return pages.redirect("/tasks/\(token)")
                 }
                 let after = try await service.save(token: token, csrf: submitted["csrf"] ?? "", item: item, ItemForms.json(item, form: submitted))
@@ -57,7 +56,7 @@ struct TaskListPages {
             }
         }
         r.linkRefresh(
-            "tasks", pages: pages, limiter: refreshLimit, time: time,
+            "tasks", pages: pages,
             refresh: { try await service.refresh(token: $0, csrf: $1) },
             otherwise: { token in try await withOpen(token) { link, record in taskList(token, link, record, drafts: [:]) } })
     }
@@ -108,9 +107,10 @@ struct TaskListPages {
     }
 
     private func form(
-        _ token: String, _ link: LinkRecord, _ r: RequestRecord, _ item: ItemName, values: [String: String],
+        _ token: String, _ link: LinkRecord, _ r: RequestRecord, _ item: ItemName, values shown: [String: String],
         errors: [FieldError]
     ) -> Response {
+        let values = ItemForms.normalised(item, shown)
         var fieldErrors: [String: String] = [:]
         var summary: [[String: String]] = []
         for e in errors {
@@ -119,7 +119,7 @@ struct TaskListPages {
             if fieldErrors[id] == nil { fieldErrors[id] = message }
             summary.append(["field": id, "message": message])
         }
-        let fields: [[String: Any]] = ItemForms.fields(item).map { f in
+        let fields: [[String: Any]] = ItemForms.fields(item, rows: ItemForms.rowCount(item, values)).map { f in
             var c: [String: Any] = ["id": f.id, "label": f.label, "optional": f.optional, "value": values[f.id] ?? ""]
             if let h = f.hint { c["hint"] = h }
             if let e = fieldErrors[f.id] { c["error"] = e }
@@ -163,7 +163,7 @@ struct TaskListPages {
             let values = ItemForms.values(item, stored)
             var rows: [[String: String]] = []
             if stored.status == .provided {
-                for f in ItemForms.fields(item) {
+                for f in ItemForms.fields(item, rows: ItemForms.rowCount(item, values)) {
                     guard let v = values[f.id], !v.isEmpty else { continue }
                     rows.append(["key": f.label, "value": { if case .checkbox = f.kind { return "Yes" } else { return v } }()])
                 }
