@@ -112,6 +112,8 @@ public struct RequestService: Sendable {
             }
             let diff = RequestDiff.between(before, record)
             guard !diff.isEmpty else { return before }  // nothing changed: no new version, no event
+            let approvalLost = try Self.checkApprovalStillCovers(before: before, after: record)
+            if approvalLost { record.signOffDecision = nil }
             record.version += 1
             record.updatedAt = time.now()
             // Supplying items settles the missing-information chase (its queued reminder would be out of date).
@@ -122,10 +124,26 @@ public struct RequestService: Sendable {
             if record.state == .signoffPending, before.checklist.signOffEmail != record.checklist.signOffEmail, !settling.contains(.signOff) {
                 settling.append(.signOff)
             }
+            // The owner is asked again, with a link that shows what changed since they approved.
+            var emails: [NewEmail] = []
+            var links: [NewLink] = []
+            var data: [String: JSONValue] = ["changes": .object(diff)]
+            if approvalLost, var link = outbox.signOffLink(record, calendar: sla.calendar(for: record.division), at: record.updatedAt) {
+                link.record.requestVersion = before.version
+                var context = outbox.baseContext(record)
+                context["link"] = outbox.url(link)
+                context["changed_since_approval"] = true
+                links.append(link)
+                emails.append(
+                    outbox.draft(
+                        .signOffRequest, to: link.record.email, requestID: record.id, context: context,
+                        dedupKey: "\(record.id.uuidString.lowercased()):v\(record.version):sign_off_request:approval_lost", runAt: record.updatedAt))
+                data["sign_off_approval_withdrawn"] = .bool(true)
+            }
             guard
                 try await RequestStore.update(
-                    record, event: event(record, "updated", by: who, data: .object(["changes": .object(diff)])),
-                    settling: settling, at: record.updatedAt, on: conn, logger: logger)
+                    record, event: event(record, "updated", by: who, data: .object(data)), emails: emails,
+                    settling: settling, links: links, at: record.updatedAt, on: conn, logger: logger)
             else { throw await staleError(id) }
             try await completeIfReady(&record, on: conn)
             return record
@@ -241,6 +259,24 @@ public struct RequestService: Sendable {
                 record, event: event(record, "transitioned", by: who, data: .object(data)), emails: emails,
                 settling: settling, links: links, at: now, on: conn, logger: logger)
         else { throw await staleError(record.id) }
+    }
+
+    /// What the sign-off owner saw (the items, the kind of service, the department) decides what may
+    /// change after they approve: while the request waits to be built, a change withdraws the
+    /// approval (true: the owner is asked again); from `built` on nothing leads back to sign-off, so
+    /// such a change is refused. Staff-only fields (assignee, notes, division, modules) stay free.
+    static func checkApprovalStillCovers(before: RequestRecord, after: RequestRecord) throws -> Bool {
+        let ownerSaw = before.checklist != after.checklist || before.kind != after.kind || before.department != after.department
+        guard ownerSaw else { return false }
+        switch before.state {
+        case .built, .previewPublished, .live, .productAudit:
+            throw ServiceError.conflict(
+                "the dashboard was built from what the sign-off owner approved; its items, kind and department can no longer change")
+        case .signoffPending:
+            return before.signOffDecision == .approved
+        default:
+            return false
+        }
     }
 
     /// A new request still missing information: its service contact is emailed a task-list link.
