@@ -62,3 +62,5 @@ echo "== page tests (pytest + selenium, headless Chromium; screenshots in .local
 CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/pages
 echo "== fault tests (pytest: PostgreSQL restart and outage under load, own cluster)"
 CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/faults
+echo "== deploy files (pytest: compose, Dockerfile, env example, systemd unit, callboard health; no container engine)"
+CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/deploy
