@@ -19,7 +19,7 @@ struct DeadlineResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Contex
             return try await withDeadline(seconds: seconds) { try await inner.respond(to: request, context: context) }
         } catch is DeadlineExceeded {
             context.logger.warning("request exceeded its deadline", metadata: ["seconds": .stringConvertible(seconds)])
-            return unavailable.response(for: request.uri.path)
+            return unavailable.response(for: request.uri.path, timedOut: true)
         }
     }
 }
@@ -29,19 +29,23 @@ struct UnavailableResponse: Sendable {
     let pages: PageRenderer
     static let retryAfterSeconds = 5
 
-    func response(for path: String) -> Response {
+    /// `timedOut`: the request ran out of time; whatever it was doing is rolled back if it had not
+    /// committed, but it may have, so the answer does not claim that nothing changed.
+    func response(for path: String, timedOut: Bool = false) -> Response {
         var response: Response
+        let outcome =
+            timedOut
+            ? "The request took too long and was stopped; it may or may not have been applied. Check, or retry with the same Idempotency-Key."
+            : "The database cannot be reached just now; nothing was changed. Try again in a few seconds."
         if path.hasPrefix("/api/") || path == "/metrics" {
-            let problem = Problem(
-                .serviceUnavailable, type: "unavailable", title: "Service unavailable",
-                detail: "The database cannot be reached just now; nothing was changed. Try again in a few seconds.")
+            let problem = Problem(.serviceUnavailable, type: "unavailable", title: "Service unavailable", detail: outcome)
             var headers = HTTPFields()
             headers[.contentType] = "application/problem+json"
             response = Response(
                 status: .serviceUnavailable, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONOutput.encode(problem.body))))
         } else {
-            response = pages.message(
-                "Sorry, the service is unavailable", ["Nothing was changed. Try again in a few seconds."], status: .serviceUnavailable)
+            let advice = timedOut ? "It may not have been saved: check before trying again." : "Nothing was changed. Try again in a few seconds."
+            response = pages.message("Sorry, the service is unavailable", [advice], status: .serviceUnavailable)
         }
         response.headers[.retryAfter] = String(Self.retryAfterSeconds)
         return response

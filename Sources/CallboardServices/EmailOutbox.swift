@@ -109,6 +109,7 @@ public struct EmailOutbox: Sendable {
     }
 
     func draft(_ kind: EmailKind, to recipient: String, requestID: UUID?, context: [String: Any], dedupKey: String?, runAt: Date) -> NewEmail {
+        let context = Self.neutralisePlaceholders(context)
         let rendered = templates.render(kind, context)
         var data: [String: JSONValue] = [:]
         for (k, v) in context {
@@ -119,6 +120,23 @@ public struct EmailOutbox: Sendable {
             requestID: requestID, kind: kind.rawValue, recipient: recipient, subject: rendered.subject, bodyText: rendered.text,
             bodyHTML: rendered.html, templateData: .object(data), dedupKey: dedupKey, runAt: runAt,
             maxAttempts: settings.retry.maxAttempts, messageDomain: settings.messageDomain)
+    }
+
+    /// Only the links this program puts in an email (values under the key `link`) may carry a
+    /// link placeholder: in every other text (a service name, a reason, a preview URL — things
+    /// people type) `cblink_` is broken up, so the worker never mints a token where a person chose.
+    static func neutralisePlaceholders(_ context: [String: Any]) -> [String: Any] {
+        var out: [String: Any] = [:]
+        for (key, value) in context {
+            switch value {
+            case let s as String where key != "link": out[key] = s.replacingOccurrences(of: "cblink_", with: "cblink-")
+            case let list as [String]: out[key] = list.map { $0.replacingOccurrences(of: "cblink_", with: "cblink-") }
+            case let nested as [String: Any]: out[key] = neutralisePlaceholders(nested)
+            case let many as [[String: Any]]: out[key] = many.map(neutralisePlaceholders)
+            default: out[key] = value
+            }
+        }
+        return out
     }
 
     @discardableResult

@@ -72,6 +72,8 @@ private final class Race<T: Sendable>: Sendable {
 /// Whether an error means the database cannot be reached now (connection lost, server restarting
 /// or shutting down, pool gone, too slow): the caller answers 503 and may retry later.
 public func isDatabaseUnavailable(_ error: any Error) -> Bool {
+    // A request cancelled (its deadline passed, its client left) says nothing about the database.
+    if Task.isCancelled || error is CancellationError { return false }
     if error is DeadlineExceeded { return true }
     if let e = error as? PSQLError {
         switch e.code {
@@ -79,12 +81,15 @@ public func isDatabaseUnavailable(_ error: any Error) -> Bool {
             .sslUnsupported, .failedToAddSSLHandler:
             return true
         case .server:
-            // Class 08: connection exceptions; 57: operator intervention (admin shutdown, cannot connect now).
+            // Class 08: connection exceptions; 57P01–03: admin shutdown, crash shutdown, cannot connect now
+            // (not 57014, a statement timeout or cancel, which is about the query, not the server).
             let state = e.serverInfo?[.sqlState] ?? ""
-            return state.hasPrefix("08") || state.hasPrefix("57")
+            return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
         default:
             return false
         }
     }
-    return String(reflecting: type(of: error)).contains("ConnectionPoolError")
+    // The pool's own errors (shut down, circuit breaker open), except a cancelled lease request.
+    let text = String(reflecting: error)
+    return String(reflecting: type(of: error)).contains("ConnectionPoolError") && !text.contains("requestCancelled")
 }

@@ -27,8 +27,8 @@ public enum IdempotencyStore {
         let inserted = try await client.query(
             """
             INSERT INTO idempotency_keys (principal, key, fingerprint) VALUES (\(principal), \(key), \(ByteBuffer(bytes: fingerprint)))
-            ON CONFLICT (principal, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, created_at = now()
-              WHERE idempotency_keys.status IS NULL
+            ON CONFLICT (principal, key) DO UPDATE SET created_at = now()
+              WHERE idempotency_keys.status IS NULL AND idempotency_keys.fingerprint = EXCLUDED.fingerprint
                 AND idempotency_keys.created_at < now() - make_interval(secs => \(abandonedAfterSeconds))
             RETURNING key
             """, logger: logger

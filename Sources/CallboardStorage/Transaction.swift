@@ -18,6 +18,11 @@ extension PostgresClient {
                 if !conn.isClosed { _ = try? await withDeadline(seconds: 2) { try await conn.query("ROLLBACK", logger: logger) } }
                 throw error
             }
+            // A request that ran out of time was answered 503 already: it must not commit afterwards.
+            if Task.isCancelled {
+                if !conn.isClosed { _ = try? await withDeadline(seconds: 2) { try await conn.query("ROLLBACK", logger: logger) } }
+                throw CancellationError()
+            }
             try await conn.query("COMMIT", logger: logger)
             return value
         }

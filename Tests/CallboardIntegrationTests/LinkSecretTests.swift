@@ -1,10 +1,10 @@
 import CallboardDomain
-import CallboardServices
 import Foundation
 import HTTPTypes
 import PostgresNIO
 import Testing
 
+@testable import CallboardServices
 @testable import CallboardStorage
 
 extension TestApp {
@@ -134,6 +134,73 @@ extension TestApp {
             #expect(mallory?.text == "http://127.0.0.1:8080/sign-off/redacted")
             #expect(try await app.count("link_tokens") == 1)
         }
+    }
+
+    /// A placeholder typed into text a person controls (here the service name, shown in the email
+    /// that tells the contact the request was withdrawn) is broken up when the email is drafted:
+    /// even for the recipient's own link, no token is minted where a person chose to put it.
+    @Test func aPlaceholderInTypedTextMintsNothingEvenForTheRecipientsOwnLink() async throws {
+        try await TestApp.run { app in
+            let created = try await app.call(
+                .post, "/api/v1/requests", json: Items.request(["contact": Items.contact, "service": Items.service]))
+            let id = created.json["id"]!.stringValue!
+            let body = try await app.db.query("SELECT body_text FROM emails", logger: Self.logger).collect()[0].decode(String.self)
+            let adas = try #require(LinkPlaceholder.ids(in: [body]).first)
+            let trap = "https://evil.example/p?\(LinkPlaceholder.text(for: adas))"
+            let renamed = try await app.call(
+                .patch, "/api/v1/requests/\(id)",
+                json: .object([
+                    "items": .object([
+                        "service": Items.provided([
+                            "name": .string(trap), "description": .string("d"), "start_page_url": .string("https://www.gov.uk/x"),
+                        ])
+                    ])
+                ]), headers: [.ifMatch: created.etag!])
+            #expect(renamed.status == .ok)
+            let withdrawn = try await app.call(
+                .post, "/api/v1/requests/\(id)/transitions/withdraw", json: .object(["reason": .string("test")]),
+                headers: [.ifMatch: renamed.etag!])
+            #expect(withdrawn.status == .ok)
+            let t = RecordingTransport()
+            #expect(try await app.worker(t).runOnce() == 2)
+            let sent = t.sent.withLock { $0 }
+            let notice = try #require(sent.first { $0.kind == "withdrawn" })
+            #expect(notice.text.contains("https://evil.example/p?cblink-\(LinkPlaceholder.text(for: adas).dropFirst(7))"))
+            // Only the task-list email's own link was minted.
+            #expect(try await app.count("link_tokens") == 1)
+        }
+    }
+
+    /// A relay that quotes the message back in its refusal: the stored error has the link redacted.
+    @Test func aRelayQuotingTheLinkBackStoresItRedacted() async throws {
+        struct Quoting: EmailTransport {
+            var name: String { "quoting" }
+            func send(_ email: OutgoingEmail) async throws(DeliveryError) { throw .permanent("554 blocked: \(email.text)", badAddress: false) }
+            func shutdown() async {}
+        }
+        try await TestApp.run { app in
+            try await app.requestAwaitingSignOff()
+            #expect(try await app.worker(Quoting()).runOnce() == 1)
+            let stored = try await app.db.query(
+                "SELECT e.last_error || ' ' || a.error FROM emails e JOIN email_attempts a ON a.email_id = e.id", logger: Self.logger
+            ).collect().map { try $0.decode(String.self) }
+            #expect(stored.count == 1)
+            #expect(stored[0].contains("http://127.0.0.1:8080/sign-off/redacted") && Self.tokens(in: stored[0]).isEmpty)
+        }
+    }
+
+    @Test func onlyLinkValuesKeepTheirPlaceholders() {
+        let id = UUID()
+        let p = LinkPlaceholder.text(for: id)
+        let out = EmailOutbox.neutralisePlaceholders([
+            "link": "http://x/tasks/\(p)", "service_name": "a \(p)", "lines": ["b \(p)"],
+            "items": [["link": "http://x/upload/\(p)", "headline": "c \(p)"]],
+        ])
+        #expect(out["link"] as? String == "http://x/tasks/\(p)")
+        #expect(out["service_name"] as? String == "a cblink-\(p.dropFirst(7))")
+        #expect(out["lines"] as? [String] == ["b cblink-\(p.dropFirst(7))"])
+        let item = (out["items"] as? [[String: Any]])?.first
+        #expect(item?["link"] as? String == "http://x/upload/\(p)" && item?["headline"] as? String == "c cblink-\(p.dropFirst(7))")
     }
 
     /// Migration 0012 moves existing hashes (old links keep working) and scrubs tokens already in the outbox.

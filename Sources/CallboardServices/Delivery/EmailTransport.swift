@@ -43,6 +43,15 @@ public enum DeliveryError: Error, Sendable, Equatable {
     /// Try again after this many seconds (Notify 429).
     case rateLimited(retryAfter: Double, String)
 
+    /// The same failure with another message.
+    public func replacingMessage(_ m: String) -> DeliveryError {
+        switch self {
+        case .temporary: return .temporary(m)
+        case .permanent(_, let bad): return .permanent(m, badAddress: bad)
+        case .rateLimited(let after, _): return .rateLimited(retryAfter: after, m)
+        }
+    }
+
     public var message: String {
         switch self {
         case .temporary(let m), .permanent(let m, _), .rateLimited(_, let m): return m

@@ -81,7 +81,14 @@ public struct EmailWorker: Service {
             limit: settings.batchSize, worker: settings.workerID, leaseSeconds: settings.leaseSeconds,
             at: time.now(), on: db, logger: logger)
         guard !batch.isEmpty else { return 0 }
-        let links = try await mintLinks(batch)
+        // Every claimed email's lease is kept alive from the claim until its outcome is written,
+        // including those still waiting for a free sending slot.
+        let heartbeats = Dictionary(uniqueKeysWithValues: batch.map { ($0.id, heartbeat($0)) })
+        let links: [UUID: [UUID: String]]
+        do { links = try await mintLinks(batch) } catch {
+            for h in heartbeats.values { h.cancel() }
+            throw error
+        }
         // Each outcome is recorded as soon as its send ends, together with whatever else finished
         // while the previous record was being written: a slow send never holds back the others'
         // outcomes, so no other worker can reclaim and resend an email that already went.
@@ -100,7 +107,7 @@ public struct EmailWorker: Service {
                         running -= 1
                     }
                     sends.addTask {
-                        let done = try await deliver(e, links: links[e.id] ?? [:])
+                        let done = try await deliver(e, links: links[e.id] ?? [:], heartbeat: heartbeats[e.id] ?? heartbeat(e))
                         recorder.add(done)
                         ring.yield()
                     }
@@ -147,28 +154,38 @@ public struct EmailWorker: Service {
         }
     }
 
-    /// Sends one email and decides its outcome; the caller records it. The lease heartbeat keeps
-    /// running until the outcome is written (the caller cancels it then).
-    func deliver(_ e: EmailRecord, links: [UUID: String] = [:]) async throws -> Delivered {
-        let attempt = e.attempts
-        let started = ContinuousClock.now
-        // The lease is extended while the send is in progress, so a slow server does not look like a dead worker.
-        let heartbeat = Task {
+    /// Extends an email's lease every third of it while its attempt is ours, so a slow server (or a
+    /// wait for a sending slot) does not look like a dead worker. Cancelled once the outcome is written.
+    func heartbeat(_ e: EmailRecord) -> Task<Void, any Error> {
+        Task {
             while !Task.isCancelled {
                 try await Task.sleep(nanoseconds: UInt64(settings.leaseSeconds / 3 * 1e9))
                 let alive = try await EmailStore.heartbeat(
-                    id: e.id, attempt: attempt, until: time.now().addingTimeInterval(settings.leaseSeconds),
+                    id: e.id, attempt: e.attempts, until: time.now().addingTimeInterval(settings.leaseSeconds),
                     on: db, logger: logger)
                 if !alive { return }
             }
         }
+    }
+
+    /// Sends one email and decides its outcome; the caller records it and then stops `heartbeat`.
+    func deliver(_ e: EmailRecord, links: [UUID: String] = [:], heartbeat: Task<Void, any Error>? = nil) async throws -> Delivered {
+        let attempt = e.attempts
+        let started = ContinuousClock.now
+        let heartbeat = heartbeat ?? self.heartbeat(e)
         let outcome: EmailStore.Outcome
         let label: String
         do {
             try await transport.send(OutgoingEmail(e, from: email.from, links: links))
             outcome = .sent
             label = "sent"
-        } catch {
+        } catch let failure {
+            // A relay may quote the message back: the tokens minted for this send never reach
+            // the stored error, the API or the log.
+            var error = failure
+            for token in links.values where error.message.contains(token) {
+                error = error.replacingMessage(error.message.replacingOccurrences(of: token, with: "redacted"))
+            }
             let last = attempt >= e.maxAttempts
             switch error {
             case .permanent(let m, let bad):
