@@ -18,10 +18,11 @@ public enum Timestamp {
     }
 
     /// RFC 3339 with or without fractional seconds (the API writes them with).
+    /// (Foundation's format styles are values built once, unlike a formatter per call.)
     public static func parse(_ s: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        if let d = f.date(from: s) { return d }
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: s)
+        (try? Date(s, strategy: plain)) ?? (try? Date(s, strategy: fractional))
     }
+
+    static let plain = Date.ISO8601FormatStyle()
+    static let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }

@@ -63,7 +63,8 @@ public final class HTTPMetrics: Sendable {
 }
 
 /// Outermost middleware: a request id on every response and log line, one access log line,
-/// and the route metrics. Never logs headers (they carry tokens) or bodies.
+/// and the route metrics. Never logs headers (they carry tokens) or bodies. Hummingbird's own
+/// `LogRequestsMiddleware` would log the raw URI (with link tokens), hence this one.
 struct ObservabilityMiddleware: RouterMiddleware {
     typealias Context = AppContext
     let metrics: HTTPMetrics
@@ -76,24 +77,33 @@ struct ObservabilityMiddleware: RouterMiddleware {
                 id.count <= 64 && id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } ? id : nil
             } ?? context.id
         context.logger[metadataKey: "request_id"] = .string(requestID)
-        var response: Response
+        // Errors become responses in ProblemMiddleware (next in line); one that still escapes is
+        // counted and logged with its status here and left to Hummingbird to answer.
+        let response: Response
         do {
             response = try await next(request, context)
         } catch {
-            response = try ProblemMiddleware.problem(for: error, logger: context.logger).response(from: request, context: context)
+            record(request, context: context, status: (error as? any HTTPResponseError)?.status ?? .internalServerError, since: start)
+            throw error
         }
-        response.headers[HTTPField.Name("X-Request-Id")!] = requestID
+        record(request, context: context, status: response.status, since: start)
+        var answered = response
+        answered.headers[HTTPField.Name("X-Request-Id")!] = requestID
+        return answered
+    }
+
+    /// One access log line (the route template, never the path: paths carry link tokens) and the route metrics.
+    private func record(_ request: Request, context: AppContext, status: HTTPResponse.Status, since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
-        metrics.record(route: route, method: request.method, status: Int(response.status.code), duration: elapsed)
+        metrics.record(route: route, method: request.method, status: Int(status.code), duration: elapsed)
         context.logger.info(
             "request",
             metadata: [
                 "method": .string(request.method.rawValue), "route": .string(route),
-                "status": .stringConvertible(response.status.code),
+                "status": .stringConvertible(status.code),
                 "duration_ms": .stringConvertible(
                     (Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000).rounded()),
             ])
-        return response
     }
 }

@@ -14,24 +14,23 @@ struct JSONLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var object: [String: Any] = [
-            "time": Timestamp.rfc3339(Date()),
-            "level": event.level.rawValue,
-            "logger": label,
-            "message": event.message.description,
+        var object: [String: JSONValue] = [
+            "time": .string(Timestamp.rfc3339(Date())),
+            "level": .string(event.level.rawValue),
+            "logger": .string(label),
+            "message": .string(event.message.description),
         ]
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         for (k, v) in merged { object[k] = Self.plain(v) }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        FileHandle.standardError.write(data + Data("\n".utf8))
+        FileHandle.standardError.write(Data(JSONValue.object(object).serialized() + Array("\n".utf8)))
     }
 
-    private static func plain(_ v: Logger.Metadata.Value) -> Any {
+    private static func plain(_ v: Logger.Metadata.Value) -> JSONValue {
         switch v {
-        case .string(let s): return s
-        case .stringConvertible(let c): return c.description
-        case .array(let a): return a.map(plain)
-        case .dictionary(let d): return d.mapValues(plain)
+        case .string(let s): return .string(s)
+        case .stringConvertible(let c): return .string(c.description)
+        case .array(let a): return .array(a.map(plain))
+        case .dictionary(let d): return .object(d.mapValues(plain))
         }
     }
 }

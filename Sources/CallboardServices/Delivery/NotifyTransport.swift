@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CallboardDomain
 import Crypto
 import Foundation
 import Logging
@@ -48,16 +49,17 @@ public struct NotifyTransport: EmailTransport {
         var personalisation = email.templateData
         personalisation["subject"] = email.subject
         personalisation["body"] = email.text
-        let body: [String: Any] = [
-            "email_address": email.to, "template_id": template, "personalisation": personalisation,
-            "reference": email.id.uuidString.lowercased(),
-        ]
+        let body: JSONValue = .object([
+            "email_address": .string(email.to), "template_id": .string(template),
+            "personalisation": .object(personalisation.mapValues(JSONValue.string)),
+            "reference": .string(email.id.uuidString.lowercased()),
+        ])
         var request = HTTPClientRequest(url: settings.baseURL + "/v2/notifications/email")
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer " + jwt())
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "callboard")
-        request.body = .bytes(ByteBuffer(data: (try? JSONSerialization.data(withJSONObject: body)) ?? Data()))
+        request.body = .bytes(ByteBuffer(bytes: body.serialized()))
 
         let status: UInt
         let text: String
@@ -94,8 +96,7 @@ public struct NotifyTransport: EmailTransport {
             let response = try await client.execute(request, timeout: settings.timeout)
             let data = try await response.body.collect(upTo: 1 << 20)
             guard response.status.code == 200,
-                let object = try JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any],
-                let list = object["notifications"] as? [Any]
+                let list = (try? JSONValue.parse(Array(buffer: data)))?["notifications"]?.arrayValue
             else { throw DeliveryError.temporary("Notify look-up answered \(response.status.code)") }
             return !list.isEmpty
         } catch let e as DeliveryError {
