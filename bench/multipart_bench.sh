@@ -41,7 +41,8 @@ $cb migrate >/dev/null
 $cb admin create-staff --email bench@callboard.local --role admin >/dev/null
 admin=$($cb admin create-token --email bench@callboard.local)
 
-$cb serve --hostname 127.0.0.1 --port "$http_port" &
+# No metrics listener: it would need port 9090 free, and the benchmark does not read it.
+CALLBOARD_METRICS_PORT=0 $cb serve --hostname 127.0.0.1 --port "$http_port" &
 server=$!
 base=http://127.0.0.1:$http_port
 for _ in $(seq 1 100); do curl -fs "$base/health/ready" >/dev/null && break; sleep 0.1; done

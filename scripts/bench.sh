@@ -30,7 +30,8 @@ psql_ -d bench -c "SELECT id FROM requests WHERE state = 'info_complete' ORDER B
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 # glibc's per-thread malloc arenas inflate RSS on many-threaded servers; two are plenty here.
-MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} $cb serve --hostname 127.0.0.1 --port "$http_port" &
+# No metrics listener: it would need port 9090 free, and the benchmark does not read it.
+CALLBOARD_METRICS_PORT=0 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} $cb serve --hostname 127.0.0.1 --port "$http_port" &
 server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$http_port/health/ready" >/dev/null && break; sleep 0.1; done
 python3 bench/api_bench.py --port "$http_port" --token "$token" --server-pid "$server" --pg-port "$pg_port" \

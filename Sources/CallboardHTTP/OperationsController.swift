@@ -6,13 +6,12 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import PostgresNIO
-import Prometheus
 
-/// Health, metrics, the workflow document and the OpenAPI document: routes that need no token.
+/// Health, the workflow document and the OpenAPI document: routes that need no token. (`/metrics`
+/// has its own listener: MetricsServer.swift.)
 struct OperationsController {
     let db: PostgresClient
     let migrator: Migrator
-    let metrics: HTTPMetrics
     let logger: Logger
     let monitor: DatabaseMonitor?
 
@@ -38,18 +37,6 @@ struct OperationsController {
                     .object(["status": .string("unavailable"), "database": .string("unreachable")]),
                     status: .serviceUnavailable)
             }
-        }
-        r.on(.get, "/metrics") { _, _ in
-            if let counts = try? await RequestStore.countByState(on: db, logger: logger) {
-                metrics.setRequestsByState(counts)
-            }
-            // Queue depth comes from the database, so it is right whichever process runs the workers.
-            if let stats = try? await EmailStore.stats(at: Date(), on: db, logger: logger) {
-                metrics.setEmailQueue(stats.byStatus, oldestQueuedSeconds: stats.oldestQueuedSeconds)
-            }
-            return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
         }
     }
 

@@ -21,6 +21,8 @@ struct BenchScheduler: AsyncParsableCommand {
     @Option(name: .customLong("idle-ticks")) var idleTicks = 200
     /// A working Wednesday, 10:00 London: inside the sending window.
     @Option var at = "2026-12-02T10:00:00Z"
+    @Flag(help: "Run even on a database that holds requests outside the department `Bench`")
+    var force = false
 
     struct FixedTime: TimeSource {
         let instant: Date
@@ -31,8 +33,12 @@ struct BenchScheduler: AsyncParsableCommand {
         let settings = try database.settings()
         let logger = Logs.bootstrap(settings)
         guard let now = Timestamp.parse(at) else { throw ValidationError("--at must be an RFC 3339 instant") }
+        let (force, url) = (self.force, try settings.database())
         try await withDatabase(settings, logger: logger) { client in
             try await Migrator(migrations: try Migration.bundled(), logger: logger).requireCurrent(client)
+            // Its requests are all in the department `Bench` (DevelopmentData.benchScheduler); ticks
+            // queue reminders and emails, so it must not run where other requests live.
+            try await DevelopmentData.benchScheduler.requireOwnData(force: force, database: url.description, on: client, logger: logger)
             let outbox = EmailOutbox(settings: EmailSettings(settings), templates: try EmailTemplates.bundled())
             let sla = PreviewSLAHolder(try await .current(db: client, logger: logger, workingDays: settings.previewSLAWorkingDays))
             try await seed(client, outbox: outbox, sla: sla, now: now, logger: logger)

@@ -6,7 +6,9 @@ struct Callboard: AsyncParsableCommand {
         commandName: "callboard",
         abstract: "The request desk for GOV.UK Performance Platform dashboards.",
         subcommands: [
-            Serve.self, Worker.self, Migrate.self, Admin.self, Seed.self, Workflow.self, CalendarCommand.self, ConfigCommand.self, Probe.self,
+            Serve.self, Worker.self, Migrate.self, Admin.self, Seed.self, Workflow.self, CalendarCommand.self, ConfigCommand.self, Retention.self,
+            HealthCommand.self,
+            Probe.self,
             BenchScheduler.self,
         ])
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CallboardServices
+import CallboardStorage
 import Foundation
 import Logging
 import PostgresNIO
@@ -11,11 +12,18 @@ struct Probe: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @Option var count = 20000
     @Option var mode = "query"
+    @Flag(help: "Run even on a database that holds requests")
+    var force = false
 
     func run() async throws {
         let settings = try database.settings()
         let logger = Logs.bootstrap(settings)
-        let (count, mode) = (self.count, self.mode)
+        let (count, mode, force, url) = (self.count, self.mode, self.force, try settings.database())
+        // It only reads, but it loads the server with tens of thousands of queries: it creates no
+        // requests, so any request means this is not a throwaway database (DevelopmentData.probe).
+        try await withDatabase(settings, logger: logger) { client in
+            try await DevelopmentData.probe.requireOwnData(force: force, database: url.description, on: client, logger: logger)
+        }
         if mode == "conn" {
             let conn = try await PostgresConnection.connect(configuration: try settings.database().connectionConfiguration(), id: 1, logger: logger)
             for round in 0..<3 {

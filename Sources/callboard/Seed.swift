@@ -11,16 +11,22 @@ struct Seed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create example dashboard requests in different states (for local runs).")
     @OptionGroup var database: DatabaseOptions
 
+    @Flag(help: "Seed even a database that holds requests `seed` did not create")
+    var force = false
+
     func run() async throws {
         let settings = try database.settings()
         let logger = Logs.bootstrap(settings)
+        let (force, url) = (self.force, try settings.database())
         try await withDatabase(settings, logger: logger) { client in
             try await Migrator(migrations: try Migration.bundled(), logger: logger).requireCurrent(client)
+            // Seeded requests are recognised by their `created` event's actor (DevelopmentData.seed).
+            try await DevelopmentData.seed.requireOwnData(force: force, database: url.description, on: client, logger: logger)
             let outbox = EmailOutbox(settings: EmailSettings(settings), templates: try EmailTemplates.bundled())
             let service = RequestService(
                 db: client, time: SystemTime(), logger: logger, outbox: outbox,
                 sla: PreviewSLAHolder(try await .current(db: client, logger: logger, workingDays: settings.previewSLAWorkingDays)))
-            let seeder = Principal(actor: .admin, email: "seed@callboard.local")
+            let seeder = Principal(actor: .admin, email: DevelopmentData.seed.createdBy)
             for example in ExampleRequests.all {
                 var record = try await service.create(example.body, by: seeder)
                 for (name, args) in example.path {

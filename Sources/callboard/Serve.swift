@@ -11,7 +11,8 @@ import Prometheus
 import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve the admin API, health and metrics over HTTP.")
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the admin API, pages and health over HTTP, and metrics on their own port ($CALLBOARD_METRICS_PORT).")
 
     @OptionGroup var database: DatabaseOptions
 
@@ -28,7 +29,7 @@ struct Serve: AsyncParsableCommand {
 
     @Flag(
         name: .customLong("with-worker"),
-        help: "Also deliver queued emails and run the reminder scheduler in this process (default: $CALLBOARD_WITH_WORKER)")
+        help: "Also deliver queued emails and run the reminder scheduler and the retention job in this process (default: $CALLBOARD_WITH_WORKER)")
     var withWorker = false
 
     /// These flags as settings overrides, by variable name.
@@ -60,20 +61,28 @@ struct Serve: AsyncParsableCommand {
                 scheduler: SchedulerSettings(settings), monitor: monitor),
             hostname: host, port: port, requestTimeoutSeconds: settings.requestTimeoutSeconds,
             idleTimeoutSeconds: settings.httpIdleTimeoutSeconds)
+        let metricsApp = buildMetricsApplication(
+            AppDependencies(db: client, logger: logger, metrics: metrics, monitor: monitor), hostname: settings.metricsHostname,
+            port: settings.metricsPort)
         let startup = StartupCheck(client: client, migrator: migrator, migrate: settings.migrateOnStart, logger: logger) {
             // The newest bank-holiday snapshot stored by `callboard calendar refresh`, if any.
             sla.replace(try await .current(db: client, logger: logger, workingDays: settings.previewSLAWorkingDays))
             logger.info("calendar", metadata: ["version": .string(sla.current.holidays.version)])
         }
-        logger.info("starting", metadata: ["database": .string(url.description), "address": .string("\(host):\(port)")])
+        var addresses: Logger.Metadata = ["database": .string(url.description), "address": .string("\(host):\(port)")]
+        if settings.metricsPort != 0 { addresses["metrics_address"] = .string("\(settings.metricsHostname):\(settings.metricsPort)") }
+        logger.info("starting", metadata: addresses)
         // The client runs first so queries can start; the check gates the HTTP server.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: client), .init(service: startup, successTerminationBehavior: .ignore),
             .init(service: monitor), .init(service: GatedService(app, gate: startup.gate)),
         ]
+        // Metrics on their own listener (loopback by default), never on the application's port.
+        if settings.metricsPort != 0 { services.append(.init(service: GatedService(metricsApp, gate: startup.gate))) }
         if settings.withWorker {
             services.append(.init(service: GatedService(try makeWorker(settings, client: client, logger: logger), gate: startup.gate)))
             services.append(.init(service: GatedService(try makeScheduler(settings, client: client, sla: sla, logger: logger), gate: startup.gate)))
+            services.append(.init(service: GatedService(makeRetention(settings, client: client, logger: logger), gate: startup.gate)))
         }
         try await ServiceGroup(configuration: .stopsWithinTenSeconds(services, logger: logger)).run()
     }

@@ -9,10 +9,12 @@ import ServiceLifecycle
 
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Deliver queued emails and run the reminder scheduler (run any number, on any number of machines).")
+        abstract: "Deliver queued emails and run the reminder scheduler and the retention job (run any number, on any number of machines).")
     @OptionGroup var database: DatabaseOptions
 
-    @Flag(name: .customLong("without-scheduler"), help: "Only deliver emails; do not run the reminder scheduler in this process")
+    @Flag(
+        name: .customLong("without-scheduler"),
+        help: "Only deliver emails; do not run the reminder scheduler or the retention job in this process")
     var withoutScheduler = false
 
     func run() async throws {
@@ -31,6 +33,7 @@ struct Worker: AsyncParsableCommand {
         ]
         if !withoutScheduler {
             services.append(.init(service: GatedService(try makeScheduler(settings, client: client, sla: sla, logger: logger), gate: startup.gate)))
+            services.append(.init(service: GatedService(makeRetention(settings, client: client, logger: logger), gate: startup.gate)))
         }
         let group = ServiceGroup(configuration: .stopsWithinTenSeconds(services, logger: logger))
         try await group.run()
@@ -43,6 +46,11 @@ func makeScheduler(_ settings: Settings, client: PostgresClient, sla: PreviewSLA
     let scheduler = ReminderScheduler(
         db: client, time: SystemTime(), logger: logger, outbox: outbox, sla: sla, settings: SchedulerSettings(settings))
     return SchedulerService(scheduler: scheduler, logger: logger)
+}
+
+/// The retention job as `settings` configure it; shared by `worker`, `serve --with-worker` and `retention`.
+func makeRetention(_ settings: Settings, client: PostgresClient, logger: Logger) -> RetentionService {
+    RetentionService(db: client, time: SystemTime(), logger: logger, settings: RetentionSettings(settings))
 }
 
 /// The email worker as `settings` configure it; shared by `worker` and `serve --with-worker`.

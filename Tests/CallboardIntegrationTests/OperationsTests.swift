@@ -78,11 +78,19 @@ import Testing
         }
     }
 
-    @Test func metricsCountRoutesAndStates() async throws {
+    @Test func metricsCountRoutesAndStatesOnTheirOwnListenerOnly() async throws {
         try await TestApp.run { app in
             try await app.call(.post, "/api/v1/requests", json: Items.request(Items.all))
             try await app.call(.get, "/api/v1/requests/\(UUID())")
-            let text = try await app.call(.get, "/metrics", token: "").text
+            // Not on the application's port.
+            let onApp = try await app.call(.get, "/metrics", token: "")
+            #expect(onApp.status == .notFound)
+            #expect(!onApp.text.contains("callboard_http_requests_total"))
+
+            let scrape = try await app.scrapeMetrics()
+            #expect(scrape.status == .ok)
+            #expect(scrape.headers[.contentType] == "text/plain; version=0.0.4; charset=utf-8")
+            let text = scrape.text
             #expect(text.contains("callboard_http_requests_total{route=\"/api/v1/requests\",method=\"POST\",status=\"201\"} 1"))
             #expect(
                 text.contains("callboard_http_requests_total{route=\"/api/v1/requests/{id}\",method=\"GET\",status=\"404\"} 1")
@@ -90,6 +98,24 @@ import Testing
             #expect(text.contains("callboard_requests{state=\"info_complete\"} 1"))
             #expect(text.contains("callboard_requests{state=\"requested\"} 0"))
             #expect(text.contains("callboard_http_request_duration_seconds_bucket{route=\"/api/v1/requests\",le=\"+Inf\"} 1"))
+            // The metrics listener answers nothing else.
+            #expect(try await app.scrapeMetrics("/health/live").status == .notFound)
+            #expect(try await app.scrapeMetrics("/api/v1/requests").status == .notFound)
+        }
+    }
+
+    @Test func theDatabaseCountsAreReadAtMostEveryFifteenSeconds() async throws {
+        try await TestApp.run { app in
+            try await app.call(.post, "/api/v1/requests", json: Items.request(Items.all))
+            #expect(try await app.scrapeMetrics().text.contains("callboard_requests{state=\"info_complete\"} 1"))
+            try await app.call(.post, "/api/v1/requests", json: Items.request(Items.all))
+            // Within 15 s the counts are the ones read last, while the HTTP counters are live.
+            app.clock.advance(by: 14)
+            let cached = try await app.scrapeMetrics().text
+            #expect(cached.contains("callboard_requests{state=\"info_complete\"} 1"))
+            #expect(cached.contains("callboard_http_requests_total{route=\"/api/v1/requests\",method=\"POST\",status=\"201\"} 2"))
+            app.clock.advance(by: 1)
+            #expect(try await app.scrapeMetrics().text.contains("callboard_requests{state=\"info_complete\"} 2"))
         }
     }
 
@@ -113,7 +139,7 @@ import Testing
                 names == [
                     "0001_core", "0002_email_outbox", "0003_preview_sla", "0004_calendar_snapshots", "0005_data_sets", "0006_reminders", "0007_links",
                     "0008_staff_sessions", "0009_csv_uploads", "0010_item_drafts", "0011_state_entered_backfill",
-                    "0012_link_tokens", "0013_rate_limits",
+                    "0012_link_tokens", "0013_rate_limits", "0014_retention",
                 ])
             let migrator = Migrator(migrations: migrations, logger: TestDatabase.logger)
             let before = try await migrator.status(db)

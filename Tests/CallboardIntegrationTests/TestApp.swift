@@ -19,13 +19,16 @@ struct TestApp: Sendable {
     let catalog: RouteCatalog
     let adminToken: String
     let staff: StaffService
+    /// The metrics listener's router (`serve` runs it on its own port), over the app's registry and clock.
+    let metricsResponder: RouterResponder<BasicRequestContext>
 
     /// Runs `body` against the router (in-process); `.live` when a real socket is wanted.
     static func run(_ mode: TestingSetup = .router, _ body: @Sendable @escaping (TestApp) async throws -> Void) async throws {
         try await TestDatabase.with { db, _ in
             let clock = TestClock()
             let catalog = RouteCatalog()
-            let deps = AppDependencies(db: db, time: clock, logger: TestDatabase.logger, catalog: catalog)
+            let metrics = HTTPMetrics()
+            let deps = AppDependencies(db: db, time: clock, logger: TestDatabase.logger, metrics: metrics, catalog: catalog)
             let staff = StaffService(db: db, time: clock, logger: TestDatabase.logger)
             let admin = try await staff.createStaff(email: "admin@callboard.test", name: "Admin", role: .admin)
             let token = try await staff.createToken(for: admin, name: "test", expiresAt: nil).token
@@ -33,8 +36,19 @@ struct TestApp: Sendable {
                 router: try buildRouter(deps), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                 logger: TestDatabase.logger)
             try await app.test(mode) { client in
-                try await body(TestApp(db: db, clock: clock, client: client, catalog: catalog, adminToken: token, staff: staff))
+                try await body(
+                    TestApp(
+                        db: db, clock: clock, client: client, catalog: catalog, adminToken: token, staff: staff,
+                        metricsResponder: buildMetricsRouter(deps).buildResponder()))
             }
+        }
+    }
+
+    /// `path` (by default `GET /metrics`) on the metrics listener.
+    func scrapeMetrics(_ path: String = "/metrics") async throws -> TestResponse {
+        try await Application(responder: metricsResponder).test(.router) { client in
+            let r = try await client.execute(uri: path, method: .get)
+            return TestResponse(status: r.status, headers: r.headers, body: Array(buffer: r.body))
         }
     }
 

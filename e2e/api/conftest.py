@@ -1,8 +1,9 @@
 """Black-box tests of the `callboard` binary over HTTP.
 
 A session fixture creates a fresh PostgreSQL database, runs `callboard migrate`, bootstraps an
-admin and a token with `callboard admin`, starts `callboard serve` on a free loopback port and,
-at the end, stops it with SIGTERM (it must exit 0 within 10 s) and drops the database.
+admin and a token with `callboard admin`, starts `callboard serve` on a free loopback port (its
+metrics listener, CALLBOARD_METRICS_PORT, on another) and, at the end, stops it with SIGTERM (it
+must exit 0 within 10 s) and drops the database.
 
 Environment:
   CALLBOARD_BIN                the binary (default .build/debug/callboard, relative to the repo root);
@@ -90,6 +91,7 @@ class ServerInfo:
     pg_url: str = ""
     dbname: str = ""
     pid: int = 0
+    metrics_port: int = 0
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return run_cli(self.bin, self.env, *args)
@@ -150,19 +152,25 @@ def running_callboard(workdir: Path, pg_url: str | None = None) -> Iterator[Serv
                    CALLBOARD_LOG_LEVEL=os.environ.get("CALLBOARD_LOG_LEVEL", "warning"),
                    CALLBOARD_DB_POOL_SIZE=os.environ.get("CALLBOARD_DB_POOL_SIZE", "8"))
         env.pop("CALLBOARD_MIGRATE_ON_START", None)
+        # Metrics have a listener of their own (default 9090): a free port each, as servers run side by side.
+        metrics_port = free_port()
+        env["CALLBOARD_METRICS_PORT"] = str(metrics_port)
         run_cli(binary, env, "migrate")
         run_cli(binary, env, "admin", "create-staff", "--email", ADMIN_EMAIL, "--role", "admin", "--name", "Pytest Admin")
         token = run_cli(binary, env, "admin", "create-token", "--email", ADMIN_EMAIL, "--name", "pytest").stdout.strip()
         assert re.fullmatch(r"cb_[A-Za-z0-9_-]{43}", token), f"create-token printed {token!r}"
 
         host, port = "127.0.0.1", free_port()
+        # The public address: the pages accept form posts only from this origin.
+        env["CALLBOARD_BASE_URL"] = f"http://{host}:{port}"
         log_path = workdir / "serve.log"
         log_file = open(log_path, "wb")
         proc = subprocess.Popen([str(binary), "serve", "--hostname", host, "--port", str(port)],
                                 env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
         wait_ready(proc, host, port, log_path)
         info = ServerInfo(base_url=f"http://{host}:{port}", token=token, host=host, port=port,
-                          log_path=log_path, env=env, bin=binary, pg_url=pg_url, dbname=dbname, pid=proc.pid)
+                          log_path=log_path, metrics_port=metrics_port, env=env, bin=binary, pg_url=pg_url, dbname=dbname,
+                          pid=proc.pid)
         yield info
 
         proc.send_signal(signal.SIGTERM)

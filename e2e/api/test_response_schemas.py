@@ -105,12 +105,18 @@ def viewer_api(api, contract):
 # ---------------------------------------------------------------------------------- operations
 
 
-def test_health_metrics_and_documents(api, contract):
+def test_health_metrics_and_documents(api, contract, server_info):
     anon = api.with_token(None)
     assert contract.check(anon.get("/health/live"), "/health/live", 200) == {"status": "ok"}
     assert contract.check(anon.get("/health/ready"), "/health/ready", 200) == {
         "status": "ok", "database": "ok", "migrations": "current"}
-    metrics = contract.check(anon.get("/metrics"), "/metrics", 200)
+    # Metrics are not on the application's port (nor in its OpenAPI document), only on their own listener.
+    assert anon.get("/metrics").status == 404
+    assert "/metrics" not in contract.doc["paths"]
+    scrape = API(server_info.host, server_info.metrics_port, None).get("/metrics")
+    assert scrape.status == 200, str(scrape)
+    assert scrape.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8"
+    metrics = scrape.body.decode()
     for name in ("callboard_http_requests_total", "callboard_http_request_duration_seconds", "callboard_requests"):
         assert name in metrics, f"{name} not in /metrics"
     workflow = contract.check(anon.get("/api/v1/workflow"), "/api/v1/workflow", 200)

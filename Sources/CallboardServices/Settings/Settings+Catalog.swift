@@ -23,6 +23,12 @@ extension Settings {
             help: "address to listen on"),
         .setting("CALLBOARD_PORT", \.port, .int(1...65535), flag: "serve --port", help: "port to listen on"),
         .setting(
+            "CALLBOARD_METRICS_HOSTNAME", \.metricsHostname, .text, accepted: "a host name or IP address",
+            help: "address `serve` answers `GET /metrics` on, apart from the application's port (keep it private)"),
+        .setting(
+            "CALLBOARD_METRICS_PORT", \.metricsPort, .int(0...65535),
+            help: "port `serve` answers `GET /metrics` on; 0 turns the metrics listener off"),
+        .setting(
             "CALLBOARD_HTTP_IDLE_TIMEOUT_SECONDS", \.httpIdleTimeoutSeconds, .int(1...3600),
             help: "a connection that sends nothing for this long (half its headers, or nothing after a response) is closed"),
         .setting(
@@ -120,6 +126,23 @@ extension Settings {
         .setting(
             "CALLBOARD_PRODUCT_AUDIT_WORKING_DAYS", \.productAuditWorkingDays, .int(atLeast: 0),
             help: "working days live before the system starts the product audit"),
+        // Retention job
+        .setting(
+            "CALLBOARD_RETENTION_INTERVAL_SECONDS", \.retentionIntervalSeconds, .seconds(atLeast: 1),
+            help: "how often the worker runs the retention job (also once at start)"),
+        .setting("CALLBOARD_RETENTION_BATCH", \.retentionBatch, .int(1...10000), help: "rows the retention job deletes or empties per statement"),
+        .setting(
+            "CALLBOARD_LINK_RETENTION_DAYS", \.linkRetentionDays, .int(atLeast: 0),
+            help: "days an expired page link (and its tokens) is kept before it is deleted"),
+        .setting(
+            "CALLBOARD_SESSION_RETENTION_DAYS", \.sessionRetentionDays, .int(atLeast: 0),
+            help: "days a staff session is kept after it expired or was signed out of"),
+        .setting(
+            "CALLBOARD_IDEMPOTENCY_RETENTION_HOURS", \.idempotencyRetentionHours, .int(atLeast: 1),
+            help: "hours an Idempotency-Key's stored response is kept; a retry after that runs afresh"),
+        .setting(
+            "CALLBOARD_EMAIL_BODY_RETENTION_DAYS", \.emailBodyRetentionDays, .int(atLeast: 0),
+            help: "days after sending that an email's body and template data are emptied (its metadata and attempts stay)"),
     ]
 }
 
@@ -179,7 +202,9 @@ extension SettingKind where Value == [String: String] {
         return SettingKind(
             accepted: "a JSON object of email kind → Notify template id; key `default` for the rest",
             parse: { (raw: String) throws(SettingRejected) -> [String: String] in
-                guard let map = try? JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: String] else { throw SettingRejected() }
+                guard let object = (try? JSONValue.parse(raw))?.objectValue else { throw SettingRejected() }
+                let map = object.compactMapValues(\.stringValue)
+                guard map.count == object.count else { throw SettingRejected() }
                 let unknown = map.keys.filter { !kinds.contains($0) }.sorted()
                 guard unknown.isEmpty else {
                     throw SettingRejected(
@@ -188,9 +213,7 @@ extension SettingKind where Value == [String: String] {
                 return map
             },
             display: { map in
-                guard !map.isEmpty, let data = try? JSONSerialization.data(withJSONObject: map, options: [.sortedKeys, .withoutEscapingSlashes])
-                else { return "" }
-                return String(decoding: data, as: UTF8.self)
+                map.isEmpty ? "" : JSONValue.object(map.mapValues(JSONValue.string)).serializedString
             })
     }
 }

@@ -29,6 +29,9 @@ public struct Settings: Sendable {
     public var databasePoolSize = 20
     public var hostname = "127.0.0.1"
     public var port = 8080
+    public var metricsHostname = "127.0.0.1"
+    /// 0: no metrics listener.
+    public var metricsPort = 9090
     public var httpIdleTimeoutSeconds = 30
     public var requestTimeoutSeconds = 15
     public var migrateOnStart = false
@@ -79,6 +82,13 @@ public struct Settings: Sendable {
     /// Due-soon before, first overdue after, then every, overdue reminders before escalating.
     public var reminderUpload = [3, 1, 5, 2]
     public var productAuditWorkingDays = 30
+    // Retention job
+    public var retentionIntervalSeconds: Double = 3600
+    public var retentionBatch = 1000
+    public var linkRetentionDays = 30
+    public var sessionRetentionDays = 30
+    public var idempotencyRetentionHours = 24
+    public var emailBodyRetentionDays = 90
 
     /// Where each value came from, by variable name; absent means the default.
     public private(set) var sources: [String: SettingSource] = [:]
