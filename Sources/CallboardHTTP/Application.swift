@@ -65,7 +65,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     // Pages for people who click links in emails: HTML, security headers, no API token.
     let pageRoutes = PageRoutes(
         group: router.group("").add(middleware: SecurityHeadersMiddleware<AppContext>())
-            .add(middleware: SameOriginMiddleware<AppContext>()))
+            .add(middleware: SameOriginMiddleware<AppContext>(baseURL: deps.email.baseURL)))
     pageRoutes.on(.get, "/assets/callboard.css") { _, _ in
         var headers = HTTPFields()
         headers[.contentType] = "text/css; charset=utf-8"

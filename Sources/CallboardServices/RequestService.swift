@@ -192,6 +192,15 @@ public struct RequestService: Sendable {
         return try await EventStore.list(requestID: id, afterID: afterID, limit: limit, on: db, logger: logger)
     }
 
+    /// The newest `limit` events of a request the caller has already read (`get`), before the
+    /// `beforeID` cursor when given; `older` is the cursor for the page before them.
+    public func newestEvents(of r: RequestRecord, beforeID: Int64?, limit: Int, by who: Principal) async throws
+        -> (events: [EventRecord], older: Int64?)
+    {
+        try who.require(.readRequests)
+        return try await EventStore.newest(requestID: r.id, beforeID: beforeID, limit: limit, on: db, logger: logger)
+    }
+
     // MARK: - Inside the transaction
 
     /// Reads and locks the request (inside the caller's transaction) and checks the caller saw the current version.

@@ -42,20 +42,16 @@ public struct SignOffService: Sendable {
         let (link, r) = try await PageLinks.open(token, purpose: .signOff, db: db, logger: logger)
         // A link acts only for the person who is the sign-off owner now.
         guard link.email.lowercased() == r.checklist.signOffEmail?.lowercased() else { throw LinkRefusal.unknownLink }
-        let events = try await allEvents(r.id)
-        if let d = r.signOffDecision,
-            let e = events.last(where: { ["approve_sign_off", "request_changes"].contains($0.data["transition"]?.stringValue ?? "") })
-        {
+        // The page reads only what it shows, never the whole history: the latest decision, or the
+        // names of the fields changed since the owner was asked.
+        if let d = r.signOffDecision, let e = try await EventStore.latestSignOffDecision(requestID: r.id, on: db, logger: logger) {
             return .decided(r, decision: d, by: e.actorID ?? e.actorKind.rawValue, at: e.occurredAt)
         }
         guard r.state == .signoffPending else { return .closed(r) }
         // A link from an earlier round of sign-off (asked again since) no longer decides.
         guard time.now() < link.expiresAt, link.createdAt >= r.stateEnteredAt else { return .expired(link, r) }
         // The fields changed by staff or the contact since the owner was asked.
-        var changed: [String] = []
-        for e in events where e.version > link.requestVersion && e.kind == "updated" {
-            for key in (e.data["changes"]?.objectValue ?? [:]).keys.sorted() where !changed.contains(key) { changed.append(key) }
-        }
+        let changed = try await EventStore.fieldsChanged(requestID: r.id, afterVersion: link.requestVersion, on: db, logger: logger)
         return .open(link, r, changed: changed)
     }
 
@@ -89,16 +85,5 @@ public struct SignOffService: Sendable {
         try PageLinks.requireCSRF(csrf, of: link)
         try await LinkRefresher(db: db, time: time, logger: logger, outbox: outbox, sla: sla).send(replacing: link, for: r)
         return true
-    }
-
-    private func allEvents(_ id: UUID) async throws -> [EventRecord] {
-        var out: [EventRecord] = []
-        var after: Int64 = 0
-        while true {
-            let page = try await EventStore.list(requestID: id, afterID: after, limit: 500, on: db, logger: logger)
-            out += page.events
-            guard let next = page.next else { return out }
-            after = next
-        }
     }
 }

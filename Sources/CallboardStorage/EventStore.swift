@@ -14,16 +14,53 @@ public enum EventStore {
             """, logger: logger)
     }
 
-    /// Events after `afterID`, oldest first; the next cursor is set when more follow.
-    public static func list(
-        requestID: UUID, afterID: Int64, limit: Int, on client: PostgresClient,
-        logger: Logger
-    ) async throws -> (events: [EventRecord], next: Int64?) {
+    /// The newest `limit` events before `beforeID` (nil: the newest of all), newest first; `older` is
+    /// the cursor for the page before them, set when more precede them. Reads `limit + 1` rows at most.
+    public static func newest(
+        requestID: UUID, beforeID: Int64?, limit: Int, on client: PostgresClient, logger: Logger
+    ) async throws -> (events: [EventRecord], older: Int64?) {
         let rows = try await client.query(
             """
             SELECT id, request_id, version, kind, actor_kind, actor_id, occurred_at, data::text
-            FROM request_events WHERE request_id = \(requestID) AND id > \(afterID) ORDER BY id LIMIT \(limit + 1)
+            FROM request_events WHERE request_id = \(requestID) AND id < \(beforeID ?? Int64.max) ORDER BY id DESC LIMIT \(limit + 1)
             """, logger: logger)
+        let events = try await decode(rows)
+        let older = events.count > limit ? events[limit - 1].id : nil
+        return (Array(events.prefix(limit)), older)
+    }
+
+    /// The latest sign-off decision (`approve_sign_off` or `request_changes`) on a request: one row read.
+    public static func latestSignOffDecision(requestID: UUID, on client: PostgresClient, logger: Logger) async throws -> EventRecord? {
+        let rows = try await client.query(
+            """
+            SELECT id, request_id, version, kind, actor_kind, actor_id, occurred_at, data::text
+            FROM request_events
+            WHERE request_id = \(requestID) AND data->>'transition' IN ('approve_sign_off', 'request_changes')
+            ORDER BY id DESC LIMIT 1
+            """, logger: logger)
+        return try await decode(rows).first
+    }
+
+    /// The names of the fields that `updated` events after `version` changed, in the order they were
+    /// first changed (alphabetical within one event). Only the names are read, one row each.
+    public static func fieldsChanged(requestID: UUID, afterVersion version: Int, on client: PostgresClient, logger: Logger) async throws
+        -> [String]
+    {
+        let rows = try await client.query(
+            """
+            SELECT k.name
+            FROM request_events e
+            CROSS JOIN LATERAL jsonb_object_keys(
+                CASE WHEN jsonb_typeof(e.data->'changes') = 'object' THEN e.data->'changes' ELSE '{}'::jsonb END) AS k(name)
+            WHERE e.request_id = \(requestID) AND e.version > \(version) AND e.kind = 'updated'
+            GROUP BY k.name ORDER BY min(e.id), k.name
+            """, logger: logger)
+        var names: [String] = []
+        for try await name in rows.decode(String.self) { names.append(name) }
+        return names
+    }
+
+    private static func decode(_ rows: PostgresRowSequence) async throws -> [EventRecord] {
         var events: [EventRecord] = []
         for try await (id, rid, version, kind, actor, actorID, at, data) in rows.decode(
             (Int64, UUID, Int, String, String, String?, Date, String).self)
@@ -34,6 +71,20 @@ public enum EventStore {
                     actorKind: ActorKind(rawValue: actor) ?? .system, actorID: actorID, occurredAt: at,
                     data: try JSONText.decode(data)))
         }
+        return events
+    }
+
+    /// Events after `afterID`, oldest first; the next cursor is set when more follow.
+    public static func list(
+        requestID: UUID, afterID: Int64, limit: Int, on client: PostgresClient,
+        logger: Logger
+    ) async throws -> (events: [EventRecord], next: Int64?) {
+        let rows = try await client.query(
+            """
+            SELECT id, request_id, version, kind, actor_kind, actor_id, occurred_at, data::text
+            FROM request_events WHERE request_id = \(requestID) AND id > \(afterID) ORDER BY id LIMIT \(limit + 1)
+            """, logger: logger)
+        let events = try await decode(rows)
         let next = events.count > limit ? events[limit - 1].id : nil
         return (Array(events.prefix(limit)), next)
     }

@@ -72,15 +72,22 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Refuses a cross-site form post: a browser names the page a POST came from in `Origin`, which
-/// must be this site (the request's own `Host`). Without `Origin` (not a browser) the forms' CSRF
+/// Refuses a cross-site form post: a browser names the page a POST came from in `Origin`, whose
+/// scheme, host and port must be those of Callboard's public address (`CALLBOARD_BASE_URL`), not
+/// the request's `Host`, which a proxy in front may rewrite. `Origin: null` (a sandboxed or
+/// privacy-redirected page) is refused too. Without `Origin` (not a browser) the forms' CSRF
 /// tokens still apply. Guards the sign-in exchange too, which has no token of its own yet.
 struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The public address's origin; nil (an unparsable address) refuses every post that names an origin.
+    let allowed: WebOrigin?
+
+    init(baseURL: String) {
+        allowed = WebOrigin(baseURL)
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.method == .post, let origin = request.headers[.origin] {
-            let host = request.head.authority ?? ""
-            let originHost = origin.split(separator: "://", maxSplits: 1).last.map(String.init) ?? ""
-            guard origin != "null", !host.isEmpty, originHost.lowercased() == host.lowercased() else {
+            guard let allowed, WebOrigin(origin) == allowed else {
                 var headers = HTTPFields()
                 headers[.contentType] = "text/plain; charset=utf-8"
                 return Response(
@@ -88,6 +95,23 @@ struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         }
         return try await next(request, context)
+    }
+}
+
+/// The scheme, host and port of an http(s) address (RFC 6454), the port made explicit.
+struct WebOrigin: Equatable {
+    var scheme: String
+    var host: String
+    var port: Int
+
+    /// nil unless `text` is an http or https address with a host (`null` is not).
+    init?(_ text: String) {
+        guard let c = URLComponents(string: text), let scheme = c.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = c.host?.lowercased(), !host.isEmpty
+        else { return nil }
+        self.scheme = scheme
+        self.host = host
+        port = c.port ?? (scheme == "https" ? 443 : 80)
     }
 }
 

@@ -81,7 +81,9 @@ struct StaffPages {
         r.on(.get, "/staff/requests/:id") { request, context in
             try await signedIn(request) { who, csrf in
                 guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { return notFound() }
-                return try await requestPage(id, who, csrf, errors: [], notice: request.uri.queryParameters.get("notice"))
+                let q = request.uri.queryParameters
+                return try await requestPage(
+                    id, who, csrf, errors: [], notice: q.get("notice"), before: q.get("before").flatMap { Int64($0) })
             }
         }
         r.on(.post, "/staff/requests/:id/transitions/:name") { request, context in
@@ -227,8 +229,12 @@ struct StaffPages {
 
     // MARK: - Request page
 
+    /// Timeline entries a request page shows; "Show older events" pages back through the rest.
+    static let timelinePageSize = 50
+
+    /// `before`: show the events before this one (the "Show older events" cursor); nil, the newest.
     private func requestPage(
-        _ id: UUID, _ who: Principal, _ csrf: String, errors: [String], notice: String?,
+        _ id: UUID, _ who: Principal, _ csrf: String, errors: [String], notice: String?, before: Int64? = nil,
         status: HTTPResponse.Status = .ok
     ) async throws -> Response {
         let r = try await requests.get(id, by: who)
@@ -281,7 +287,12 @@ struct StaffPages {
             ]
         }
         context["can_comment"] = Permissions.allows(who.actor, .comment)
-        context["timeline"] = try await newestEvents(r.id, who).map(Self.timelineEntry)
+        // One page of the history, newest first: never the whole of it.
+        let timeline = try await requests.newestEvents(of: r, beforeID: before, limit: Self.timelinePageSize, by: who)
+        context["timeline"] = timeline.events.map(Self.timelineEntry)
+        let path = "/staff/requests/\(r.id.uuidString.lowercased())"
+        if let older = timeline.older { context["older"] = "\(path)?before=\(older)" }
+        if before != nil { context["newest"] = path }
         // Only notices this page itself sends are shown.
         if let n = notice {
             if n == "comment" {
@@ -295,19 +306,6 @@ struct StaffPages {
             context["errors"] = errors.map { ["field": "main-content", "message": $0] }
         }
         return pages.page("staff_request", context, status: status)
-    }
-
-    /// The history, newest first (at most the newest 500).
-    private func newestEvents(_ id: UUID, _ who: Principal) async throws -> [EventRecord] {
-        var all: [EventRecord] = []
-        var after: Int64 = 0
-        while true {
-            let page = try await requests.events(id, afterID: after, limit: 200, by: who)
-            all += page.events
-            if all.count > 500 { all.removeFirst(all.count - 500) }
-            guard let next = page.next else { return all.reversed() }
-            after = next
-        }
     }
 
     static func timelineEntry(_ e: EventRecord) -> [String: String] {

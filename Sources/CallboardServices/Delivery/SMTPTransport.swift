@@ -121,6 +121,7 @@ public final class SMTPTransport: EmailTransport, Sendable {
         let host = s.host
         // The reply stream exists before the connection does, so the greeting cannot be missed.
         let (replies, continuation) = AsyncThrowingStream<SMTPReply, any Error>.makeStream()
+        let decoder = SMTPReplyDecoder(continuation)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(s.timeout)
             .channelInitializer { channel in
@@ -129,11 +130,11 @@ public final class SMTPTransport: EmailTransport, Sendable {
                         try channel.pipeline.syncOperations.addHandler(
                             NIOSSLClientHandler(context: tls, serverHostname: host.isIPAddress ? nil : host))
                     }
-                    try channel.pipeline.syncOperations.addHandler(SMTPReplyDecoder(continuation))
+                    try channel.pipeline.syncOperations.addHandler(decoder)
                 }
             }
         let channel = try await bootstrap.connect(host: s.host, port: s.port).get()
-        let conn = SMTPConnection(channel: channel, replies: replies)
+        let conn = SMTPConnection(channel: channel, replies: replies, decoder: decoder)
         do {
             try await conn.expect(conn.readReply(timeout: s.timeout), 220, stage: "greeting")
             var ehlo = try await conn.command("EHLO \(s.heloName)", timeout: s.timeout)
@@ -222,6 +223,10 @@ struct SMTPFailure: Error {
         self.message = message
     }
 
+    /// More than the 220 reply to STARTTLS arrived before TLS began.
+    static let plaintextAfterSTARTTLS = SMTPFailure(
+        stage: "STARTTLS", message: "the server sent more than its 220 reply before TLS began (a reply injected in plaintext?): refused")
+
     var deliveryError: DeliveryError {
         let text = "\(stage): " + (reply.map { "\($0.code) \($0.text)" } ?? message ?? "connection lost")
         if let code = reply?.code, (500..<600).contains(code) { return .permanent(text, badAddress: badAddress) }
@@ -234,10 +239,12 @@ final class SMTPConnection: Sendable {
     let channel: any Channel
     private let replies: AsyncThrowingStream<SMTPReply, any Error>
     private let iterator: IteratorBox
+    private let decoder: SMTPReplyDecoder
 
-    init(channel: any Channel, replies: AsyncThrowingStream<SMTPReply, any Error>) {
+    init(channel: any Channel, replies: AsyncThrowingStream<SMTPReply, any Error>, decoder: SMTPReplyDecoder) {
         self.channel = channel
         self.replies = replies
+        self.decoder = decoder
         iterator = IteratorBox(replies.makeAsyncIterator())
     }
 
@@ -245,24 +252,35 @@ final class SMTPConnection: Sendable {
         var buffer = channel.allocator.buffer(capacity: line.utf8.count + 2)
         buffer.writeString(line)
         buffer.writeString("\r\n")
-        do {
-            try await channel.writeAndFlush(buffer).get()
-        } catch {
-            throw SMTPFailure(stage: secret ? "AUTH" : String(line.prefix(10)), message: "write failed: \(error)")
+        let stage = secret ? "AUTH" : String(line.prefix(10))
+        // A write waits in the TLS handler until the handshake ends, so the timeout covers it too.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(buffer, promise: written)
+        let iterator = self.iterator
+        return try await bounded(timeout) {
+            do { try await written.futureResult.get() } catch { throw SMTPFailure(stage: stage, message: "write failed: \(error)") }
+            return try await iterator.next()
         }
-        return try await readReply(timeout: timeout)
     }
 
     func readReply(timeout: TimeAmount) async throws -> SMTPReply {
         let iterator = self.iterator
+        return try await bounded(timeout) { try await iterator.next() }
+    }
+
+    /// Runs `body` for at most `timeout`. Past it the connection is closed, which also ends a write
+    /// still waiting (a future's wait cannot be cancelled otherwise).
+    private func bounded(_ timeout: TimeAmount, _ body: @escaping @Sendable () async throws -> SMTPReply?) async throws -> SMTPReply {
+        let channel = self.channel
         return try await withThrowingTaskGroup(of: SMTPReply?.self) { group in
-            group.addTask { try await iterator.next() }
+            group.addTask(operation: body)
             group.addTask {
                 try await Task.sleep(nanoseconds: UInt64(timeout.nanoseconds))
                 return nil
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let reply = first else {
+                channel.close(promise: nil)
                 throw SMTPFailure(stage: "reply", message: "no reply within \(timeout.nanoseconds / 1_000_000_000) s")
             }
             return reply
@@ -273,9 +291,20 @@ final class SMTPConnection: Sendable {
         guard reply.code == code else { throw SMTPFailure(stage: stage, reply: reply) }
     }
 
+    /// Adds TLS once the 220 reply to STARTTLS has been read. Anything else already received came in
+    /// plaintext, where anyone on the path could have written it (a reply injected after the 220 would
+    /// otherwise be taken as the server's first reply over TLS): the upgrade is refused. The check and
+    /// the upgrade run in one event-loop turn, so nothing can arrive between them; whatever arrives
+    /// later goes through TLS and fails its handshake.
     func startTLS(context: NIOSSLContext, serverHostname: String?) async throws {
-        let handler = try NIOSSLClientHandler(context: context, serverHostname: serverHostname)
-        try await channel.pipeline.addHandler(handler, position: .first).get()
+        let decoder = self.decoder
+        let consumed = iterator.consumed
+        let channel = self.channel
+        try await channel.eventLoop.submit {
+            guard decoder.yielded == consumed, !decoder.hasPartialInput else { throw SMTPFailure.plaintextAfterSTARTTLS }
+            try channel.pipeline.syncOperations.addHandler(
+                try NIOSSLClientHandler(context: context, serverHostname: serverHostname), position: .first)
+        }.get()
     }
 
     func close() {
@@ -286,11 +315,14 @@ final class SMTPConnection: Sendable {
 /// The stream iterator, shared by the connection's sequential readers.
 private final class IteratorBox: @unchecked Sendable {
     private var iterator: AsyncThrowingStream<SMTPReply, any Error>.AsyncIterator
+    /// Replies read so far (compared with the decoder's count before STARTTLS).
+    private(set) var consumed = 0
     init(_ i: AsyncThrowingStream<SMTPReply, any Error>.AsyncIterator) { iterator = i }
     func next() async throws -> SMTPReply? {
         guard let r = try await iterator.next() else {
             throw SMTPFailure(stage: "reply", message: "connection closed by the server")
         }
+        consumed += 1
         return r
     }
 }
@@ -302,6 +334,13 @@ final class SMTPReplyDecoder: ChannelInboundHandler, @unchecked Sendable {
     init(_ continuation: AsyncThrowingStream<SMTPReply, any Error>.Continuation) { self.continuation = continuation }
     private var pending = ""
     private var lines: [String] = []
+    /// Replies passed on so far (read on the event loop).
+    private(set) var yielded = 0
+    /// A line that is no reply was skipped since the last reply.
+    private var skippedSinceReply = false
+    /// Input not (yet) passed on as a reply: part of a line or of a multi-line reply, or a line that
+    /// is no reply, received since the last reply (read on the event loop).
+    var hasPartialInput: Bool { !pending.isEmpty || !lines.isEmpty || skippedSinceReply }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
@@ -309,11 +348,16 @@ final class SMTPReplyDecoder: ChannelInboundHandler, @unchecked Sendable {
         while let range = pending.range(of: "\r\n") {
             let line = String(pending[..<range.lowerBound])
             pending.removeSubrange(..<range.upperBound)
-            guard line.count >= 3, let code = Int(line.prefix(3)) else { continue }
+            guard line.count >= 3, let code = Int(line.prefix(3)) else {
+                skippedSinceReply = true
+                continue
+            }
             let more = line.count > 3 && line[line.index(line.startIndex, offsetBy: 3)] == "-"
             lines.append(line.count > 4 ? String(line.dropFirst(4)) : "")
             if !more {
                 continuation.yield(SMTPReply(code: code, lines: lines))
+                yielded += 1
+                skippedSinceReply = false
                 lines = []
             }
         }

@@ -46,7 +46,9 @@ extension Settings {
         // Links and promises
         .setting(
             "CALLBOARD_BASE_URL", \.baseURL, .httpURL,
-            help: "public address used in emailed links; when https, the staff session cookie is `Secure`"),
+            help:
+                "public address used in emailed links; the pages take form posts only from its origin (scheme, host and port); "
+                + "when https, the staff session cookie is `Secure`"),
         .setting(
             "CALLBOARD_SIGN_OFF_LINK_WORKING_DAYS", \.signOffLinkWorkingDays, .int(atLeast: 1),
             help: "emailed sign-off links work to the end of this many working days"),
