@@ -17,7 +17,7 @@ public struct CSVInvalid: Error, Sendable, Equatable {
 
 /// A spreadsheet upload for one period of a data set (DESIGN §4): RFC 4180 CSV in UTF-8 whose
 /// header names `_timestamp` and every field of the data set; each row's `_timestamp` a date in the
-/// period, each field a number. Every problem is reported, each with its line; a file with any
+/// period, each field a finite number. Every problem is reported, each with its line; a file with any
 /// problem is refused whole.
 public enum CSVUpload {
     public static let timestampColumn = "_timestamp"
@@ -87,7 +87,12 @@ public enum CSVUpload {
                 let v = row.values[i].trimmingCharacters(in: .whitespaces)
                 if v.isEmpty {
                     problems.append(CSVProblem(line: row.line, message: "Line \(row.line): \(name) is empty"))
-                } else if Double(v) == nil || !v.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" || $0 == "e" || $0 == "E" }) {
+                } else if let d = Double(v), v.allSatisfy({ $0.isASCII && ($0.isNumber || "+-.eE".contains($0)) }) {
+                    if !d.isFinite {
+                        problems.append(
+                            CSVProblem(line: row.line, message: "Line \(row.line): \(name) \"\(v)\" is too large: it must be a finite number"))
+                    }
+                } else {
                     problems.append(CSVProblem(line: row.line, message: "Line \(row.line): \(name) \"\(v)\" must be a number"))
                 }
             }

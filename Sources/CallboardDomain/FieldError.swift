@@ -62,7 +62,10 @@ public struct ObjectReader {
     public mutating func has(_ key: String) -> Bool { object[key] != nil }
 
     /// A string, trimmed; records "is required" when absent or blank and `required` is set.
-    public mutating func string(_ key: String, required: Bool, maxLength: Int = 200) -> String? {
+    /// A `singleLine` value (a name) refuses line breaks, tabs and other control characters; any
+    /// other (a description) may keep line breaks but no other control character
+    /// (`FieldRules.controlCharacterProblem`). Whitespace at either end is trimmed before the check.
+    public mutating func string(_ key: String, required: Bool, maxLength: Int = 200, singleLine: Bool = false) -> String? {
         guard let value = raw(key), value != .null else {
             if required { errors.add(path(key), "is required") }
             return nil
@@ -82,6 +85,10 @@ public struct ObjectReader {
         }
         if trimmed.count > maxLength {
             errors.add(path(key), "must be at most \(maxLength) characters")
+            return nil
+        }
+        if let p = FieldRules.controlCharacterProblem(trimmed, singleLine: singleLine) {
+            errors.add(path(key), p)
             return nil
         }
         return trimmed
@@ -114,7 +121,7 @@ public struct ObjectReader {
     /// One of a fixed set of strings.
     public mutating func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type, required: Bool) -> T?
     where T.RawValue == String {
-        guard let s = string(key, required: required, maxLength: 100) else { return nil }
+        guard let s = string(key, required: required, maxLength: 100, singleLine: true) else { return nil }
         guard let v = T(rawValue: s) else {
             let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
             errors.add(path(key), "must be one of: \(allowed)")

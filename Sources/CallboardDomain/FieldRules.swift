@@ -39,6 +39,26 @@ public enum FieldRules {
         return nil
     }
 
+    /// Control characters in text: a single-line value (a name, a department) refuses line breaks
+    /// (CR, LF, NEL, U+2028, U+2029), tabs and every other control character; a multi-line value (a
+    /// description, a reason) may keep CR and LF but no other control character, tab included.
+    public static func controlCharacterProblem(_ s: String, singleLine: Bool) -> String? {
+        var lineBreak = false
+        for c in s.unicodeScalars {
+            switch c {
+            case "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}":
+                if singleLine { lineBreak = true } else if c == "\u{85}" { return controlMessage }
+            case "\u{0}"..."\u{1F}", "\u{7F}"..."\u{9F}":
+                return controlMessage
+            default:
+                continue
+            }
+        }
+        return lineBreak ? "must be on one line, without line breaks" : nil
+    }
+
+    static let controlMessage = "must not contain tabs or other control characters"
+
     /// An absolute https URL with a host; service URLs must be https.
     public static func httpsURLProblem(_ s: String) -> String? {
         if s.count > 2048 { return "must be at most 2048 characters" }
@@ -55,7 +75,7 @@ public enum FieldRules {
 
 extension ObjectReader {
     public mutating func email(_ key: String, required: Bool) -> String? {
-        guard let s = string(key, required: required, maxLength: 254) else { return nil }
+        guard let s = string(key, required: required, maxLength: 254, singleLine: true) else { return nil }
         if let p = FieldRules.emailProblem(s) {
             errors.add(path(key), p)
             return nil
@@ -64,7 +84,7 @@ extension ObjectReader {
     }
 
     public mutating func phone(_ key: String, required: Bool) -> String? {
-        guard let s = string(key, required: required, maxLength: 30) else { return nil }
+        guard let s = string(key, required: required, maxLength: 30, singleLine: true) else { return nil }
         if let p = FieldRules.phoneProblem(s) {
             errors.add(path(key), p)
             return nil
@@ -73,7 +93,7 @@ extension ObjectReader {
     }
 
     public mutating func httpsURL(_ key: String, required: Bool) -> String? {
-        guard let s = string(key, required: required, maxLength: 2048) else { return nil }
+        guard let s = string(key, required: required, maxLength: 2048, singleLine: true) else { return nil }
         if let p = FieldRules.httpsURLProblem(s) {
             errors.add(path(key), p)
             return nil

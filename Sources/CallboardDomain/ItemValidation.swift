@@ -1,6 +1,7 @@
 /// Validates the input for one checklist item: `{"status": "provided", "value": {...}}`,
 /// `{"status": "not_available", "reason": "..."}` or `{"status": "missing"}`.
-/// Every problem is reported, each at its JSON pointer.
+/// Every problem is reported, each at its JSON pointer. Names, references and page paths are single
+/// lines; descriptions, notes and reasons may span lines (neither holds other control characters).
 public enum ItemValidation {
     public static func validate(_ name: ItemName, _ input: JSONValue, at base: String, errors: inout ErrorCollector) -> ChecklistItem? {
         guard var reader = ObjectReader(input, at: base, errors: &errors) else { return nil }
@@ -39,11 +40,11 @@ public enum ItemValidation {
 
         switch name {
         case .contact, .signOffContact:
-            put("name", r.string("name", required: true))
+            put("name", r.string("name", required: true, singleLine: true))
             put("email", r.email("email", required: true))
             put("phone", r.phone("phone", required: true))
         case .service:
-            put("name", r.string("name", required: true, maxLength: 120))
+            put("name", r.string("name", required: true, maxLength: 120, singleLine: true))
             put("description", r.string("description", required: true, maxLength: 2000))
             put("start_page_url", r.httpsURL("start_page_url", required: true))
             put("govuk_start_page_url", r.httpsURL("govuk_start_page_url", required: false))
@@ -82,9 +83,9 @@ public enum ItemValidation {
                     let at = pointer(r.path("goals"), String(i))
                     guard var g = ObjectReader(goal, at: at, errors: &r.errors) else { continue }
                     var go: [String: JSONValue] = [:]
-                    if let n = g.string("name", required: false) { go["name"] = .string(n) }
-                    if let s = g.string("start", required: true, maxLength: 500) { go["start"] = .string(s) }
-                    if let c = g.string("completion", required: true, maxLength: 500) { go["completion"] = .string(c) }
+                    if let n = g.string("name", required: false, singleLine: true) { go["name"] = .string(n) }
+                    if let s = g.string("start", required: true, maxLength: 500, singleLine: true) { go["start"] = .string(s) }
+                    if let c = g.string("completion", required: true, maxLength: 500, singleLine: true) { go["completion"] = .string(c) }
                     r.errors.add(contentsOf: g.finish())
                     validGoals.append(.object(go))
                 }
@@ -92,7 +93,7 @@ public enum ItemValidation {
             }
             if let note = r.string("note", required: provider == .other, maxLength: 1000) { out["note"] = .string(note) }
         case .digitalTakeUp:
-            put("spreadsheet_reference", r.string("spreadsheet_reference", required: true, maxLength: 500))
+            put("spreadsheet_reference", r.string("spreadsheet_reference", required: true, maxLength: 500, singleLine: true))
             if let uploaders = r.array("uploaders", required: true) {
                 if uploaders.isEmpty { r.errors.add(r.path("uploaders"), "must list at least one uploader") }
                 var valid: [JSONValue] = []
@@ -100,7 +101,7 @@ public enum ItemValidation {
                     let at = pointer(r.path("uploaders"), String(i))
                     guard var ur = ObjectReader(u, at: at, errors: &r.errors) else { continue }
                     var uo: [String: JSONValue] = [:]
-                    if let n = ur.string("name", required: true) { uo["name"] = .string(n) }
+                    if let n = ur.string("name", required: true, singleLine: true) { uo["name"] = .string(n) }
                     if let e = ur.email("email", required: true) { uo["email"] = .string(e) }
                     r.errors.add(contentsOf: ur.finish())
                     valid.append(.object(uo))

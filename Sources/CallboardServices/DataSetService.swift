@@ -98,7 +98,7 @@ public struct DataSetService: Sendable {
         var period = record.schedule.currentPeriod(on: today)
         var note = ""
         if let body, body != .null, var r = ObjectReader(body, at: "", errors: &errors) {
-            if let s = r.string("period_start", required: false, maxLength: 10) {
+            if let s = r.string("period_start", required: false, maxLength: 10, singleLine: true) {
                 if let d = CivilDate(iso: s) {
                     let p = Period.containing(d, cadence: record.schedule.cadence)
                     if p.start != d {
@@ -188,7 +188,7 @@ public struct DataSetService: Sendable {
             var errors = ErrorCollector()
             var input = Input()
             guard var r = ObjectReader(body, at: "", errors: &errors) else { throw .validation(errors.errors) }
-            input.name = r.string("name", required: creating || r.has("name"), maxLength: 200)
+            input.name = r.string("name", required: creating || r.has("name"), maxLength: 200, singleLine: true)
             input.cadence = r.choice("cadence", Cadence.self, required: creating || r.has("cadence"))
             if let raw = r.raw("due_working_days_after_period"), raw != .null {
                 if case .number(let n) = raw, n == n.rounded(), (0...60).contains(n) {
@@ -202,7 +202,7 @@ public struct DataSetService: Sendable {
                 var out: [Uploader] = []
                 for (i, u) in list.enumerated() {
                     guard var ur = ObjectReader(u, at: "/uploaders/\(i)", errors: &r.errors) else { continue }
-                    let name = ur.string("name", required: true)
+                    let name = ur.string("name", required: true, singleLine: true)
                     let email = ur.email("email", required: true)
                     r.errors.add(contentsOf: ur.finish())
                     if let name, let email { out.append(Uploader(name: name, email: email)) }

@@ -18,7 +18,7 @@ struct RequestInput {
         guard var r = ObjectReader(body, at: "", errors: &errors) else { throw .validation(errors.errors) }
         // On PATCH a field that is present must have a value: blank is an error, not "unchanged".
         input.kind = r.choice("kind", RequestKind.self, required: creating || r.has("kind"))
-        input.department = r.string("department", required: creating || r.has("department"), maxLength: 200)
+        input.department = r.string("department", required: creating || r.has("department"), maxLength: 200, singleLine: true)
         input.division = r.choice("division", Division.self, required: r.has("division"))
         if r.has("assignee") {
             if r.raw("assignee") == .null {

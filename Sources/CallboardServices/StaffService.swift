@@ -29,7 +29,7 @@ public struct StaffService: Sendable {
         var role: StaffRole?
         if var r = ObjectReader(body, at: "", errors: &errors) {
             email = r.email("email", required: true)
-            name = r.string("name", required: false)
+            name = r.string("name", required: false, singleLine: true)
             role = r.choice("role", StaffRole.self, required: true)
             errors.add(contentsOf: r.finish())
         }
@@ -69,8 +69,8 @@ public struct StaffService: Sendable {
         var expires: Date?
         if var r = ObjectReader(body, at: "", errors: &errors) {
             email = r.email("email", required: true)
-            name = r.string("name", required: false)
-            if let s = r.string("expires_at", required: false, maxLength: 40) {
+            name = r.string("name", required: false, singleLine: true)
+            if let s = r.string("expires_at", required: false, maxLength: 40, singleLine: true) {
                 if let d = Timestamp.parse(s) {
                     if d <= time.now() { r.errors.add("/expires_at", "must be in the future") } else { expires = d }
                 } else {

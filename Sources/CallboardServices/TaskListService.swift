@@ -59,14 +59,26 @@ public struct TaskListService: Sendable {
         }
     }
 
-    /// "Save and come back later": the item's answers as typed, unchecked, until it is saved.
+    /// "Save and come back later": the item's answers as typed (form field id → text; the page
+    /// passes only its form's own fields), unchecked until it is saved, except that no answer may
+    /// hold a NUL character or run past 5000 characters.
     public func saveDraft(token: String, csrf: String, item: ItemName, answers: [String: String]) async throws {
         guard case .open(let link, let r) = try await view(token: token) else { throw LinkRefusal.unknownLink }
         try PageLinks.requireCSRF(csrf, of: link)
-        let kept = answers.filter { $0.key != "csrf" && $0.key != "action" && !$0.value.isEmpty }
-        if let long = kept.first(where: { $0.value.count > 5000 }) {
-            throw Failure.invalid([FieldError(pointer: "/items/\(item.rawValue)/value/\(long.key)", message: "must be at most 5000 characters")])
+        let kept = answers.filter {
+            $0.key != "csrf" && $0.key != "action" && !$0.key.unicodeScalars.contains("\u{0}") && !$0.value.isEmpty
         }
+        var errors = ErrorCollector()
+        for (key, value) in kept.sorted(by: { $0.key < $1.key }) {
+            // Where the item's own validation would point: the reason and the yes/no choice sit outside `value`.
+            let at = key == "reason" || key == "availability" ? "/items/\(item.rawValue)/reason" : "/items/\(item.rawValue)/value/\(key)"
+            if value.unicodeScalars.contains("\u{0}") {
+                errors.add(at, "must not contain the NUL character")
+            } else if value.count > 5000 {
+                errors.add(at, "must be at most 5000 characters")
+            }
+        }
+        if !errors.isEmpty { throw Failure.invalid(errors.errors) }
         try await DraftStore.save(requestID: r.id, item: item, answers: kept, at: time.now(), on: db, logger: logger)
     }
 

@@ -49,12 +49,24 @@ public struct ListCursor: Sendable, Equatable {
         while b64.count % 4 != 0 { b64 += "=" }
         guard let data = Data(base64Encoded: b64), let s = String(data: data, encoding: .utf8) else { return nil }
         let parts = s.split(separator: "|")
-        guard parts.count == 2 || parts.count == 3, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
+        guard parts.count == 2 || parts.count == 3, let micros = Int64(parts[0]), Self.instants.contains(micros),
+            let id = UUID(uuidString: String(parts[1]))
+        else { return nil }
         self.init(createdMicros: micros, id: id)
         if parts.count == 3 {
-            if parts[2] == "-" { dueMicros = .some(nil) } else if let d = Int64(parts[2]) { dueMicros = .some(d) } else { return nil }
+            if parts[2] == "-" {
+                dueMicros = .some(nil)
+            } else if let d = Int64(parts[2]), Self.instants.contains(d) {
+                dueMicros = .some(d)
+            } else {
+                return nil
+            }
         }
     }
+
+    /// The instants a cursor may hold, in microseconds since 1970: 0001-01-01 to 9999-12-31 (any
+    /// more and PostgreSQL's `'epoch' + n * interval '1 microsecond'` is out of range).
+    static let instants: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
 }
 
 /// How the request list is ordered.

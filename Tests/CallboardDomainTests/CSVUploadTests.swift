@@ -91,6 +91,24 @@ import Testing
                     ])))
     }
 
+    /// Numbers must be finite: an overflowing exponent, infinity and NaN are refused with their line.
+    @Test func numbersMustBeFinite() {
+        let csv =
+            "_timestamp,visits,completions\n2026-11-02,1e999,-1E999\n2026-11-03,inf,nan\n2026-11-04,Infinity,-infinity\n2026-11-05,1e308,-1e-999\n"
+        #expect(
+            check(csv)
+                == .failure(
+                    CSVInvalid(problems: [
+                        CSVProblem(line: 2, message: "Line 2: visits \"1e999\" is too large: it must be a finite number"),
+                        CSVProblem(line: 2, message: "Line 2: completions \"-1E999\" is too large: it must be a finite number"),
+                        CSVProblem(line: 3, message: "Line 3: visits \"inf\" must be a number"),
+                        CSVProblem(line: 3, message: "Line 3: completions \"nan\" must be a number"),
+                        CSVProblem(line: 4, message: "Line 4: visits \"Infinity\" must be a number"),
+                        CSVProblem(line: 4, message: "Line 4: completions \"-infinity\" must be a number"),
+                    ])))
+        #expect(check("_timestamp,visits,completions\n2026-11-05,1e308,-1e-999\n") == .success(1))
+    }
+
     @Test func nulCharactersAndRunawayFilesAreCutShort() {
         #expect(
             check("_timestamp,visits,completions\n2026-11-02,1,2\u{0}\n")

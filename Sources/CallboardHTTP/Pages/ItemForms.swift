@@ -16,10 +16,91 @@ enum ItemForms {
         var optional = false
     }
 
-    /// Lists (goals, uploaders) get this many rows of fields; no JavaScript adds more.
+    /// Lists (goals, uploaders) show every stored row and a blank one after them, and never fewer
+    /// than this many rows: no JavaScript adds more, and a row the form does not show would be lost
+    /// when the form is saved.
     static let slots = 3
 
-    static func fields(_ item: ItemName) -> [Field] {
+    /// A list of an item's value: its form rows are `<prefix>_<n>_<key>`, n from 1.
+    struct RowList {
+        var prefix: String
+        var key: String
+        var fields: [String]
+    }
+
+    static func list(_ item: ItemName) -> RowList? {
+        switch item {
+        case .completionRate: return RowList(prefix: "goal", key: "goals", fields: ["name", "start", "completion"])
+        case .digitalTakeUp: return RowList(prefix: "uploader", key: "uploaders", fields: ["name", "email"])
+        default: return nil
+        }
+    }
+
+    /// The row number and key of a list's form field id (`uploader_4_email` → (4, "email")).
+    static func rowField(_ id: String, _ item: ItemName) -> (row: Int, key: String)? {
+        guard let list = list(item), id.hasPrefix(list.prefix + "_") else { return nil }
+        let rest = id.dropFirst(list.prefix.count + 1)
+        guard let underscore = rest.firstIndex(of: "_") else { return nil }
+        let digits = rest[..<underscore]
+        let key = String(rest[rest.index(after: underscore)...])
+        guard let first = digits.first, first != "0", digits.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(digits),
+            list.fields.contains(key)
+        else { return nil }
+        return (n, key)
+    }
+
+    /// The fields of row `n` of an item's list.
+    static func rowFields(_ item: ItemName, _ n: Int) -> [Field] {
+        switch item {
+        case .completionRate:
+            return [
+                Field(id: "goal_\(n)_name", label: "Goal \(n): name", optional: true),
+                Field(id: "goal_\(n)_start", label: "Goal \(n): first page", optional: true),
+                Field(id: "goal_\(n)_completion", label: "Goal \(n): completion page", optional: true),
+            ]
+        case .digitalTakeUp:
+            return [
+                Field(id: "uploader_\(n)_name", label: "Uploader \(n): name", optional: n > 1),
+                Field(id: "uploader_\(n)_email", label: "Uploader \(n): email address", kind: .email, optional: n > 1),
+            ]
+        default: return []
+        }
+    }
+
+    /// How many list rows to show for `values` (normalised): every filled row and a blank one, at least `slots`.
+    static func rowCount(_ item: ItemName, _ values: [String: String]) -> Int {
+        guard list(item) != nil else { return 0 }
+        let filled = values.compactMap { $0.value.isEmpty ? nil : rowField($0.key, item)?.row }.max() ?? 0
+        return max(slots, filled + 1)
+    }
+
+    /// The form's own fields of a submitted (or drafted) form, everything else dropped, with the
+    /// list rows that hold anything renumbered from 1 in order (blank rows dropped), so that row n
+    /// is the list's (n-1)th entry and an error about it lands on it.
+    static func normalised(_ item: ItemName, _ form: [String: String]) -> [String: String] {
+        var own = Set(fields(item, rows: 0).map(\.id))
+        if item.mayBeUnavailable { own.formUnion(["availability", "reason"]) }
+        var out: [String: String] = [:]
+        var rows: [Int: [String: String]] = [:]
+        for (key, value) in form {
+            if own.contains(key) {
+                out[key] = value
+            } else if let (n, k) = rowField(key, item) {
+                rows[n, default: [:]][k] = value
+            }
+        }
+        if let list = list(item) {
+            let filled = rows.keys.sorted().filter { n in rows[n]!.values.contains { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty } }
+            for (i, n) in filled.enumerated() {
+                for (k, v) in rows[n]! { out["\(list.prefix)_\(i + 1)_\(k)"] = v }
+            }
+        }
+        return out
+    }
+
+    /// The item's fields, with `rows` rows of its list (goals, uploaders) if it has one.
+    static func fields(_ item: ItemName, rows: Int = slots) -> [Field] {
+        let listRows = (0..<rows).flatMap { rowFields(item, $0 + 1) }
         switch item {
         case .contact, .signOffContact:
             return [
@@ -47,29 +128,16 @@ enum ItemForms {
                 Field(id: "other_method", label: "How else you measure satisfaction", kind: .textarea, optional: true),
             ]
         case .completionRate:
-            var f = [
+            return [
                 Field(
                     id: "analytics_provider", label: "Analytics provider",
                     kind: .select(AnalyticsProvider.allCases.map { ($0.rawValue, providerName($0)) })),
                 Field(id: "read_access_granted", label: "We have given the Performance Platform read access", kind: .checkbox, optional: true),
-            ]
-            for n in 1...slots {
-                f += [
-                    Field(id: "goal_\(n)_name", label: "Goal \(n): name", optional: true),
-                    Field(id: "goal_\(n)_start", label: "Goal \(n): first page", optional: true),
-                    Field(id: "goal_\(n)_completion", label: "Goal \(n): completion page", optional: true),
-                ]
-            }
-            return f + [Field(id: "note", label: "Notes", hint: "Required for another provider", kind: .textarea, optional: true)]
+            ] + listRows + [Field(id: "note", label: "Notes", hint: "Required for another provider", kind: .textarea, optional: true)]
         case .digitalTakeUp:
-            var f = [Field(id: "spreadsheet_reference", label: "Spreadsheet name or reference")]
-            for n in 1...slots {
-                f += [
-                    Field(id: "uploader_\(n)_name", label: "Uploader \(n): name", optional: n > 1),
-                    Field(id: "uploader_\(n)_email", label: "Uploader \(n): email address", kind: .email, optional: n > 1),
-                ]
-            }
-            return f + [Field(id: "prefers_api", label: "We would rather send the data through an API", kind: .checkbox, optional: true)]
+            return [Field(id: "spreadsheet_reference", label: "Spreadsheet name or reference")] + listRows + [
+                Field(id: "prefers_api", label: "We would rather send the data through an API", kind: .checkbox, optional: true)
+            ]
         case .serviceAvailability:
             return [Field(id: "health_check_url", label: "Health check address", kind: .url)]
         }
@@ -84,8 +152,10 @@ enum ItemForms {
         }
     }
 
-    /// The item's JSON from the submitted form: "not available" with its reason, or the value.
-    static func json(_ item: ItemName, form: [String: String]) -> JSONValue {
+    /// The item's JSON from the submitted form: "not available" with its reason, or the value with
+    /// every row of its list the form held.
+    static func json(_ item: ItemName, form submitted: [String: String]) -> JSONValue {
+        let form = normalised(item, submitted)
         if item.mayBeUnavailable, form["availability"] == "not_available" {
             return .object(["status": .string("not_available"), "reason": .string(form["reason"] ?? "")])
         }
@@ -95,9 +165,9 @@ enum ItemForms {
         }
         var value: [String: JSONValue] = [:]
         func rows(_ prefix: String, _ keys: [String]) -> [JSONValue] {
-            (1...slots).compactMap { n in
+            (0..<rowCount(item, form)).compactMap { i in
                 var o: [String: JSONValue] = [:]
-                for k in keys { if let v = text("\(prefix)_\(n)_\(k)") { o[k] = .string(v) } }
+                for k in keys { if let v = text("\(prefix)_\(i + 1)_\(k)") { o[k] = .string(v) } }
                 return o.isEmpty ? nil : .object(o)
             }
         }
@@ -130,10 +200,10 @@ enum ItemForms {
             switch x {
             case .string(let s): out[k] = s
             case .bool(let b): if b { out[k] = "yes" }
-            case .array(let list):
-                let prefix = k == "goals" ? "goal" : "uploader"
-                for (i, row) in list.prefix(slots).enumerated() {
-                    for (rk, rv) in row.objectValue ?? [:] { out["\(prefix)_\(i + 1)_\(rk)"] = rv.stringValue }
+            case .array(let rows):
+                guard let list = list(item), list.key == k else { break }
+                for (i, row) in rows.enumerated() {
+                    for (rk, rv) in row.objectValue ?? [:] { out["\(list.prefix)_\(i + 1)_\(rk)"] = rv.stringValue }
                 }
             default: break
             }
@@ -155,12 +225,13 @@ enum ItemForms {
             let key = parts.count > 2 ? parts[2] : (head == "goals" ? "start" : "name")
             return "\(prefix)_\(n)_\(key)"
         }
-        return fields(item).contains { $0.id == head } ? head : first
+        return fields(item, rows: 0).contains { $0.id == head } || rowField(head, item) != nil ? head : first
     }
 
     static func label(of id: String, item: ItemName) -> String {
         if id == "reason" { return "Reason" }
-        return fields(item).first { $0.id == id }?.label ?? id
+        if let (n, _) = rowField(id, item) { return rowFields(item, n).first { $0.id == id }?.label ?? id }
+        return fields(item, rows: 0).first { $0.id == id }?.label ?? id
     }
 
     /// A message for the error summary: "Enter …" for a missing value, else the label and the rule.
