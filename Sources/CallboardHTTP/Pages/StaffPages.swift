@@ -59,9 +59,7 @@ struct StaffPages {
             let token = context.parameters.get("token") ?? ""
             guard let session = try await signIn.exchange(token) else { return unusable(try await signIn.linkState(token)) }
             var response = pages.redirect("/staff")
-            response.headers[.setCookie] =
-                "\(Self.cookie)=\(session); Path=/; HttpOnly; SameSite=Lax; Max-Age=\(Int(StaffSignInService.sessionLifetime))"
-                + (secureCookies ? "; Secure" : "")
+            response.setCookie(sessionCookie(session, maxAge: Int(StaffSignInService.sessionLifetime)))
             return response
         }
         r.on(.post, "/staff/sign-out") { request, context in
@@ -72,7 +70,7 @@ struct StaffPages {
                 try await signIn.signOut(cookie)
             }
             var response = pages.message("You have signed out", ["Sign in again from the link on the sign-in page."])
-            response.headers[.setCookie] = "\(Self.cookie)=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0" + (secureCookies ? "; Secure" : "")
+            response.setCookie(sessionCookie("", maxAge: 0))
             return response
         }
         r.on(.get, "/staff") { request, _ in
@@ -124,13 +122,12 @@ struct StaffPages {
     // MARK: - Sessions
 
     private func sessionCookie(_ request: Request) -> String? {
-        for header in request.headers[values: .cookie] {
-            for part in header.split(separator: ";") {
-                let kv = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-                if kv.count == 2, kv[0] == Self.cookie { return String(kv[1]) }
-            }
-        }
-        return nil
+        request.cookies[Self.cookie].map(\.value).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The session cookie: HttpOnly, SameSite=Lax, whole site, Secure when the public address is https.
+    private func sessionCookie(_ value: String, maxAge: Int) -> Cookie {
+        Cookie(name: Self.cookie, value: value, maxAge: maxAge, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax)
     }
 
     /// Runs `body` for a signed-in staff member; others are sent to sign in.
