@@ -205,6 +205,10 @@ extension TestApp {
             let board = try await app.call(.get, "/staff?cursor=\(cursor("\(huge)|\(id)|-"))", token: "", headers: [.cookie: "cb_session=\(session)"])
             #expect(board.status == .ok)
             #expect(board.text.contains("Renew your driving licence"))
+            // An assignee with a NUL names nobody: an empty board, not a 500.
+            let nobody = try await app.call(.get, "/staff?assignee=a%00b@x.gov.uk", token: "", headers: [.cookie: "cb_session=\(session)"])
+            #expect(nobody.status == .ok)
+            #expect(!nobody.text.contains("Renew your driving licence"))
         }
     }
 

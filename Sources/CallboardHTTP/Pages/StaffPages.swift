@@ -182,7 +182,10 @@ struct StaffPages {
         if let s = q.get("state").flatMap(RequestState.init(rawValue:)) { filter.states = [s] }
         filter.sla = q.get("sla").flatMap(SLAFilter.init(rawValue:))
         filter.missing = q.get("missing").flatMap(ItemName.init(rawValue:))
-        let assignee = (q.get("assignee") ?? "").trimmingCharacters(in: .whitespaces)
+        // Control characters (a NUL would make PostgreSQL refuse the statement) are dropped: such a
+        // value names nobody, and the board says so by listing nothing, not by failing.
+        let assignee = String(String.UnicodeScalarView((q.get("assignee") ?? "").unicodeScalars.filter { $0.properties.generalCategory != .control }))
+            .trimmingCharacters(in: .whitespaces)
         if assignee == "none" { filter.unassigned = true } else if !assignee.isEmpty { filter.assigneeEmail = assignee }
         let cursor = q.get("cursor").flatMap(ListCursor.init(encoded:))
         let page = try await requests.list(filter, cursor: cursor, limit: 50, by: who)
