@@ -55,7 +55,8 @@ swift format lint --strict --recursive --parallel Sources Tests Package.swift
 echo "== swift build (tests)"
 swift build --build-tests
 echo "== swift test"
-swift test --skip-build
+# The rate-limit flood sends 50,000 random link keys and 50,000 random addresses (about a minute).
+CALLBOARD_RATE_LIMIT_FLOOD=50000 swift test --skip-build
 echo "== API tests (pytest: response schemas, schemathesis)"
 CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/api
 echo "== page tests (pytest + selenium, headless Chromium; screenshots in .local/screenshots)"
@@ -64,3 +65,5 @@ echo "== fault tests (pytest: PostgreSQL restart and outage under load, own clus
 CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/faults
 echo "== deploy files (pytest: compose, Dockerfile, env example, systemd unit, callboard health; no container engine)"
 CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/deploy
+echo "== benchmark smoke (bench/multipart_bench.sh --smoke: 1 MB adversarial bodies against the debug build)"
+bash bench/multipart_bench.sh --smoke
