@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the engine needs to know about a request to decide a transition.
 public struct RequestSnapshot: Sendable, Equatable {
     public var kind: RequestKind
@@ -79,33 +81,132 @@ public enum TransitionRefusal: Error, Sendable, Equatable {
     case guardsUnmet(transition: TransitionName, unmet: [UnmetGuard], allowed: [TransitionName])
 }
 
-/// The decided outcome: what to write, what effects to run.
+/// What the engine needs besides the request to date a transition: the instant it happens, and
+/// the preview promise's length and working-day calendar (the request's division).
+public struct TransitionContext: Sendable {
+    public var now: Date
+    public var calendar: WorkingCalendar
+    public var previewWorkingDays: Int
+    /// The request holds a preview promise (running or met): meeting or clearing it changes it.
+    public var holdsPreviewPromise: Bool
+
+    public init(now: Date, calendar: WorkingCalendar, previewWorkingDays: Int = 5, holdsPreviewPromise: Bool) {
+        self.now = now
+        self.calendar = calendar
+        self.previewWorkingDays = previewWorkingDays
+        self.holdsPreviewPromise = holdsPreviewPromise
+    }
+}
+
+/// What becomes of the request's preview promise.
+public enum PreviewPromiseChange: Sendable, Equatable {
+    /// A new promise, dated from the firing.
+    case start(PreviewSLA)
+    /// The running promise stops without a verdict.
+    case clear
+    /// The promise is met at this instant.
+    case meet(at: Date)
+}
+
+/// The one check of who may fire what: `TransitionEngine.plan` takes a permit, so a request is
+/// planned only for an actor the table allows, and the permission is not asked twice.
+public struct TransitionPermit: Sendable, Equatable {
+    public let transition: TransitionName
+    public let actor: ActorKind
+
+    fileprivate init(transition: TransitionName, actor: ActorKind) {
+        self.transition = transition
+        self.actor = actor
+    }
+}
+
+/// A transition the actor is permitted to fire from a state, with the request conditions still unmet.
+public struct TransitionOption: Sendable, Equatable {
+    public var definition: TransitionDefinition
+    public var unmet: [UnmetGuard]
+
+    public init(definition: TransitionDefinition, unmet: [UnmetGuard]) {
+        self.definition = definition
+        self.unmet = unmet
+    }
+
+    /// Nothing on the request stands in the way (inputs may still be needed).
+    public var ready: Bool { unmet.isEmpty }
+}
+
+/// The decided outcome, complete: the new snapshot and the time-derived fields, the event, the
+/// emails owed, the reminder rules settled and what the actor may fire next. The application
+/// service executes it in one write; nothing in it needs the engine again.
 public struct TransitionPlan: Sendable, Equatable {
     public var definition: TransitionDefinition
+    public var actor: ActorKind
     public var from: RequestState
     public var to: RequestState
     public var arguments: TransitionArguments
-    /// The request after the transition's own field changes (decision, URLs).
+    /// The request after the transition's own field changes (state, decision, URLs).
     public var after: RequestSnapshot
+    /// The instant of the firing: the new version's `updated_at`.
+    public var at: Date
+    /// Set when the state changes.
+    public var stateEnteredAt: Date?
+    /// Set when information is complete.
+    public var infoCompleteAt: Date?
+    /// Set when a product audit completes.
+    public var auditOutcome: AuditOutcome?
+    /// Nil when the promise is untouched.
+    public var previewPromise: PreviewPromiseChange?
+    /// The `transitioned` event's data: transition, from, to and the inputs given.
+    public var event: JSONValue
+    /// The kind of email the transition sends (all its intents share it), for the page links it carries.
+    public var emailKind: EmailKind?
+    /// The emails owed, by audience.
+    public var emails: [EmailIntent]
+    /// The reminder rules whose queued reminders this firing makes out of date.
+    public var settles: [ReminderRule]
+    /// What the actor may fire from the new state, each with the conditions still unmet.
+    public var next: [TransitionOption]
+
+    /// The transitions the actor may fire after this one, judged on the request alone.
+    public var allowedNext: [TransitionName] { next.filter(\.ready).map(\.definition.name) }
 }
 
 public enum TransitionEngine {
-    /// Decides whether `actor` may fire `name` on `request` with `arguments`.
-    public static func plan(
-        _ name: TransitionName, on request: RequestSnapshot, by actor: ActorKind,
-        arguments: TransitionArguments = .init()
-    ) -> Result<TransitionPlan, TransitionRefusal> {
-        let def = Lifecycle.definition(name)
+    /// Whether `actor` may ever fire `name`: the one permission check of a firing.
+    public static func permit(_ name: TransitionName, by actor: ActorKind) -> Result<TransitionPermit, TransitionRefusal> {
         guard Permissions.allows(actor, .fire(name)) else { return .failure(.forbidden(actor: actor, transition: name)) }
-        let allowed = firable(on: request, by: actor).map(\.name)
+        return .success(TransitionPermit(transition: name, actor: actor))
+    }
+
+    /// Checks the permission, then plans (see `plan(_:on:arguments:context:)`).
+    public static func plan(
+        _ name: TransitionName, on request: RequestSnapshot, by actor: ActorKind, arguments: TransitionArguments = .init(),
+        context: TransitionContext
+    ) -> Result<TransitionPlan, TransitionRefusal> {
+        permit(name, by: actor).flatMap { plan($0, on: request, arguments: arguments, context: context) }
+    }
+
+    /// Decides whether the permitted firing may happen on `request` with `arguments`, and if so
+    /// everything it does: the one place a transition's effects are read.
+    public static func plan(
+        _ permit: TransitionPermit, on request: RequestSnapshot, arguments: TransitionArguments = .init(), context: TransitionContext
+    ) -> Result<TransitionPlan, TransitionRefusal> {
+        let name = permit.transition
+        let actor = permit.actor
+        let def = Lifecycle.definition(name)
         guard def.from.contains(request.state) else {
-            return .failure(.illegalFromState(state: request.state, transition: name, allowed: allowed))
+            return .failure(.illegalFromState(state: request.state, transition: name, allowed: firable(on: request, by: actor).map(\.name)))
         }
         let unmet = unmetGuards(def, on: request, by: actor, arguments: arguments, includeInputs: true)
-        guard unmet.isEmpty else { return .failure(.guardsUnmet(transition: name, unmet: unmet, allowed: allowed)) }
+        guard unmet.isEmpty else {
+            return .failure(.guardsUnmet(transition: name, unmet: unmet, allowed: firable(on: request, by: actor).map(\.name)))
+        }
 
+        let now = context.now
         var after = request
         after.state = def.to
+        var infoCompleteAt: Date?
+        var auditOutcome: AuditOutcome?
+        var promise: PreviewPromiseChange?
         for effect in def.effects {
             switch effect {
             case .clearSignOffDecision: after.signOffDecision = nil
@@ -114,12 +215,36 @@ public enum TransitionEngine {
             case .recordChangesRequested: after.signOffDecision = .changesRequested
             case .recordPreviewURL: if let u = arguments.previewURL { after.previewURL = u }
             case .recordLiveURL: if let u = arguments.liveURL { after.liveURL = u }
-            case .recordInfoComplete, .recordAuditOutcome, .notifySignOffOwner, .notifyTeam, .notifyServiceContact,
-                .startPreviewSLA, .clearPreviewSLA, .meetPreviewSLA:
-                break
+            case .recordInfoComplete: infoCompleteAt = now
+            case .recordAuditOutcome: auditOutcome = arguments.outcome
+            case .startPreviewSLA:
+                promise = .start(PreviewSLA.start(at: now, workingDays: context.previewWorkingDays, calendar: context.calendar))
+            case .clearPreviewSLA: if context.holdsPreviewPromise { promise = .clear }
+            case .meetPreviewSLA: if context.holdsPreviewPromise { promise = .meet(at: now) }
+            // Emails are listed from the same effects by `Notifications.intents`.
+            case .notifySignOffOwner, .notifyTeam, .notifyServiceContact: break
             }
         }
-        return .success(TransitionPlan(definition: def, from: request.state, to: def.to, arguments: arguments, after: after))
+
+        var data: [String: JSONValue] = [
+            "transition": .string(name.rawValue), "from": .string(request.state.rawValue), "to": .string(def.to.rawValue),
+        ]
+        if let r = arguments.reason { data["reason"] = .string(r) }
+        if let e = arguments.evidence { data["evidence"] = .string(e) }
+        if let u = arguments.previewURL { data["preview_url"] = .string(u) }
+        if let u = arguments.liveURL { data["live_url"] = .string(u) }
+        if let o = arguments.outcome { data["outcome"] = .string(o.rawValue) }
+
+        let settles = ReminderRules.settled(
+            from: request.state, to: def.to, itemsChanged: false, slaChanged: promise != nil,
+            signOffDecided: request.signOffDecision == nil && after.signOffDecision != nil)
+        return .success(
+            TransitionPlan(
+                definition: def, actor: actor, from: request.state, to: def.to, arguments: arguments, after: after, at: now,
+                stateEnteredAt: request.state != def.to ? now : nil, infoCompleteAt: infoCompleteAt, auditOutcome: auditOutcome,
+                previewPromise: promise, event: .object(data), emailKind: Notifications.kind(for: name),
+                emails: Notifications.intents(for: def), settles: settles,
+                next: nextOptions(on: after, by: actor)))
     }
 
     /// Transitions the actor may fire from the request's state, judged on the request alone
@@ -137,6 +262,11 @@ public enum TransitionEngine {
         Lifecycle.transitions(from: request.state)
             .filter { Permissions.allows(actor, .fire($0.name)) }
             .map { ($0, unmetGuards($0, on: request, by: actor, arguments: .init(), includeInputs: false)) }
+    }
+
+    /// `options` as values: what a request lists as its `transitions` for the actor.
+    public static func nextOptions(on request: RequestSnapshot, by actor: ActorKind) -> [TransitionOption] {
+        options(on: request, by: actor).map { TransitionOption(definition: $0.0, unmet: $0.1) }
     }
 
     /// Guards that depend on what the caller sends, rather than on the request.

@@ -43,7 +43,9 @@ enum JSONOutput {
         ])
     }
 
-    static func request(_ r: RequestRecord, for who: Principal, sla: JSONValue) -> JSONValue {
+    /// `next`: the transitions the caller may fire, when a plan already says (a fired transition's
+    /// response); otherwise the engine is asked.
+    static func request(_ r: RequestRecord, for who: Principal, sla: JSONValue, next: [TransitionOption]? = nil) -> JSONValue {
         var items: [String: JSONValue] = [:]
         for name in ItemName.allCases {
             let item = r.checklist[name]
@@ -54,13 +56,13 @@ enum JSONOutput {
                 "reason": string(item.reason),
             ])
         }
-        let options = TransitionEngine.options(on: r.snapshot, by: who.actor).map { def, unmet in
+        let options = (next ?? TransitionEngine.nextOptions(on: r.snapshot, by: who.actor)).map { option in
             JSONValue.object([
-                "name": .string(def.name.rawValue),
-                "to": .string(def.to.rawValue),
-                "inputs": .array(def.inputs.map { .string($0.rawValue) }),
-                "ready": .bool(unmet.isEmpty),
-                "unmet_guards": .array(unmet.map(guardJSON)),
+                "name": .string(option.definition.name.rawValue),
+                "to": .string(option.definition.to.rawValue),
+                "inputs": .array(option.definition.inputs.map { .string($0.rawValue) }),
+                "ready": .bool(option.ready),
+                "unmet_guards": .array(option.unmet.map(guardJSON)),
             ])
         }
         return .object([

@@ -55,8 +55,8 @@ struct RequestsController {
             let version = try request.expectedVersion()
             let body = try await request.jsonBody(context: context)
             let who = try context.caller()
-            let record = try await requests.transition(id, name, body, expectedVersion: version, by: who)
-            return JSONOutput.response(render(record, for: who), headers: [.eTag: ETag.make(record.version)])
+            let (record, plan) = try await requests.transitionPlanned(id, name, body, expectedVersion: version, by: who)
+            return JSONOutput.response(render(record, for: who, next: plan.next), headers: [.eTag: ETag.make(record.version)])
         }
         r.on(.post, "/requests/:id/comments") { request, context in
             var request = request
@@ -81,8 +81,9 @@ struct RequestsController {
     }
 
     /// A request as its caller sees it: the transitions they may fire and the preview promise as of now.
-    func render(_ record: RequestRecord, for who: Principal) -> JSONValue {
-        JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record)))
+    /// `next`: what a fired transition's plan says the caller may fire now.
+    func render(_ record: RequestRecord, for who: Principal, next: [TransitionOption]? = nil) -> JSONValue {
+        JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record)), next: next)
     }
 
     /// Filters: state (comma-separated), kind, assignee (email or `none`), missing, department, q; limit; cursor.

@@ -89,11 +89,9 @@ public struct EmailOutbox: Sendable {
     /// The emails a fired transition owes, rendered, with dedup keys unique to this firing.
     /// The request store queues them in the statement that writes the transition.
     /// `links` holds the page link for an audience when it has its own (the sign-off owner's).
-    func drafts(
-        for plan: TransitionPlan, record: RequestRecord, arguments: TransitionArguments, links: [Audience: String] = [:],
-        at now: Date
-    ) -> [NewEmail] {
-        Notifications.intents(for: plan.definition).compactMap { intent in
+    func drafts(for plan: TransitionPlan, record: RequestRecord, links: [Audience: String] = [:], at now: Date) -> [NewEmail] {
+        let arguments = plan.arguments
+        return plan.emails.compactMap { intent in
             guard let to = Notifications.recipient(intent.audience, checklist: record.checklist, teamAddress: settings.teamAddress) else {
                 return nil
             }

@@ -153,16 +153,22 @@ public struct RequestService: Sendable {
     public func transition(_ id: UUID, _ name: TransitionName, _ body: JSONValue?, expectedVersion: Int, by who: Principal) async throws
         -> RequestRecord
     {
-        let definition = Lifecycle.definition(name)
-        guard Permissions.allows(who.actor, .fire(name)) else { throw ServiceError.refused(.forbidden(actor: who.actor, transition: name)) }
+        try await transitionPlanned(id, name, body, expectedVersion: expectedVersion, by: who).record
+    }
+
+    /// Fires a transition and returns the request with the plan it executed (the response is built from it).
+    public func transitionPlanned(_ id: UUID, _ name: TransitionName, _ body: JSONValue?, expectedVersion: Int, by who: Principal) async throws
+        -> (record: RequestRecord, plan: TransitionPlan)
+    {
+        let permit = try Self.permit(name, by: who)
         let arguments: TransitionArguments
-        do { arguments = try TransitionArguments.parse(body, for: definition) } catch { throw ServiceError.validation(error.errors) }
+        do { arguments = try TransitionArguments.parse(body, for: Lifecycle.definition(name)) } catch { throw ServiceError.validation(error.errors) }
         // The row is locked before the write: a scheduler batch holding it (queuing a reminder this
         // change may settle) finishes first, so the write's settling sees that reminder.
         return try await db.transaction(logger: logger) { conn in
             var record = try await load(id, expectedVersion: expectedVersion, on: conn)
-            try await fire(name, arguments, on: &record, by: who, conn: conn)
-            return record
+            let plan = try await fire(permit, arguments, on: &record, by: who, conn: conn)
+            return (record, plan)
         }
     }
 
@@ -215,59 +221,59 @@ public struct RequestService: Sendable {
         return .stale(current: current)
     }
 
-    /// Plans with the domain engine, writes the new version (compare-and-set) and records the event.
+    /// The one permission check of a firing (the engine's), before anything is read.
+    private static func permit(_ name: TransitionName, by who: Principal) throws -> TransitionPermit {
+        switch TransitionEngine.permit(name, by: who.actor) {
+        case .success(let p): return p
+        case .failure(let refusal): throw ServiceError.refused(refusal)
+        }
+    }
+
+    /// Plans with the domain engine and executes the plan: the new version (compare-and-set), its
+    /// event, emails, links and settled reminders in one statement.
+    @discardableResult
     private func fire(
-        _ name: TransitionName, _ arguments: TransitionArguments, on record: inout RequestRecord, by who: Principal,
+        _ permit: TransitionPermit, _ arguments: TransitionArguments, on record: inout RequestRecord, by who: Principal,
         conn: PostgresConnection
-    ) async throws {
+    ) async throws -> TransitionPlan {
+        let calendar = sla.calendar(for: record.division)
+        let context = TransitionContext(
+            now: time.now(), calendar: calendar, previewWorkingDays: sla.workingDays, holdsPreviewPromise: record.sla != nil)
         let plan: TransitionPlan
-        switch TransitionEngine.plan(name, on: record.snapshot, by: who.actor, arguments: arguments) {
+        switch TransitionEngine.plan(permit, on: record.snapshot, arguments: arguments, context: context) {
         case .success(let p): plan = p
         case .failure(let refusal): throw ServiceError.refused(refusal)
         }
-        let now = time.now()
-        let before = record
+        let now = plan.at
         record.snapshot = plan.after
-        if plan.from != plan.to { record.stateEnteredAt = now }
-        for effect in plan.definition.effects {
-            switch effect {
-            case .recordInfoComplete: record.infoCompleteAt = now
-            case .startPreviewSLA:
-                let promise = PreviewSLA.start(at: now, workingDays: sla.workingDays, calendar: sla.calendar(for: record.division))
-                record.sla = StoredSLA(
-                    startedAt: now, dueAt: promise.dueAt, atRiskAt: promise.atRiskAt, metAt: nil,
-                    calendarVersion: promise.calendarVersion)
-            case .clearPreviewSLA: record.sla = nil
-            case .meetPreviewSLA: record.sla?.metAt = now
-            case .recordAuditOutcome: record.auditOutcome = arguments.outcome
-            // Email effects are queued below, after the new version is written.
-            case .clearSignOffDecision, .recordApproval, .recordChangesRequested, .recordPreviewURL, .recordLiveURL,
-                .notifySignOffOwner, .notifyTeam, .notifyServiceContact:
-                break
-            }
-        }
+        if let t = plan.stateEnteredAt { record.stateEnteredAt = t }
+        if let t = plan.infoCompleteAt { record.infoCompleteAt = t }
+        if let o = plan.auditOutcome { record.auditOutcome = o }
+        if let change = plan.previewPromise { record.sla = Self.stored(change, record.sla) }
         record.version += 1
         record.updatedAt = now
-        var data: [String: JSONValue] = [
-            "transition": .string(name.rawValue), "from": .string(plan.from.rawValue), "to": .string(plan.to.rawValue),
-        ]
-        if let r = arguments.reason { data["reason"] = .string(r) }
-        if let e = arguments.evidence { data["evidence"] = .string(e) }
-        if let u = arguments.previewURL { data["preview_url"] = .string(u) }
-        if let u = arguments.liveURL { data["live_url"] = .string(u) }
-        if let o = arguments.outcome { data["outcome"] = .string(o.rawValue) }
         // The sign-off owner (to decide) and the service contact (to give information) get links of their own.
-        let pageLinks = outbox.pageLinks(for: Notifications.kind(for: name), record, calendar: sla.calendar(for: record.division), at: now)
-        let links = Array(pageLinks.values)
-        let emails = outbox.drafts(for: plan, record: record, arguments: arguments, links: pageLinks.mapValues(outbox.url), at: now)
-        let settling = ReminderRules.settled(
-            from: plan.from, to: plan.to, itemsChanged: false, slaChanged: before.sla != record.sla,
-            signOffDecided: before.signOffDecision == nil && record.signOffDecision != nil)
+        let pageLinks = outbox.pageLinks(for: plan.emailKind, record, calendar: calendar, at: now)
+        let emails = outbox.drafts(for: plan, record: record, links: pageLinks.mapValues(outbox.url), at: now)
         guard
             try await RequestStore.update(
-                record, event: event(record, "transitioned", by: who, data: .object(data)), emails: emails,
-                settling: settling, links: links, at: now, on: conn, logger: logger)
+                record, event: event(record, "transitioned", by: who, data: plan.event), emails: emails,
+                settling: plan.settles, links: Array(pageLinks.values), at: now, on: conn, logger: logger)
         else { throw await staleError(record.id) }
+        return plan
+    }
+
+    /// The stored promise after a planned change.
+    private static func stored(_ change: PreviewPromiseChange, _ current: StoredSLA?) -> StoredSLA? {
+        switch change {
+        case .start(let p):
+            return StoredSLA(startedAt: p.startedAt, dueAt: p.dueAt, atRiskAt: p.atRiskAt, metAt: nil, calendarVersion: p.calendarVersion)
+        case .clear: return nil
+        case .meet(let at):
+            var s = current
+            s?.metAt = at
+            return s
+        }
     }
 
     /// What the sign-off owner saw (the items, the kind of service, the department) decides what may
@@ -301,13 +307,13 @@ public struct RequestService: Sendable {
 
     /// The scheduler starts a due product audit as `system`, inside its own transaction.
     func startProductAudit(_ record: inout RequestRecord, on conn: PostgresConnection) async throws {
-        try await fire(.startProductAudit, .init(), on: &record, by: .system, conn: conn)
+        try await fire(try Self.permit(.startProductAudit, by: .system), .init(), on: &record, by: .system, conn: conn)
     }
 
     /// `complete_information` fires by itself (actor `system`) once every required item is settled.
     private func completeIfReady(_ record: inout RequestRecord, on conn: PostgresConnection) async throws {
         guard record.state == .requested, record.checklist.isComplete(for: record.kind) else { return }
-        try await fire(.completeInformation, .init(), on: &record, by: .system, conn: conn)
+        try await fire(try Self.permit(.completeInformation, by: .system), .init(), on: &record, by: .system, conn: conn)
     }
 
     private func event(_ r: RequestRecord, _ kind: String, by who: Principal, data: JSONValue) -> EventRecord {
