@@ -43,6 +43,7 @@ public struct AppDependencies: Sendable {
 public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     let router = Router(context: AppContext.self)
     router.add(middleware: ObservabilityMiddleware(metrics: deps.metrics))
+    router.add(middleware: RequestTracingMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: MethodNotAllowedMiddleware(catalog: deps.catalog))
     let pages = try PageRenderer.bundled()

@@ -77,6 +77,8 @@ struct Serve: AsyncParsableCommand {
             .init(service: client), .init(service: startup, successTerminationBehavior: .ignore),
             .init(service: monitor), .init(service: GatedService(app, gate: startup.gate)),
         ]
+        // First in, so last to stop: it flushes the spans of everything else's shutdown.
+        if let tracing = try Traces.bootstrap(settings, logger: logger) { services.insert(.init(service: tracing), at: 0) }
         // Metrics on their own listener (loopback by default), never on the application's port.
         if settings.metricsPort != 0 { services.append(.init(service: GatedService(metricsApp, gate: startup.gate))) }
         if settings.withWorker {

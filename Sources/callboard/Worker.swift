@@ -31,6 +31,8 @@ struct Worker: AsyncParsableCommand {
             .init(service: client), .init(service: startup, successTerminationBehavior: .ignore),
             .init(service: GatedService(worker, gate: startup.gate)),
         ]
+        // First in, so last to stop: it flushes the spans of everything else's shutdown.
+        if let tracing = try Traces.bootstrap(settings, logger: logger) { services.insert(.init(service: tracing), at: 0) }
         if !withoutScheduler {
             services.append(.init(service: GatedService(try makeScheduler(settings, client: client, sla: sla, logger: logger), gate: startup.gate)))
             services.append(.init(service: GatedService(makeRetention(settings, client: client, logger: logger), gate: startup.gate)))

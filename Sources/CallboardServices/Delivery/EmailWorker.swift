@@ -6,6 +6,7 @@ import Metrics
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 public struct WorkerSettings: Sendable {
     public var batchSize = 32
@@ -81,6 +82,16 @@ public struct EmailWorker: Service {
             limit: settings.batchSize, worker: settings.workerID, leaseSeconds: settings.leaseSeconds,
             at: time.now(), on: db, logger: logger)
         guard !batch.isEmpty else { return 0 }
+        // One trace per claimed batch (an idle poll makes none, so the claim itself is not traced).
+        try await withSpan("email batch", ofKind: .consumer) { span in
+            span.attributes["callboard.email.batch_size"] = batch.count
+            try await deliverBatch(batch)
+        }
+        return batch.count
+    }
+
+    /// Sends a claimed batch, `settings.concurrency` at a time, recording each outcome as it ends.
+    private func deliverBatch(_ batch: [EmailRecord]) async throws {
         // Every claimed email's lease is kept alive from the claim until its outcome is written,
         // including those still waiting for a free sending slot.
         let heartbeats = Dictionary(uniqueKeysWithValues: batch.map { ($0.id, heartbeat($0)) })
@@ -118,7 +129,6 @@ public struct EmailWorker: Service {
             ring.finish()
             try await group.waitForAll()
         }
-        return batch.count
     }
 
     /// Mints a token for each link placeholder in the batch's emails (stored as hashes before any
@@ -131,7 +141,10 @@ public struct EmailWorker: Service {
             for id in LinkPlaceholder.ids(in: texts) { wanted.append(.init(emailID: e.id, linkID: id, token: NewLink.random())) }
         }
         var out: [UUID: [UUID: String]] = [:]
-        for m in try await LinkTokenStore.mint(wanted, at: time.now(), on: db, logger: logger) { out[m.emailID, default: [:]][m.linkID] = m.token }
+        let minted = try await DatabaseSpan.statement("INSERT link_tokens") {
+            try await LinkTokenStore.mint(wanted, at: time.now(), on: db, logger: logger)
+        }
+        for m in minted { out[m.emailID, default: [:]][m.linkID] = m.token }
         return out
     }
 
@@ -139,8 +152,9 @@ public struct EmailWorker: Service {
     private func record(_ done: [Delivered]) async throws {
         guard !done.isEmpty else { return }
         defer { for d in done { d.heartbeat.cancel() } }
-        let recorded = try await EmailStore.finish(
-            done.map { ($0.email.id, $0.email.attempts, $0.outcome) }, at: time.now(), on: db, logger: logger)
+        let recorded = try await DatabaseSpan.statement("UPDATE emails") {
+            try await EmailStore.finish(done.map { ($0.email.id, $0.email.attempts, $0.outcome) }, at: time.now(), on: db, logger: logger)
+        }
         for d in done {
             guard recorded.contains(d.email.id) else {
                 logger.warning("email outcome discarded: a newer attempt owns it", metadata: ["email_id": .string(d.email.id.uuidString)])
@@ -175,6 +189,12 @@ public struct EmailWorker: Service {
         let heartbeat = heartbeat ?? self.heartbeat(e)
         let outcome: EmailStore.Outcome
         let label: String
+        // The span names the kind, transport, attempt and outcome: never an address, a subject, a
+        // link or the relay's words (they may quote a token back), so errors are not recorded.
+        let span = startSpan("email send", ofKind: .client)
+        span.attributes["callboard.email.kind"] = e.kind
+        span.attributes["callboard.email.transport"] = transport.name
+        span.attributes["callboard.email.attempt"] = attempt
         do {
             try await transport.send(OutgoingEmail(e, from: email.from, links: links))
             outcome = .sent
@@ -206,6 +226,9 @@ public struct EmailWorker: Service {
                     "outcome": .string(label), "error": .string(error.message),
                 ])
         }
+        span.attributes["callboard.email.outcome"] = label
+        if label != "sent" { span.setStatus(SpanStatus(code: .error)) }
+        span.end()
         Timer(label: "callboard_email_send_duration_seconds", dimensions: [("transport", transport.name)])
             .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         return Delivered(email: e, outcome: outcome, label: label, heartbeat: heartbeat)

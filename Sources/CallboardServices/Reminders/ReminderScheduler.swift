@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Metrics
 import PostgresNIO
+import Tracing
 
 /// A reminder the rules owe now, with its words.
 public struct PlannedReminder: Sendable {
@@ -62,9 +63,21 @@ public struct ReminderScheduler: Sendable {
         self.requests = RequestService(db: db, time: time, logger: logger, outbox: outbox, sla: sla)
     }
 
-    /// One tick: batches until the due rows run out.
+    /// One tick: batches until the due rows run out. Traced as one `scheduler tick` trace.
     @discardableResult
     public func tick() async throws -> TickReport {
+        try await withSpan("scheduler tick") { span in
+            let report = try await untracedTick()
+            span.attributes["callboard.scheduler.requests_examined"] = report.requestsExamined
+            span.attributes["callboard.scheduler.data_sets_examined"] = report.dataSetsExamined
+            span.attributes["callboard.scheduler.reminders_queued"] = report.remindersQueued
+            span.attributes["callboard.scheduler.emails_queued"] = report.emailsQueued
+            span.attributes["callboard.scheduler.audits_started"] = report.auditsStarted
+            return report
+        }
+    }
+
+    private func untracedTick() async throws -> TickReport {
         var report = TickReport()
         let started = ContinuousClock.now
         for _ in 0..<settings.maxBatchesPerTick {
@@ -111,14 +124,20 @@ public struct ReminderScheduler: Sendable {
 
     private func runBatch(on conn: PostgresConnection) async throws -> (BatchReport, Bool) {
         let now = time.now()
-        let due = try await ReminderStore.dueRequests(at: now, limit: settings.batchSize, lock: true, on: conn, logger: logger)
-        let dataSets = try await ReminderStore.dueDataSets(at: now, limit: settings.batchSize, lock: true, on: conn, logger: logger)
+        let due = try await DatabaseSpan.statement("SELECT requests") {
+            try await ReminderStore.dueRequests(at: now, limit: settings.batchSize, lock: true, on: conn, logger: logger)
+        }
+        let dataSets = try await DatabaseSpan.statement("SELECT data_sets") {
+            try await ReminderStore.dueDataSets(at: now, limit: settings.batchSize, lock: true, on: conn, logger: logger)
+        }
         var report = BatchReport(requestsExamined: due.count, dataSetsExamined: dataSets.count)
         guard !due.isEmpty || !dataSets.isEmpty else { return (report, false) }
         let e = try await evaluate(due, dataSets, at: now, on: conn)
         try await ReminderStore.setNext(table: .requests, e.nextRequest, on: conn, logger: logger)
         try await ReminderStore.setNext(table: .dataSets, e.nextDataSet, on: conn, logger: logger)
-        let fresh = try await ReminderStore.insert(e.planned.map(\.reminder), at: now, on: conn, logger: logger)
+        let fresh = try await DatabaseSpan.statement("INSERT reminders") {
+            try await ReminderStore.insert(e.planned.map(\.reminder), at: now, on: conn, logger: logger)
+        }
         var planned = e.planned.filter { fresh.contains($0.reminder.owed.dedupKey) }
         report.remindersQueued = planned.count
         // The contact and the sign-off owner get a fresh link of their own (earlier ones stay valid).
@@ -140,7 +159,9 @@ public struct ReminderScheduler: Sendable {
         try await LinkStore.insertMany(pageLinks, on: conn, logger: logger)
         let mail = digests(planned, at: now, withLinks: true)
         try await LinkStore.insertMany(mail.flatMap(\.links), on: conn, logger: logger)
-        let queued = try await EmailStore.enqueueMany(mail.map(\.email), at: now, on: conn, logger: logger)
+        let queued = try await DatabaseSpan.statement("INSERT emails") {
+            try await EmailStore.enqueueMany(mail.map(\.email), at: now, on: conn, logger: logger)
+        }
         report.emailsQueued = queued.count
         try await ReminderStore.link(
             mail.filter { queued[$0.email.id] != nil }.flatMap { d in d.reminderKeys.map { ($0, d.email.id) } },

@@ -145,7 +145,37 @@ extension Settings {
         .setting(
             "CALLBOARD_EMAIL_BODY_RETENTION_DAYS", \.emailBodyRetentionDays, .int(atLeast: 0),
             help: "days after sending that an email's body and template data are emptied (its metadata and attempts stay)"),
+        // Tracing (standard OpenTelemetry names; off unless one of the first three is set)
+        .setting(
+            "OTEL_TRACES_EXPORTER", \.tracesExporter, SettingKind<TracesExporter>.choice.optional,
+            default: "`none`, or `otlp` when an OTLP endpoint is set",
+            help: "`otlp` sends spans (request, transaction, statements, email send, scheduler tick) from `serve` and `worker` "
+                + "over OTLP/HTTP; `none` turns tracing off"),
+        .setting(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", \.otlpEndpoint, SettingKind<String>.httpURL.optional, default: "`http://localhost:4318`",
+            help: "the collector's OTLP/HTTP address; spans go to its `/v1/traces`. Setting it turns tracing on"),
+        .setting(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", \.otlpTracesEndpoint, SettingKind<String>.httpURL.optional,
+            default: "the endpoint above + `/v1/traces`", help: "the full URL spans are sent to, used as it is. Setting it turns tracing on"),
+        .setting(
+            "OTEL_EXPORTER_OTLP_PROTOCOL", \.otlpProtocol, .choice,
+            help: "OTLP encoding; `grpc` is not built in"),
+        .setting(
+            "OTEL_EXPORTER_OTLP_HEADERS", \.otlpHeaders, .otlpHeaders, redaction: .secret, fileForm: true,
+            help: "headers sent with every export, such as the collector's credentials"),
+        .setting("OTEL_SERVICE_NAME", \.otelServiceName, .text, help: "`service.name` of every span"),
     ]
+}
+
+/// One `OTEL_EXPORTER_OTLP_HEADERS` entry.
+public struct OTLPHeader: Sendable, Equatable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
 }
 
 // MARK: - Kinds only the catalog uses
@@ -194,6 +224,32 @@ extension SettingKind where Value == String {
                 return key
             },
             display: { $0 })
+    }
+}
+
+extension SettingKind where Value == [OTLPHeader] {
+    /// `name=value` pairs separated by commas, values percent-encoded (the OpenTelemetry format).
+    static var otlpHeaders: SettingKind {
+        SettingKind(
+            accepted: "name=value pairs separated by commas, values percent-encoded",
+            parse: { (raw: String) throws(SettingRejected) -> [OTLPHeader] in
+                var headers: [OTLPHeader] = []
+                for pair in raw.split(separator: ",") {
+                    let parts = pair.split(separator: "=", maxSplits: 1)
+                    let name = parts.first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+                    guard parts.count == 2, !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }),
+                        let value = parts[1].trimmingCharacters(in: .whitespaces).removingPercentEncoding,
+                        !value.contains(where: { $0.isNewline || $0 == "\0" })
+                    else { throw SettingRejected() }
+                    headers.append(OTLPHeader(name: name, value: value))
+                }
+                return headers
+            },
+            display: { headers in
+                let allowed = CharacterSet.urlQueryAllowed.subtracting(CharacterSet(charactersIn: ",=&"))
+                return headers.map { "\($0.name)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.value)" }
+                    .joined(separator: ",")
+            })
     }
 }
 

@@ -15,6 +15,17 @@ public enum EmailTransportKind: String, CaseIterable, Sendable {
     case file, smtp, notify
 }
 
+/// `OTEL_TRACES_EXPORTER`.
+public enum TracesExporter: String, CaseIterable, Sendable {
+    case none, otlp
+}
+
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`: only the HTTP ones are built in (the gRPC exporter is not).
+public enum OTLPProtocol: String, CaseIterable, Sendable {
+    case httpProtobuf = "http/protobuf"
+    case httpJSON = "http/json"
+}
+
 /// Where a setting's value came from.
 public enum SettingSource: String, Sendable {
     case `default`, environment, file, flag
@@ -89,6 +100,25 @@ public struct Settings: Sendable {
     public var sessionRetentionDays = 30
     public var idempotencyRetentionHours = 24
     public var emailBodyRetentionDays = 90
+    // Tracing: the standard OpenTelemetry variables (only those read here have any effect)
+    /// nil: `otlp` when an OTLP endpoint is set, otherwise none.
+    public var tracesExporter: TracesExporter?
+    /// nil: http://localhost:4318.
+    public var otlpEndpoint: String?
+    /// nil: `otlpEndpoint` + `/v1/traces`.
+    public var otlpTracesEndpoint: String?
+    public var otlpProtocol: OTLPProtocol = .httpProtobuf
+    public var otlpHeaders: [OTLPHeader] = []
+    public var otelServiceName = "callboard"
+
+    /// Whether `serve` and `worker` export traces: `OTEL_TRACES_EXPORTER=otlp`, or an OTLP endpoint set
+    /// and `OTEL_TRACES_EXPORTER` not set.
+    public var tracingEnabled: Bool {
+        (tracesExporter ?? (otlpEndpoint != nil || otlpTracesEndpoint != nil ? .otlp : .none)) == .otlp
+    }
+
+    /// Where spans go: the traces endpoint as it is, else the OTLP endpoint's `/v1/traces`.
+    public var otlpTracesURL: String { otlpTracesEndpoint ?? (otlpEndpoint ?? "http://localhost:4318") + "/v1/traces" }
 
     /// Where each value came from, by variable name; absent means the default.
     public private(set) var sources: [String: SettingSource] = [:]
