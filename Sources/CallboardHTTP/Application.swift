@@ -21,13 +21,18 @@ public struct AppDependencies: Sendable {
     public var scheduler: SchedulerSettings
     /// Whether PostgreSQL answers (`serve` runs it; nil in tests: always up).
     public var monitor: DatabaseMonitor?
+    /// Whether requests get spans (`serve` sets it when tracing is on). Off, no span is even
+    /// started: a tracer bootstrapped for some other reason (a test's in-memory one) sees nothing.
+    public var tracing: Bool
 
     public init(
         db: PostgresClient, time: any TimeSource = SystemTime(), logger: Logger,
         metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog(), email: EmailSettings = EmailSettings(),
-        sla: PreviewSLAHolder? = nil, scheduler: SchedulerSettings = SchedulerSettings(), monitor: DatabaseMonitor? = nil
+        sla: PreviewSLAHolder? = nil, scheduler: SchedulerSettings = SchedulerSettings(), monitor: DatabaseMonitor? = nil,
+        tracing: Bool = false
     ) {
         self.monitor = monitor
+        self.tracing = tracing
         self.sla = sla
         self.scheduler = scheduler
         self.db = db
@@ -43,7 +48,7 @@ public struct AppDependencies: Sendable {
 public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     let router = Router(context: AppContext.self)
     router.add(middleware: ObservabilityMiddleware(metrics: deps.metrics))
-    router.add(middleware: RequestTracingMiddleware())
+    if deps.tracing { router.add(middleware: RequestTracingMiddleware()) }
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: MethodNotAllowedMiddleware(catalog: deps.catalog))
     let pages = try PageRenderer.bundled()

@@ -23,12 +23,14 @@ struct TestApp: Sendable {
     let metricsResponder: RouterResponder<BasicRequestContext>
 
     /// Runs `body` against the router (in-process); `.live` when a real socket is wanted.
-    static func run(_ mode: TestingSetup = .router, _ body: @Sendable @escaping (TestApp) async throws -> Void) async throws {
+    static func run(
+        _ mode: TestingSetup = .router, tracing: Bool = false, _ body: @Sendable @escaping (TestApp) async throws -> Void
+    ) async throws {
         try await TestDatabase.with { db, _ in
             let clock = TestClock()
             let catalog = RouteCatalog()
             let metrics = HTTPMetrics()
-            let deps = AppDependencies(db: db, time: clock, logger: TestDatabase.logger, metrics: metrics, catalog: catalog)
+            let deps = AppDependencies(db: db, time: clock, logger: TestDatabase.logger, metrics: metrics, catalog: catalog, tracing: tracing)
             let staff = StaffService(db: db, time: clock, logger: TestDatabase.logger)
             let admin = try await staff.createStaff(email: "admin@callboard.test", name: "Admin", role: .admin)
             let token = try await staff.createToken(for: admin, name: "test", expiresAt: nil).token

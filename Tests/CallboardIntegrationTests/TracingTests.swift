@@ -41,7 +41,7 @@ enum TestTracer {
 @Suite struct TracingTests {
     @Test func oneTransitionIsOneTrace() async throws {
         let tracer = TestTracer.shared
-        try await TestApp.run { app in
+        try await TestApp.run(tracing: true) { app in
             let created = try await app.call(.post, "/api/v1/requests", json: Items.request(Items.all))
             let id = created.json["id"]!.stringValue!
             let requestID = "trace-\(UUID().uuidString)"
@@ -80,7 +80,7 @@ enum TestTracer {
 
     @Test func aSchedulerTickIsOneTrace() async throws {
         _ = TestTracer.shared
-        try await TestApp.run { app in
+        try await TestApp.run(tracing: true) { app in
             _ = try await app.createRequest(Items.all)
             let scheduler = try app.scheduler()
             // Under a span of this test's own, so its tick is told apart from other tests' ticks.
@@ -98,7 +98,7 @@ enum TestTracer {
 
     @Test func aWorkerBatchIsOneTraceWithASpanPerSend() async throws {
         _ = TestTracer.shared
-        try await TestApp.run { app in
+        try await TestApp.run(tracing: true) { app in
             _ = try await app.requestAwaitingSignOff()
             let transport = RecordingTransport()
             let worker = app.worker(transport)
