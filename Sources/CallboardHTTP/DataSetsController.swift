@@ -42,7 +42,7 @@ struct DataSetsController {
 extension JSONOutput {
     static func upload(_ u: UploadRecord) -> JSONValue {
         .object([
-            "id": .string(u.id.uuidString.lowercased()),
+            "id": .string(u.id.lowercasedString),
             "period_start": .string(u.period.start.description),
             "period_end": .string(u.period.end.description),
             "received_at": date(u.receivedAt),
@@ -53,8 +53,8 @@ extension JSONOutput {
 
     static func dataSet(_ v: DataSetView) -> JSONValue {
         .object([
-            "id": .string(v.record.id.uuidString.lowercased()),
-            "request_id": .string(v.record.requestID.uuidString.lowercased()),
+            "id": .string(v.record.id.lowercasedString),
+            "request_id": .string(v.record.requestID.lowercasedString),
             "name": .string(v.record.name),
             "cadence": .string(v.record.schedule.cadence.rawValue),
             "due_working_days_after_period": .number(Double(v.record.schedule.dueWorkingDaysAfterPeriod)),

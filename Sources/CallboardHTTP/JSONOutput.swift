@@ -66,7 +66,7 @@ enum JSONOutput {
             ])
         }
         return .object([
-            "id": .string(r.id.uuidString.lowercased()),
+            "id": .string(r.id.lowercasedString),
             "kind": .string(r.kind.rawValue),
             "state": .string(r.state.rawValue),
             "version": .number(Double(r.version)),
@@ -98,7 +98,7 @@ enum JSONOutput {
             "sla_due_at": date(r.slaDueAt),
             "sla_at_risk": .bool(flags?.atRisk ?? false),
             "sla_breached": .bool(flags?.breached ?? false),
-            "id": .string(r.id.uuidString.lowercased()),
+            "id": .string(r.id.lowercasedString),
             "kind": .string(r.kind.rawValue),
             "state": .string(r.state.rawValue),
             "version": .number(Double(r.version)),
@@ -118,7 +118,7 @@ enum JSONOutput {
     static func event(_ e: EventRecord) -> JSONValue {
         .object([
             "id": .number(Double(e.id)),
-            "request_id": .string(e.requestID.uuidString.lowercased()),
+            "request_id": .string(e.requestID.lowercasedString),
             "version": .number(Double(e.version)),
             "kind": .string(e.kind),
             "actor": .object(["kind": .string(e.actorKind.rawValue), "id": string(e.actorID)]),
@@ -129,7 +129,7 @@ enum JSONOutput {
 
     static func staff(_ s: StaffRecord) -> JSONValue {
         .object([
-            "id": .string(s.id.uuidString.lowercased()),
+            "id": .string(s.id.lowercasedString),
             "email": .string(s.email),
             "name": .string(s.name),
             "role": .string(s.role.rawValue),
@@ -140,8 +140,8 @@ enum JSONOutput {
 
     static func token(_ t: TokenRecord) -> JSONValue {
         .object([
-            "id": .string(t.id.uuidString.lowercased()),
-            "staff_id": .string(t.staffID.uuidString.lowercased()),
+            "id": .string(t.id.lowercasedString),
+            "staff_id": .string(t.staffID.lowercasedString),
             "name": .string(t.name),
             "created_at": date(t.createdAt),
             "expires_at": date(t.expiresAt),
@@ -153,8 +153,8 @@ enum JSONOutput {
     /// `body`: whether the caller may read the body (`null` otherwise).
     static func email(_ e: EmailRecord, attempts: [EmailAttempt]? = nil, body: Bool = false) -> JSONValue {
         var o: [String: JSONValue] = [
-            "id": .string(e.id.uuidString.lowercased()),
-            "request_id": string(e.requestID?.uuidString.lowercased()),
+            "id": .string(e.id.lowercasedString),
+            "request_id": string(e.requestID?.lowercasedString),
             "kind": .string(e.kind),
             "recipient": .string(e.recipient),
             "subject": .string(e.subject),

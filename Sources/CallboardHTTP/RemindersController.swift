@@ -36,8 +36,8 @@ struct RemindersController {
                             let owed = p.reminder.owed
                             return .object([
                                 "dedup_key": .string(owed.dedupKey), "kind": .string(owed.kind.rawValue), "rule": .string(owed.kind.rule.rawValue),
-                                "step": .number(Double(owed.step)), "request_id": .string(p.reminder.requestID.uuidString.lowercased()),
-                                "data_set_id": JSONOutput.string(p.reminder.dataSetID?.uuidString.lowercased()),
+                                "step": .number(Double(owed.step)), "request_id": .string(p.reminder.requestID.lowercasedString),
+                                "data_set_id": JSONOutput.string(p.reminder.dataSetID?.lowercasedString),
                                 "recipients": .array(p.reminder.recipients.map(JSONValue.string)),
                                 "headline": .string(p.item.headline), "link": .string(p.item.link),
                             ])

@@ -18,7 +18,7 @@ struct RequestsController {
             let record = try await requests.create(body, by: who)
             return JSONOutput.response(
                 render(record, for: who), status: .created,
-                headers: [.eTag: ETag.make(record.version), .location: "/api/v1/requests/\(record.id.uuidString.lowercased())"])
+                headers: [.eTag: ETag.make(record.version), .location: "/api/v1/requests/\(record.id.lowercasedString)"])
         }
         r.on(.get, "/requests") { request, context in
             let who = try context.caller()

@@ -52,7 +52,7 @@ public struct DataSetService: Sendable {
             try await event(
                 request, "data_set_created", by: who,
                 data: [
-                    "data_set_id": .string(record.id.uuidString.lowercased()),
+                    "data_set_id": .string(record.id.lowercasedString),
                     "name": .string(record.name),
                 ], on: conn)
             try await inviteUploaders(record, request, on: conn)
@@ -82,7 +82,7 @@ public struct DataSetService: Sendable {
             if input.uploaders != nil || input.cadence != nil || input.dueDays != nil {
                 try await ReminderStore.settle(dataSetID: updated.id, at: updated.updatedAt, on: conn, logger: logger)
             }
-            try await event(request, "data_set_updated", by: who, data: ["data_set_id": .string(updated.id.uuidString.lowercased())], on: conn)
+            try await event(request, "data_set_updated", by: who, data: ["data_set_id": .string(updated.id.lowercasedString)], on: conn)
         }
         return try await views([updated], division: request.division)[0]
     }
@@ -124,7 +124,7 @@ public struct DataSetService: Sendable {
             try await event(
                 request, "upload_recorded", by: who,
                 data: [
-                    "data_set_id": .string(dataSetID.uuidString.lowercased()), "period_start": .string(period.start.description),
+                    "data_set_id": .string(dataSetID.lowercasedString), "period_start": .string(period.start.description),
                     "period_end": .string(period.end.description), "source": .string("staff"),
                 ], on: conn)
         }
@@ -147,7 +147,7 @@ public struct DataSetService: Sendable {
             context["due_rule"] = "\(d.schedule.dueWorkingDaysAfterPeriod) working days after each period ends"
             try await outbox.queue(
                 .uploadInvitation, to: link.record.email, requestID: r.id, context: context,
-                dedupKey: "\(d.id.uuidString.lowercased()):invite:\(link.record.email.lowercased())", at: now, on: conn, logger: logger)
+                dedupKey: "\(d.id.lowercasedString):invite:\(link.record.email.lowercased())", at: now, on: conn, logger: logger)
         }
     }
 

@@ -101,7 +101,7 @@ public struct EmailOutbox: Sendable {
             context["approved"] = record.signOffDecision == .approved
             return draft(
                 intent.kind, to: to, requestID: record.id, context: context,
-                dedupKey: "\(record.id.uuidString.lowercased()):v\(record.version):\(intent.kind.rawValue):\(intent.audience.rawValue)",
+                dedupKey: "\(record.id.lowercasedString):v\(record.version):\(intent.kind.rawValue):\(intent.audience.rawValue)",
                 runAt: now)
         }
     }
@@ -196,9 +196,9 @@ public struct EmailOutbox: Sendable {
         var c: [String: Any] = [
             "service_name": r.checklist.serviceName ?? "your service",
             "department": r.department,
-            "request_id": r.id.uuidString.lowercased(),
+            "request_id": r.id.lowercasedString,
             // The team's page of the request; people with links of their own get those instead.
-            "link": "\(settings.baseURL)/staff/requests/\(r.id.uuidString.lowercased())",
+            "link": "\(settings.baseURL)/staff/requests/\(r.id.lowercasedString)",
         ]
         if let p = r.previewURL { c["preview_url"] = p }
         if let l = r.liveURL { c["live_url"] = l }

@@ -28,7 +28,7 @@ struct LinkRefresher: Sendable {
             try await LinkStore.insert(fresh, on: conn, logger: logger)
             try await outbox.queue(
                 kind, to: fresh.record.email, requestID: r.id, context: context,
-                dedupKey: "\(r.id.uuidString.lowercased()):link:\(fresh.record.id.uuidString.lowercased())", at: now,
+                dedupKey: "\(r.id.lowercasedString):link:\(fresh.record.id.lowercasedString)", at: now,
                 on: conn, logger: logger)
         }
     }

@@ -16,7 +16,7 @@ public struct Principal: Sendable, Equatable {
     public static let system = Principal(actor: .system)
 
     /// Recorded on events: the staff id, else the email, else nothing (system).
-    public var actorID: String? { staffID?.uuidString.lowercased() ?? email }
+    public var actorID: String? { staffID?.lowercasedString ?? email }
 
     public func require(_ action: Action) throws(ServiceError) {
         guard allows(action) else { throw .forbidden(action) }

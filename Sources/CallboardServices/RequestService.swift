@@ -137,7 +137,7 @@ public struct RequestService: Sendable {
                 emails.append(
                     outbox.draft(
                         .signOffRequest, to: link.record.email, requestID: record.id, context: context,
-                        dedupKey: "\(record.id.uuidString.lowercased()):v\(record.version):sign_off_request:approval_lost", runAt: record.updatedAt))
+                        dedupKey: "\(record.id.lowercasedString):v\(record.version):sign_off_request:approval_lost", runAt: record.updatedAt))
                 data["sign_off_approval_withdrawn"] = .bool(true)
             }
             guard
@@ -302,7 +302,7 @@ public struct RequestService: Sendable {
         try await LinkStore.insert(link, on: conn, logger: logger)
         try await outbox.queue(
             .informationRequest, to: link.record.email, requestID: record.id, context: context,
-            dedupKey: "\(record.id.uuidString.lowercased()):information_request", at: record.createdAt, on: conn, logger: logger)
+            dedupKey: "\(record.id.lowercasedString):information_request", at: record.createdAt, on: conn, logger: logger)
     }
 
     /// The scheduler starts a due product audit as `system`, inside its own transaction.

@@ -65,7 +65,7 @@ public struct UploadPageService: Sendable {
                     requestID: r.id, version: r.version, kind: "upload_recorded", actorKind: .uploader,
                     actorID: link.email, occurredAt: now,
                     data: .object([
-                        "data_set_id": .string(view.record.id.uuidString.lowercased()),
+                        "data_set_id": .string(view.record.id.lowercasedString),
                         "period_start": .string(view.period.start.description),
                         "period_end": .string(view.period.end.description), "source": .string("csv"),
                     ])), on: conn, logger: logger)

@@ -21,7 +21,7 @@ public struct NewEmail: Sendable {
     public var runAt: Date
     public var maxAttempts: Int
     public var messageDomain: String
-    public var messageID: String { "<\(id.uuidString.lowercased())@\(messageDomain)>" }
+    public var messageID: String { "<\(id.lowercasedString)@\(messageDomain)>" }
 
     public init(
         requestID: UUID?, kind: String, recipient: String, subject: String, bodyText: String, bodyHTML: String,
@@ -401,12 +401,9 @@ public enum EmailStore {
     public static func list(_ f: Filter, after cursor: ListCursor?, limit: Int, on client: PostgresClient, logger: Logger) async throws
         -> (emails: [EmailRecord], next: ListCursor?)
     {
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         var conditions: [String] = []
-        func bind(_ v: some PostgresNonThrowingEncodable) -> String {
-            binds.append(v)
-            return "$\(binds.count)"
-        }
+        func bind(_ v: some PostgresNonThrowingEncodable) -> String { binds.add(v) }
         if let s = f.status { conditions.append("status = \(bind(s.rawValue))") }
         if let r = f.requestID { conditions.append("request_id = \(bind(r))") }
         if let r = f.recipient { conditions.append("lower(recipient) = lower(\(bind(r)))") }
@@ -417,7 +414,7 @@ public enum EmailStore {
             "SELECT \(columns), (extract(epoch FROM created_at) * 1000000)::int8 AS created_us FROM emails "
             + (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             + " ORDER BY created_at DESC, id DESC LIMIT \(bind(limit + 1))"
-        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
+        let rows = try await client.query(binds.query(sql), logger: logger).collect()
         var emails: [EmailRecord] = []
         var lastMicros: Int64 = 0
         for row in rows.prefix(limit) {

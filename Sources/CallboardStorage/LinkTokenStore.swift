@@ -9,7 +9,7 @@ public enum LinkPlaceholder {
     static let prefix = "cblink_"
 
     public static func text(for id: UUID) -> String {
-        prefix + id.uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        prefix + id.lowercasedString.replacingOccurrences(of: "-", with: "")
     }
 
     /// The link ids named in `texts`, each once, in order of first appearance.

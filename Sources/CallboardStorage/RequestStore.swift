@@ -218,9 +218,9 @@ public enum RequestStore {
     /// With `lock`, the row is locked for the rest of the transaction (`FOR UPDATE OF r`).
     public static func fetch(_ id: UUID, lock: Bool = false, on conn: PostgresConnection, logger: Logger) async throws -> RequestRecord? {
         let sql = "SELECT \(columns) FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id WHERE r.id = $1" + (lock ? " FOR UPDATE OF r" : "")
-        var binds = PostgresBindings()
-        binds.append(id)
-        return try await conn.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect().first.map(decode)
+        var binds = SQLBinds()
+        _ = binds.add(id)
+        return try await conn.query(binds.query(sql), logger: logger).collect().first.map(decode)
     }
 
     public static func fetch(_ id: UUID, on client: PostgresClient, logger: Logger) async throws -> RequestRecord? {
@@ -232,12 +232,9 @@ public enum RequestStore {
         _ filter: RequestFilter, after cursor: ListCursor?, limit: Int, on client: PostgresClient,
         logger: Logger
     ) async throws -> (records: [RequestSummary], next: ListCursor?) {
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         var conditions: [String] = []
-        func bind(_ value: some PostgresNonThrowingEncodable) -> String {
-            binds.append(value)
-            return "$\(binds.count)"
-        }
+        func bind(_ value: some PostgresNonThrowingEncodable) -> String { binds.add(value) }
         if !filter.states.isEmpty { conditions.append("r.state = ANY(\(bind(filter.states.map(\.rawValue))))") }
         if let kind = filter.kind { conditions.append("r.kind = \(bind(kind.rawValue))") }
         if let a = filter.assigneeEmail { conditions.append("r.assignee_id = (SELECT id FROM staff WHERE lower(email) = lower(\(bind(a))))") }
@@ -275,7 +272,7 @@ public enum RequestStore {
             FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id
             \(whereClause) ORDER BY \(orderBy) LIMIT \(bind(limit + 1))
             """
-        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
+        let rows = try await client.query(binds.query(sql), logger: logger).collect()
         var records: [RequestSummary] = []
         var lastMicros: Int64 = 0
         var lastDue: Int64?

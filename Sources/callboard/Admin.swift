@@ -32,7 +32,7 @@ struct CreateStaff: AsyncParsableCommand {
             try await Migrator(migrations: try Migration.bundled(), logger: logger).requireCurrent(client)
             do {
                 let s = try await StaffService(db: client, time: SystemTime(), logger: logger).createStaff(email: email, name: name, role: role)
-                print("Created \(s.role.rawValue) \(s.email) (\(s.id.uuidString.lowercased()))")
+                print("Created \(s.role.rawValue) \(s.email) (\(s.id.lowercasedString))")
             } catch ServiceError.conflict(let message) {
                 throw ValidationError(message)
             }

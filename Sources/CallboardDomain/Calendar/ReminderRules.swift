@@ -197,7 +197,7 @@ public enum ReminderRules {
         let next = n > max ? nil : London.instant(calendar.adding(workingDays: first + n * Swift.max(1, every), to: start).date)
         guard n > 0 else { return RuleOutcome(next: next) }
         // The waiting period's start is part of the key: a new wait (reopened, asked again) starts afresh.
-        let key = "\(requestID.uuidString.lowercased()):\(rule.rawValue):\(Int(since.timeIntervalSince1970))"
+        let key = "\(requestID.lowercasedString):\(rule.rawValue):\(Int(since.timeIntervalSince1970))"
         if n <= max {
             return RuleOutcome(owed: [OwedReminder(kind: reminder.0, audiences: [reminder.1], step: n, dedupKey: "\(key):\(n)")], next: next)
         }
@@ -208,7 +208,7 @@ public enum ReminderRules {
 
     /// The preview promise: the team hears once when it is at risk and once when it is breached.
     public static func previewSLA(requestID: UUID, startedAt: Date, dueAt: Date, atRiskAt: Date, now: Date) -> RuleOutcome {
-        let key = "\(requestID.uuidString.lowercased()):\(ReminderRule.previewSLA.rawValue):\(Int(startedAt.timeIntervalSince1970))"
+        let key = "\(requestID.lowercasedString):\(ReminderRule.previewSLA.rawValue):\(Int(startedAt.timeIntervalSince1970))"
         if now >= dueAt {
             return RuleOutcome(owed: [OwedReminder(kind: .previewBreached, audiences: [.team], step: 2, dedupKey: "\(key):breached")])
         }
@@ -223,7 +223,7 @@ public enum ReminderRules {
     {
         let dueDay = calendar.adding(workingDays: settings.productAuditAfter, to: London.date(of: liveSince)).date
         guard London.date(of: now) >= dueDay else { return RuleOutcome(next: London.instant(dueDay)) }
-        let key = "\(requestID.uuidString.lowercased()):\(ReminderRule.productAudit.rawValue):\(Int(liveSince.timeIntervalSince1970))"
+        let key = "\(requestID.lowercasedString):\(ReminderRule.productAudit.rawValue):\(Int(liveSince.timeIntervalSince1970))"
         return RuleOutcome(owed: [OwedReminder(kind: .productAuditDue, audiences: [], step: 1, dedupKey: key)])
     }
 
@@ -262,7 +262,7 @@ public enum ReminderRules {
         let due = schedule.due(for: period, calendar: calendar).date
         var soon = due
         for _ in 0..<settings.uploadDueSoonBefore { soon = calendar.previousWorkingDay(before: soon) }
-        let key = "\(dataSetID.uuidString.lowercased()):\(ReminderRule.upload.rawValue):\(period.start)"
+        let key = "\(dataSetID.lowercasedString):\(ReminderRule.upload.rawValue):\(period.start)"
         let every = max(1, settings.uploadOverdueEvery)
         func overdueDay(_ n: Int) -> CivilDate { calendar.adding(workingDays: settings.uploadOverdueFirstAfter + (n - 1) * every, to: due).date }
         if today < soon { return (nil, soon) }

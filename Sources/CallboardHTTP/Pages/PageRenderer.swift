@@ -115,7 +115,10 @@ struct WebOrigin: Equatable {
     }
 }
 
-/// Reads an `application/x-www-form-urlencoded` body.
+/// Reads an `application/x-www-form-urlencoded` body into a flat map, first value winning. Not
+/// Hummingbird's `URLEncodedFormDecoder`: the item forms have a variable number of numbered row
+/// fields (`uploader_3_email`) and drafts keep whatever the form holds, which a fixed `Decodable`
+/// shape cannot describe; this reader is linear and bounded by the body limit.
 enum FormBody {
     static func parse(_ bytes: some Collection<UInt8>) -> [String: String] {
         var out: [String: String] = [:]

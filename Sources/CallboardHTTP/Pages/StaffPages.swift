@@ -98,7 +98,7 @@ struct StaffPages {
                 do {
                     _ = try await requests.transition(
                         id, name, body.isEmpty ? nil : .object(body), expectedVersion: Int(form["version"] ?? "") ?? 0, by: who)
-                    return pages.redirect("/staff/requests/\(id.uuidString.lowercased())?notice=\(name.rawValue)")
+                    return pages.redirect("/staff/requests/\(id.lowercasedString)?notice=\(name.rawValue)")
                 } catch let e as ServiceError {
                     return try await requestPage(id, who, csrf, errors: Self.messages(e), notice: nil, status: Problem.from(e).status)
                 }
@@ -111,7 +111,7 @@ struct StaffPages {
                 guard StaffService.constantTimeEquals(Array((form["csrf"] ?? "").utf8), Array(csrf.utf8)) else { return forbiddenForm() }
                 do {
                     _ = try await requests.comment(id, .object(["text": .string(form["text"] ?? "")]), by: who)
-                    return pages.redirect("/staff/requests/\(id.uuidString.lowercased())?notice=comment")
+                    return pages.redirect("/staff/requests/\(id.lowercasedString)?notice=comment")
                 } catch let e as ServiceError {
                     return try await requestPage(id, who, csrf, errors: Self.messages(e), notice: nil, status: Problem.from(e).status)
                 }
@@ -203,7 +203,7 @@ struct StaffPages {
         context["assignee"] = assignee
         context["rows"] = page.records.map { r -> [String: Any] in
             var row: [String: Any] = [
-                "id": r.id.uuidString.lowercased(), "service": r.serviceName.flatMap { $0.isEmpty ? nil : $0 } ?? "(no name yet)",
+                "id": r.id.lowercasedString, "service": r.serviceName.flatMap { $0.isEmpty ? nil : $0 } ?? "(no name yet)",
                 "department": r.department, "state": r.state.title, "missing": r.missingItems.map(\.title).joined(separator: ", "),
                 "assignee": r.assigneeEmail ?? "Unassigned",
             ]
@@ -239,7 +239,7 @@ struct StaffPages {
     ) async throws -> Response {
         let r = try await requests.get(id, by: who)
         var context = base(who, csrf, title: r.checklist.serviceName ?? "Request")
-        context["id"] = r.id.uuidString.lowercased()
+        context["id"] = r.id.lowercasedString
         context["service"] = r.checklist.serviceName ?? "(no name yet)"
         context["department"] = r.department
         context["state"] = r.state.title
@@ -260,7 +260,7 @@ struct StaffPages {
         // The same engine and permission table as the API decide what is offered.
         context["transitions"] = TransitionEngine.firable(on: r.snapshot, by: who.actor).map { def -> [String: Any] in
             [
-                "id": r.id.uuidString.lowercased(), "name": def.name.rawValue, "csrf": csrf, "version": r.version,
+                "id": r.id.lowercasedString, "name": def.name.rawValue, "csrf": csrf, "version": r.version,
                 "title": def.name.rawValue.replacingOccurrences(of: "_", with: " ").capitalizedFirst, "summary": def.summary,
                 "inputs": def.inputs.map { input -> [String: Any] in
                     var c: [String: Any] = [
@@ -290,7 +290,7 @@ struct StaffPages {
         // One page of the history, newest first: never the whole of it.
         let timeline = try await requests.newestEvents(of: r, beforeID: before, limit: Self.timelinePageSize, by: who)
         context["timeline"] = timeline.events.map(Self.timelineEntry)
-        let path = "/staff/requests/\(r.id.uuidString.lowercased())"
+        let path = "/staff/requests/\(r.id.lowercasedString)"
         if let older = timeline.older { context["older"] = "\(path)?before=\(older)" }
         if before != nil { context["newest"] = path }
         // Only notices this page itself sends are shown.

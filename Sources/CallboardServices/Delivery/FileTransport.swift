@@ -14,8 +14,8 @@ public struct FileTransport: EmailTransport {
     }
 
     public func send(_ email: OutgoingEmail) async throws(DeliveryError) {
-        let target = directory.appendingPathComponent(email.id.uuidString.lowercased() + ".eml")
-        let temp = directory.appendingPathComponent("." + email.id.uuidString.lowercased() + ".tmp")
+        let target = directory.appendingPathComponent(email.id.lowercasedString + ".eml")
+        let temp = directory.appendingPathComponent("." + email.id.lowercasedString + ".tmp")
         do {
             guard
                 FileManager.default.createFile(

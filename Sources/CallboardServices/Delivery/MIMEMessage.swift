@@ -4,7 +4,7 @@ import Foundation
 /// short and 7-bit), a stable Message-ID, and Auto-Submitted so auto-responders stay quiet.
 public enum MIMEMessage {
     public static func render(_ e: OutgoingEmail) -> String {
-        let boundary = "cb-" + e.id.uuidString.lowercased()
+        let boundary = "cb-" + e.id.lowercasedString
         let headers = [
             "Date: " + rfc5322Date(e.date),
             "From: " + encodeAddressHeader(e.from),

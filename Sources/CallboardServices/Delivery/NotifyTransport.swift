@@ -52,7 +52,7 @@ public struct NotifyTransport: EmailTransport {
         let body: JSONValue = .object([
             "email_address": .string(email.to), "template_id": .string(template),
             "personalisation": .object(personalisation.mapValues(JSONValue.string)),
-            "reference": .string(email.id.uuidString.lowercased()),
+            "reference": .string(email.id.lowercasedString),
         ])
         var request = HTTPClientRequest(url: settings.baseURL + "/v2/notifications/email")
         request.method = .POST
@@ -90,7 +90,7 @@ public struct NotifyTransport: EmailTransport {
 
     /// Whether Notify already holds a notification with this email's reference.
     func alreadyAccepted(_ email: OutgoingEmail) async throws(DeliveryError) -> Bool {
-        var request = HTTPClientRequest(url: settings.baseURL + "/v2/notifications?reference=" + email.id.uuidString.lowercased())
+        var request = HTTPClientRequest(url: settings.baseURL + "/v2/notifications?reference=" + email.id.lowercasedString)
         request.headers.add(name: "Authorization", value: "Bearer " + jwt())
         do {
             let response = try await client.execute(request, timeout: settings.timeout)

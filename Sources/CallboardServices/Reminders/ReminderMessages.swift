@@ -20,7 +20,7 @@ enum ReminderMessages {
         reminders: ReminderSettings, baseURL: String, now: Date
     ) -> DigestItem {
         let service = r.checklist.serviceName ?? "your service"
-        let requestLink = "\(baseURL)/staff/requests/\(r.id.uuidString.lowercased())"
+        let requestLink = "\(baseURL)/staff/requests/\(r.id.lowercasedString)"
         let missing = r.checklist.unsettledRequiredItems(for: r.kind).map { "\($0.title): not provided yet" }
         switch owed.kind {
         case .missingInformation:
@@ -64,7 +64,7 @@ enum ReminderMessages {
             }
             return DigestItem(
                 headline: headline, lines: ["Dashboard: \(service)", "Uploaders: \(d.uploaders.map(\.email).joined(separator: ", "))"],
-                action: "Upload the data", link: "\(baseURL)/data-sets/\(d.id.uuidString.lowercased())/upload")
+                action: "Upload the data", link: "\(baseURL)/data-sets/\(d.id.lowercasedString)/upload")
         case .productAuditDue:
             return DigestItem(headline: "\(service): the product audit is due", lines: [], action: "Open the request", link: requestLink)
         }

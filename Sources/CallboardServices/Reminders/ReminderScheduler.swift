@@ -268,7 +268,7 @@ public struct ReminderScheduler: Sendable {
                 var item = p.item
                 if p.reminder.owed.kind.rule == .upload, address.lowercased() == outbox.settings.teamAddress?.lowercased() {
                     // The team acts from its own page of the request.
-                    item.link = "\(outbox.settings.baseURL)/staff/requests/\(p.reminder.requestID.uuidString.lowercased())"
+                    item.link = "\(outbox.settings.baseURL)/staff/requests/\(p.reminder.requestID.lowercasedString)"
                 } else if withLinks, let ds = p.reminder.dataSetID, p.reminder.owed.kind.rule == .upload {
                     let link = NewLink(
                         purpose: .upload, requestID: p.reminder.requestID, email: address, requestVersion: 0, at: now,
