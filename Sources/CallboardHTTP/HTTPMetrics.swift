@@ -64,7 +64,9 @@ public final class HTTPMetrics: Sendable {
 
 /// Outermost middleware: a request id on every response and log line, one access log line,
 /// and the route metrics. Never logs headers (they carry tokens) or bodies. Hummingbird's own
-/// `LogRequestsMiddleware` would log the raw URI (with link tokens), hence this one.
+/// `LogRequestsMiddleware` would log the raw URI (with link tokens), hence this one; its
+/// `MetricsMiddleware` is not used either, so that the access line and the metric come from one
+/// measurement under one route label (`unmatched` for unknown paths, never the path).
 struct ObservabilityMiddleware: RouterMiddleware {
     typealias Context = AppContext
     let metrics: HTTPMetrics
