@@ -57,10 +57,4 @@ public struct RateLimiter: Sendable {
             bucket: limit.bucket, value: value, limit: limit.limit, window: limit.window, at: time.now(), on: db, logger: logger)
         guard hit.allowed else { throw RateLimited(retryAfter: hit.retryAfter) }
     }
-
-    /// Deletes the counts whose window has ended (for a retention job); how many.
-    @discardableResult
-    public func purgeExpired() async throws -> Int {
-        try await RateLimitStore.purgeExpired(before: time.now(), on: db, logger: logger)
-    }
 }

@@ -57,20 +57,6 @@ public enum RateLimitStore {
         return try await outcome(rows, limit: limit, at: now)
     }
 
-    /// Deletes the rows (of both tables) whose window ended at or before `before`; how many.
-    /// A deleted row changes no answer: the next hit would have started a new window anyway.
-    @discardableResult
-    public static func purgeExpired(before: Date, on client: PostgresClient, logger: Logger) async throws -> Int {
-        let rows = try await client.query(
-            """
-            WITH a AS (DELETE FROM rate_limits WHERE window_end <= \(before) RETURNING 1),
-                 b AS (DELETE FROM rate_limit_slots WHERE window_end <= \(before) RETURNING 1)
-            SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)
-            """, logger: logger)
-        for try await n in rows.decode(Int.self) { return n }
-        return 0
-    }
-
     private static func outcome(_ rows: PostgresRowSequence, limit: Int, at now: Date) async throws -> Hit {
         for try await (hits, end) in rows.decode((Int, Date).self) {
             return Hit(

@@ -94,12 +94,11 @@ public struct EmailWorker: Service {
     private func deliverBatch(_ batch: [EmailRecord]) async throws {
         // Every claimed email's lease is kept alive from the claim until its outcome is written,
         // including those still waiting for a free sending slot.
-        let heartbeats = Dictionary(uniqueKeysWithValues: batch.map { ($0.id, heartbeat($0)) })
-        let links: [UUID: [UUID: String]]
-        do { links = try await mintLinks(batch) } catch {
-            for h in heartbeats.values { h.cancel() }
-            throw error
-        }
+        // Once an outcome is written the heartbeat finds the attempt no longer `sending` and stops;
+        // whatever way the batch ends (a failed write included), none outlives it.
+        let heartbeats = batch.map(heartbeat)
+        defer { for h in heartbeats { h.cancel() } }
+        let links = try await mintLinks(batch)
         // Each outcome is recorded as soon as its send ends, together with whatever else finished
         // while the previous record was being written: a slow send never holds back the others'
         // outcomes, so no other worker can reclaim and resend an email that already went.
@@ -118,7 +117,7 @@ public struct EmailWorker: Service {
                         running -= 1
                     }
                     sends.addTask {
-                        let done = try await deliver(e, links: links[e.id] ?? [:], heartbeat: heartbeats[e.id] ?? heartbeat(e))
+                        let done = try await deliver(e, links: links[e.id] ?? [:])
                         recorder.add(done)
                         ring.yield()
                     }
@@ -148,10 +147,9 @@ public struct EmailWorker: Service {
         return out
     }
 
-    /// Writes finished sends' outcomes, then stops their lease heartbeats.
+    /// Writes finished sends' outcomes.
     private func record(_ done: [Delivered]) async throws {
         guard !done.isEmpty else { return }
-        defer { for d in done { d.heartbeat.cancel() } }
         let recorded = try await DatabaseSpan.statement("UPDATE emails") {
             try await EmailStore.finish(done.map { ($0.email.id, $0.email.attempts, $0.outcome) }, at: time.now(), on: db, logger: logger)
         }
@@ -168,8 +166,8 @@ public struct EmailWorker: Service {
         }
     }
 
-    /// Extends an email's lease every third of it while its attempt is ours, so a slow server (or a
-    /// wait for a sending slot) does not look like a dead worker. Cancelled once the outcome is written.
+    /// Extends an email's lease every third of it while its attempt is ours (still `sending`), so a
+    /// slow server (or a wait for a sending slot) does not look like a dead worker.
     func heartbeat(_ e: EmailRecord) -> Task<Void, any Error> {
         Task {
             while !Task.isCancelled {
@@ -182,11 +180,10 @@ public struct EmailWorker: Service {
         }
     }
 
-    /// Sends one email and decides its outcome; the caller records it and then stops `heartbeat`.
-    func deliver(_ e: EmailRecord, links: [UUID: String] = [:], heartbeat: Task<Void, any Error>? = nil) async throws -> Delivered {
+    /// Sends one email and decides its outcome; the caller records it.
+    func deliver(_ e: EmailRecord, links: [UUID: String] = [:]) async throws -> Delivered {
         let attempt = e.attempts
         let started = ContinuousClock.now
-        let heartbeat = heartbeat ?? self.heartbeat(e)
         let outcome: EmailStore.Outcome
         let label: String
         // The span names the kind, transport, attempt and outcome: never an address, a subject, a
@@ -231,7 +228,7 @@ public struct EmailWorker: Service {
         span.end()
         Timer(label: "callboard_email_send_duration_seconds", dimensions: [("transport", transport.name)])
             .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-        return Delivered(email: e, outcome: outcome, label: label, heartbeat: heartbeat)
+        return Delivered(email: e, outcome: outcome, label: label)
     }
 
     /// Keeps a LISTEN connection open and rings the doorbell on every notification; reconnects with backoff.
@@ -266,7 +263,6 @@ struct Delivered: Sendable {
     var email: EmailRecord
     var outcome: EmailStore.Outcome
     var label: String
-    var heartbeat: Task<Void, any Error>
 }
 
 /// Finished sends, collected until the recorder takes them (one write for all that finished meanwhile).
