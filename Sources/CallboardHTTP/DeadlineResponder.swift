@@ -46,6 +46,7 @@ struct UnavailableResponse: Sendable {
         } else {
             let advice = timedOut ? "It may not have been saved: check before trying again." : "Nothing was changed. Try again in a few seconds."
             response = pages.message("Sorry, the service is unavailable", [advice], status: .serviceUnavailable)
+            SecurityHeadersMiddleware<AppContext>.apply(to: &response.headers)
         }
         response.headers[.retryAfter] = String(Self.retryAfterSeconds)
         return response

@@ -121,7 +121,8 @@ public struct RetentionService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let report = try await purge()
+                    // Bounded like the scheduler's tick: a run stuck on a closed connection must not stop the next.
+                    let report = try await withDeadline(seconds: 600) { try await self.purge() }
                     var metadata: Logger.Metadata = [:]
                     for kind in RetentionStore.Kind.allCases { metadata[kind.rawValue] = .stringConvertible(report[kind]) }
                     metadata["link_tokens"] = .stringConvertible(report.linkTokens)

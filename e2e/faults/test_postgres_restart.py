@@ -136,6 +136,9 @@ def test_restart_and_outage_under_load(cluster, tmp_path, monkeypatch):
             assert [s for s, _ in readiness[4:]] == [503] * len(readiness[4:]), readiness
             assert outage.status == 503 and outage.media_type == "application/problem+json" and outage.header("Retry-After") == "5", str(outage)
             assert page.status == 503 and page.media_type == "text/html" and page.header("Retry-After") == "5"
+            # The outage page carries the pages' security headers like any other page.
+            assert page.header("X-Frame-Options") == "DENY" and page.header("Referrer-Policy") == "same-origin"
+            assert (page.header("Content-Security-Policy") or "").startswith("default-src 'none'")
             assert ready_after < 5, f"ready {ready_after:.1f} s after PostgreSQL came back"
             assert load.unavailable and all(u == (503, "5", "application/problem+json") for u in load.unavailable)
             # Every acknowledged write is there.

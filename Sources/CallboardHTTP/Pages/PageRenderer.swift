@@ -61,14 +61,19 @@ struct PageRenderer: Sendable {
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        response.headers[.contentSecurityPolicy] =
+        Self.apply(to: &response.headers)
+        return response
+    }
+
+    /// The headers, for a page answered outside the pages' routes (the 503 while the database is away).
+    static func apply(to headers: inout HTTPFields) {
+        headers[.contentSecurityPolicy] =
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-        response.headers[.xContentTypeOptions] = "nosniff"
+        headers[.xContentTypeOptions] = "nosniff"
         // same-origin: page addresses (which carry tokens) never leave the site, and same-site form
         // posts still carry an Origin for SameOriginMiddleware (no-referrer would make it "null").
-        response.headers[.init("Referrer-Policy")!] = "same-origin"
-        response.headers[.init("X-Frame-Options")!] = "DENY"
-        return response
+        headers[.init("Referrer-Policy")!] = "same-origin"
+        headers[.init("X-Frame-Options")!] = "DENY"
     }
 }
 

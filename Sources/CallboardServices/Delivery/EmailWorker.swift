@@ -64,7 +64,8 @@ public struct EmailWorker: Service {
     private func loop(_ doorbell: Doorbell) async {
         while !Task.isCancelled {
             do {
-                try await EmailStore.reclaimExpired(at: time.now(), on: db, logger: logger)
+                let (db, time, logger) = (self.db, self.time, self.logger)
+                try await bounded { try await EmailStore.reclaimExpired(at: time.now(), on: db, logger: logger) }
                 if try await runOnce() == 0 { await doorbell.wait(seconds: settings.pollSeconds) }
             } catch {
                 // A transaction cut short by shutdown surfaces as an error: that is not a failure.
@@ -78,9 +79,12 @@ public struct EmailWorker: Service {
     /// Claims one batch and delivers it; returns how many were claimed. Tests call this directly.
     @discardableResult
     public func runOnce() async throws -> Int {
-        let batch = try await EmailStore.claim(
-            limit: settings.batchSize, worker: settings.workerID, leaseSeconds: settings.leaseSeconds,
-            at: time.now(), on: db, logger: logger)
+        let (db, time, logger, settings) = (self.db, self.time, self.logger, self.settings)
+        let batch = try await bounded {
+            try await EmailStore.claim(
+                limit: settings.batchSize, worker: settings.workerID, leaseSeconds: settings.leaseSeconds,
+                at: time.now(), on: db, logger: logger)
+        }
         guard !batch.isEmpty else { return 0 }
         // One trace per claimed batch (an idle poll makes none, so the claim itself is not traced).
         try await withSpan("email batch", ofKind: .consumer) { span in
@@ -141,17 +145,26 @@ public struct EmailWorker: Service {
         }
         var out: [UUID: [UUID: String]] = [:]
         let minted = try await DatabaseSpan.statement("INSERT link_tokens") {
-            try await LinkTokenStore.mint(wanted, at: time.now(), on: db, logger: logger)
+            try await bounded { [db, time, logger, wanted] in try await LinkTokenStore.mint(wanted, at: time.now(), on: db, logger: logger) }
         }
         for m in minted { out[m.emailID, default: [:]][m.linkID] = m.token }
         return out
+    }
+
+    /// Runs one of the worker's own statements with a deadline that does not wait for it: a query
+    /// sent on a connection PostgreSQL has just closed never returns (see `withDeadline`), and the
+    /// worker must go on once the database is back rather than wait on it for ever.
+    func bounded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withDeadline(seconds: max(10, settings.leaseSeconds), body)
     }
 
     /// Writes finished sends' outcomes.
     private func record(_ done: [Delivered]) async throws {
         guard !done.isEmpty else { return }
         let recorded = try await DatabaseSpan.statement("UPDATE emails") {
-            try await EmailStore.finish(done.map { ($0.email.id, $0.email.attempts, $0.outcome) }, at: time.now(), on: db, logger: logger)
+            try await bounded { [db, time, logger] in
+                try await EmailStore.finish(done.map { ($0.email.id, $0.email.attempts, $0.outcome) }, at: time.now(), on: db, logger: logger)
+            }
         }
         for d in done {
             guard recorded.contains(d.email.id) else {

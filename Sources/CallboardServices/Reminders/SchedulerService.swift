@@ -1,3 +1,4 @@
+import CallboardStorage
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -18,7 +19,10 @@ public struct SchedulerService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    try await scheduler.tick()
+                    // Bounded without waiting for it (see `withDeadline`): a tick stuck on a connection
+                    // PostgreSQL closed must not stop every later tick. Cut short, it rolls back.
+                    let scheduler = self.scheduler
+                    _ = try await withDeadline(seconds: 300) { try await scheduler.tick() }
                 } catch {
                     if Task.isCancelled { break }
                     logger.error("scheduler tick failed", metadata: ["error": .string(String(describing: error))])
