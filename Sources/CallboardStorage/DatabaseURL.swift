@@ -83,9 +83,8 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         return .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
     }
 
-    /// `keepOpen` holds the connections open (long-running processes); tests and one-shot commands
-    /// open them on demand.
-    public func clientConfiguration(maxConnections: Int = 20, keepOpen: Bool = false) throws -> PostgresClient.Configuration {
+    /// The pool every process uses (see below for why it keeps no connections open).
+    public func clientConfiguration(maxConnections: Int = 20) throws -> PostgresClient.Configuration {
         var config: PostgresClient.Configuration
         if let dir = socketDirectory {
             config = .init(unixSocketPath: "\(dir)/.s.PGSQL.\(port)", username: username, password: password, database: database)
@@ -113,7 +112,6 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         config.options.keepAliveBehavior = nil
         config.options.connectionIdleTimeout = .seconds(5)
         config.options.connectTimeout = .seconds(3)
-        _ = keepOpen
         return config
     }
 }

@@ -35,9 +35,9 @@ extension Settings {
         return databaseURL
     }
 
-    func databaseClient(logger: Logger, keepOpen: Bool = false) throws -> PostgresClient {
+    func databaseClient(logger: Logger) throws -> PostgresClient {
         PostgresClient(
-            configuration: try database().clientConfiguration(maxConnections: databasePoolSize, keepOpen: keepOpen), backgroundLogger: logger)
+            configuration: try database().clientConfiguration(maxConnections: databasePoolSize), backgroundLogger: logger)
     }
 }
 
@@ -56,14 +56,14 @@ enum Logs {
 
 /// Runs `body` with a started PostgresClient, then shuts the client down.
 func withDatabase<T: Sendable>(
-    _ settings: Settings, logger: Logger, keepOpen: Bool = false,
+    _ settings: Settings, logger: Logger,
     _ body: @Sendable (PostgresClient) async throws -> T
 ) async throws -> T {
     // A one-shot command may query before the pool's run() task is scheduled; PostgresNIO then
     // warns and waits. The wait is harmless, so only errors from the pool are shown here.
     var poolLogger = logger
     poolLogger.logLevel = max(logger.logLevel, .error)
-    let client = try settings.databaseClient(logger: poolLogger, keepOpen: keepOpen)
+    let client = try settings.databaseClient(logger: poolLogger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await client.run() }
         defer { group.cancelAll() }

@@ -35,7 +35,7 @@ struct Probe: AsyncParsableCommand {
             try await conn.close()
             return
         }
-        try await withDatabase(settings, logger: logger, keepOpen: mode != "ondemand") { client in
+        try await withDatabase(settings, logger: logger) { client in
             func rss() -> String {
                 (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("VmRSS") }.map(
                     String.init) ?? ""
@@ -48,7 +48,7 @@ struct Probe: AsyncParsableCommand {
                                 switch mode {
                                 case "withConnection":
                                     _ = try await client.withConnection { try await $0.query("SELECT 1", logger: logger).collect() }
-                                case "nolog", "ondemand":
+                                case "nolog":
                                     _ = try await client.query("SELECT \(w)::int8").collect()
                                 case "iterate":
                                     for try await _ in try await client.query("SELECT \(w)::int8") {}

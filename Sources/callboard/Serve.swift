@@ -47,7 +47,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logs.bootstrap(settings)
         let (host, port) = (settings.hostname, settings.port)
         let url = try settings.database()
-        let client = try settings.databaseClient(logger: logger, keepOpen: true)
+        let client = try settings.databaseClient(logger: logger)
         let migrator = Migrator(migrations: try Migration.bundled(), logger: logger)
 
         let metrics = HTTPMetrics()

@@ -20,7 +20,7 @@ struct Worker: AsyncParsableCommand {
     func run() async throws {
         let settings = try database.settings()
         let logger = Logs.bootstrap(settings)
-        let client = try settings.databaseClient(logger: logger, keepOpen: true)
+        let client = try settings.databaseClient(logger: logger)
         let worker = try makeWorker(settings, client: client, logger: logger)
         let sla = PreviewSLAHolder(try .bundled(workingDays: settings.previewSLAWorkingDays))
         let startup = StartupCheck(
