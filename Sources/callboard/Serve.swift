@@ -54,7 +54,7 @@ struct Serve: AsyncParsableCommand {
         // Library metrics (the email worker's sends and latencies) land in the same registry as /metrics.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
         let sla = PreviewSLAHolder(try .bundled(workingDays: settings.previewSLAWorkingDays))
-        let monitor = DatabaseMonitor(db: client, logger: logger)
+        let monitor = DatabaseMonitor(url: url, logger: logger)
         let app = try buildApplication(
             AppDependencies(
                 db: client, logger: logger, metrics: metrics, email: EmailSettings(settings), sla: sla,
