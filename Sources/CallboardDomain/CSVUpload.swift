@@ -17,16 +17,18 @@ public struct CSVInvalid: Error, Sendable, Equatable {
 
 /// A spreadsheet upload for one period of a data set (DESIGN §4): RFC 4180 CSV in UTF-8 whose
 /// header names `_timestamp` and every field of the data set; each row's `_timestamp` a date in the
-/// period, each field a finite number. Every problem is reported, each with its line; a file with any
-/// problem is refused whole.
+/// period, each field a value of its type (a finite number, any text, or true/false); an optional
+/// `_id` column names each row's record. Columns the data set does not declare are not stored.
+/// Every problem is reported, each with its line; a file with any problem is refused whole.
 public enum CSVUpload {
     public static let timestampColumn = "_timestamp"
+    public static let idColumn = "_id"
 
     /// Past this many problems the check stops: the uploader has enough to fix.
     public static let maxProblems = 200
 
-    /// The number of data rows, or every problem found (up to `maxProblems`).
-    public static func validate(_ bytes: [UInt8], fields: [String], period: Period) -> Result<Int, CSVInvalid> {
+    /// The rows as records (the write API's store), or every problem found (up to `maxProblems`).
+    public static func validate(_ bytes: [UInt8], fields: [DataField], period: Period) -> Result<[DataRecord], CSVInvalid> {
         if let nul = bytes.firstIndex(of: 0) {
             let line = 1 + bytes[..<nul].filter { $0 == 10 }.count
             return .failure(
@@ -43,7 +45,7 @@ public enum CSVUpload {
         guard let header = records.first else { return .failure(CSVInvalid(problems: [CSVProblem(line: 0, message: "The file is empty")])) }
         let names = header.values.map { $0.trimmingCharacters(in: .whitespaces) }
         var problems: [CSVProblem] = []
-        let required = [timestampColumn] + fields
+        let required = [timestampColumn] + fields.map(\.name)
         let missing = required.filter { !names.contains($0) }
         if !missing.isEmpty {
             problems.append(
@@ -61,15 +63,34 @@ public enum CSVUpload {
         let rows = records.dropFirst()
         guard !rows.isEmpty else { return .failure(CSVInvalid(problems: [CSVProblem(line: 2, message: "The file has a header row but no data")])) }
         let ts = names.firstIndex(of: timestampColumn)!
-        let columns = fields.map { ($0, names.firstIndex(of: $0)!) }
+        let idIndex = names.firstIndex(of: idColumn)
+        let columns = fields.map { ($0, names.firstIndex(of: $0.name)!) }
+        var out: [DataRecord] = []
+        out.reserveCapacity(rows.count)
         for row in rows where problems.count < maxProblems {
+            let before = problems.count
+            var record = DataRecord(id: nil, timestamp: nil, values: [:])
             guard row.values.count == names.count else {
                 problems.append(
                     CSVProblem(line: row.line, message: "Line \(row.line) has \(row.values.count) values; the header row has \(names.count)"))
                 continue
             }
             let stamp = row.values[ts].trimmingCharacters(in: .whitespaces)
-            if let day = date(stamp) {
+            if let idIndex {
+                let id = row.values[idIndex].trimmingCharacters(in: .whitespaces)
+                if id.isEmpty || id.count > DataRecords.maxIDLength
+                    || id.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 })
+                {
+                    problems.append(
+                        CSVProblem(
+                            line: row.line,
+                            message: "Line \(row.line): _id must be a value without spaces (at most \(DataRecords.maxIDLength) characters)"))
+                } else {
+                    record.id = id
+                }
+            }
+            if let (day, instant) = moment(stamp) {
+                record.timestamp = instant
                 if day < period.start || day > period.end {
                     problems.append(
                         CSVProblem(
@@ -83,30 +104,54 @@ public enum CSVUpload {
                             "Line \(row.line): _timestamp \"\(stamp)\" must be a date like \(period.start) or an instant like \(period.start)T00:00:00Z"
                     ))
             }
-            for (name, i) in columns {
+            for (field, i) in columns {
+                let name = field.name
                 let v = row.values[i].trimmingCharacters(in: .whitespaces)
-                if v.isEmpty {
-                    problems.append(CSVProblem(line: row.line, message: "Line \(row.line): \(name) is empty"))
-                } else if let d = Double(v), v.allSatisfy({ $0.isASCII && ($0.isNumber || "+-.eE".contains($0)) }) {
-                    if !d.isFinite {
+                switch field.type {
+                case .string:
+                    if v.count > DataRecords.maxStringLength {
                         problems.append(
-                            CSVProblem(line: row.line, message: "Line \(row.line): \(name) \"\(v)\" is too large: it must be a finite number"))
+                            CSVProblem(line: row.line, message: "Line \(row.line): \(name) is longer than \(DataRecords.maxStringLength) characters"))
+                    } else {
+                        record.values[name] = .string(v)
                     }
-                } else {
-                    problems.append(CSVProblem(line: row.line, message: "Line \(row.line): \(name) \"\(v)\" must be a number"))
+                case .boolean:
+                    switch v.lowercased() {
+                    case "true": record.values[name] = .bool(true)
+                    case "false": record.values[name] = .bool(false)
+                    case "": problems.append(CSVProblem(line: row.line, message: "Line \(row.line): \(name) is empty"))
+                    default: problems.append(CSVProblem(line: row.line, message: "Line \(row.line): \(name) \"\(v)\" must be true or false"))
+                    }
+                case .number:
+                    if v.isEmpty {
+                        problems.append(CSVProblem(line: row.line, message: "Line \(row.line): \(name) is empty"))
+                    } else if let d = Double(v), v.allSatisfy({ $0.isASCII && ($0.isNumber || "+-.eE".contains($0)) }) {
+                        if !d.isFinite {
+                            problems.append(
+                                CSVProblem(line: row.line, message: "Line \(row.line): \(name) \"\(v)\" is too large: it must be a finite number"))
+                        } else {
+                            record.values[name] = .number(d)
+                        }
+                    } else {
+                        problems.append(CSVProblem(line: row.line, message: "Line \(row.line): \(name) \"\(v)\" must be a number"))
+                    }
                 }
             }
+            if problems.count == before { out.append(record) }
         }
-        return problems.isEmpty ? .success(rows.count) : .failure(CSVInvalid(problems: problems))
+        return problems.isEmpty ? .success(out) : .failure(CSVInvalid(problems: problems))
     }
 
     /// The London date of a `_timestamp`: a date (2026-11-02) or an RFC 3339 instant.
-    static func date(_ s: String) -> CivilDate? {
-        if s.count == 10, let d = CivilDate(iso: s) { return d }
+    static func date(_ s: String) -> CivilDate? { moment(s)?.day }
+
+    /// A `_timestamp`'s London date and instant: a date is its London midnight.
+    static func moment(_ s: String) -> (day: CivilDate, instant: Date)? {
+        if s.count == 10, let d = CivilDate(iso: s) { return (d, London.instant(d)) }
         // Only something shaped like an instant is handed to the (costly) full parser.
         guard (20...35).contains(s.count), s.count > 10, s[s.index(s.startIndex, offsetBy: 10)] == "T", CivilDate(iso: String(s.prefix(10))) != nil
         else { return nil }
-        return Timestamp.parse(s).map(London.date(of:))
+        return Timestamp.parse(s).map { (London.date(of: $0), $0) }
     }
 
     /// RFC 4180 records with the line each starts on; quoted values may hold commas, quotes ("")

@@ -10,6 +10,8 @@ public enum Action: Hashable, Sendable {
     case manageStaff
     case manageTokens
     case manageEmails
+    /// A data set's write-API tokens (create, list, revoke); the tokens themselves are shown once.
+    case manageWriteTokens
     /// Email bodies (links in them are always redacted); viewers see only who was sent what, when.
     case readEmailBodies
 
@@ -24,12 +26,16 @@ public enum Action: Hashable, Sendable {
         case .manageStaff: return "manage_staff"
         case .manageTokens: return "manage_tokens"
         case .manageEmails: return "manage_emails"
+        case .manageWriteTokens: return "manage_write_tokens"
         case .readEmailBodies: return "read_email_bodies"
         }
     }
 
     public static var all: [Action] {
-        [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails, .readEmailBodies]
+        [
+            .readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails, .manageWriteTokens,
+            .readEmailBodies,
+        ]
             + TransitionName.allCases.map { .fire($0) }
     }
 }
@@ -38,9 +44,10 @@ public enum Permissions {
     /// Grants other than transitions (those live in `Lifecycle.table`).
     private static let grants: [ActorKind: Set<Action>] = [
         .admin: [
-            .readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails, .readEmailBodies,
+            .readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails, .manageWriteTokens,
+            .readEmailBodies,
         ],
-        .triager: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageEmails, .readEmailBodies],
+        .triager: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageEmails, .manageWriteTokens, .readEmailBodies],
         .viewer: [.readRequests],
         .serviceContact: [.supplyItems],
     ]

@@ -24,13 +24,16 @@ public struct AppDependencies: Sendable {
     /// Whether requests get spans (`serve` sets it when tracing is on). Off, no span is even
     /// started: a tracer bootstrapped for some other reason (a test's in-memory one) sees nothing.
     public var tracing: Bool
+    /// The write API's largest body, compressed or not.
+    public var writeAPIMaxBytes: Int
 
     public init(
         db: PostgresClient, time: any TimeSource = SystemTime(), logger: Logger,
         metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog(), email: EmailSettings = EmailSettings(),
         sla: PreviewSLAHolder? = nil, scheduler: SchedulerSettings = SchedulerSettings(), monitor: DatabaseMonitor? = nil,
-        tracing: Bool = false
+        tracing: Bool = false, writeAPIMaxBytes: Int = 10_485_760
     ) {
+        self.writeAPIMaxBytes = writeAPIMaxBytes
         self.monitor = monitor
         self.tracing = tracing
         self.sla = sla
@@ -84,12 +87,20 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     StaffPages(
         signIn: StaffSignInService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox), requests: requests,
         dataSets: dataSets, pages: pages, time: deps.time,
-        secureCookies: deps.email.baseURL.hasPrefix("https://")
+        secureCookies: deps.email.baseURL.hasPrefix("https://"), baseURL: deps.email.baseURL
     ).register(pageRoutes)
-    UploadPages(service: UploadPageService(db: deps.db, time: deps.time, logger: deps.logger, dataSets: dataSets), pages: pages).register(pageRoutes)
+    UploadPages(
+        service: UploadPageService(db: deps.db, time: deps.time, logger: deps.logger, dataSets: dataSets), pages: pages,
+        baseURL: deps.email.baseURL
+    ).register(pageRoutes)
     TaskListPages(
         service: TaskListService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), sla: sla, pages: pages
     ).register(pageRoutes)
+
+    // The Performance Platform's write API: its own tokens, its own error shape, no idempotency keys.
+    WriteAPIController(
+        service: DataWriteService(db: deps.db, time: deps.time, logger: deps.logger), staff: staff, maxBytes: deps.writeAPIMaxBytes
+    ).register(CatalogedRoutes(group: router.group("data"), prefix: "/data", catalog: deps.catalog))
 
     let api = router.group("api/v1")
         .add(middleware: AuthMiddleware(staff: staff))
@@ -98,7 +109,9 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     RequestsController(requests: requests).register(routes)
     StaffController(staff: staff).register(routes)
     EmailsController(emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger)).register(routes)
-    DataSetsController(dataSets: dataSets).register(routes)
+    DataSetsController(
+        dataSets: dataSets, writes: DataWriteService(db: deps.db, time: deps.time, logger: deps.logger), baseURL: deps.email.baseURL
+    ).register(routes)
     RemindersController(
         scheduler: ReminderScheduler(
             db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla,

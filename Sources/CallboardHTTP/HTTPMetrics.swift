@@ -79,6 +79,12 @@ struct ObservabilityMiddleware: RouterMiddleware {
                 id.count <= 64 && id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } ? id : nil
             } ?? context.id
         context.logger[metadataKey: "request_id"] = .string(requestID)
+        // The Performance Platform's clients send their own request id: logged when it is plain text.
+        if let govuk = request.headers[HTTPField.Name("Govuk-Request-Id")!], (1...100).contains(govuk.utf8.count),
+            govuk.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+        {
+            context.logger[metadataKey: "govuk_request_id"] = .string(govuk)
+        }
         // Errors become responses in ProblemMiddleware (next in line); one that still escapes is
         // counted and logged with its status here and left to Hummingbird to answer.
         let response: Response

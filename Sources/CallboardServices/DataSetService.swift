@@ -44,11 +44,10 @@ public struct DataSetService: Sendable {
         let record = DataSetRecord(
             id: UUID(), requestID: requestID, name: input.name!,
             schedule: UploadSchedule(cadence: input.cadence!, dueWorkingDaysAfterPeriod: input.dueDays ?? 5),
-            uploaders: input.uploaders!, fields: input.fields ?? [], createdAt: now, updatedAt: now)
+            uploaders: input.uploaders!, fields: input.fields ?? [], writePath: input.writePath ?? nil, isPrivate: input.isPrivate ?? false,
+            createdAt: now, updatedAt: now)
         try await db.transaction(logger: logger) { conn in
-            guard try await DataSetStore.insert(record, on: conn, logger: logger) else {
-                throw ServiceError.validation([FieldError(pointer: "/name", message: "is already the name of a data set of this request")])
-            }
+            try Self.check(try await DataSetStore.insert(record, on: conn, logger: logger))
             try await event(
                 request, "data_set_created", by: who,
                 data: [
@@ -72,12 +71,12 @@ public struct DataSetService: Sendable {
         if let d = input.dueDays { record.schedule.dueWorkingDaysAfterPeriod = d }
         if let u = input.uploaders { record.uploaders = u }
         if let f = input.fields { record.fields = f }
+        if let p = input.writePath { record.writePath = p }
+        if let p = input.isPrivate { record.isPrivate = p }
         record.updatedAt = time.now()
         let updated = record
         try await db.transaction(logger: logger) { conn in
-            guard try await DataSetStore.update(updated, on: conn, logger: logger) else {
-                throw ServiceError.validation([FieldError(pointer: "/name", message: "is already the name of a data set of this request")])
-            }
+            try Self.check(try await DataSetStore.update(updated, on: conn, logger: logger))
             // New uploaders or a new rule: what is queued under the old ones is not sent; the scheduler looks again.
             if input.uploaders != nil || input.cadence != nil || input.dueDays != nil {
                 try await ReminderStore.settle(dataSetID: updated.id, at: updated.updatedAt, on: conn, logger: logger)
@@ -133,6 +132,15 @@ public struct DataSetService: Sendable {
 
     // MARK: -
 
+    static func check(_ outcome: DataSetStore.WriteOutcome) throws(ServiceError) {
+        switch outcome {
+        case .done: return
+        case .nameTaken: throw .validation([FieldError(pointer: "/name", message: "is already the name of a data set of this request")])
+        case .writePathTaken:
+            throw .validation([FieldError(pointer: "/data_type", message: "is already used with this data_group by another data set")])
+        }
+    }
+
     /// Each uploader is told where to upload, with a link of their own.
     private func inviteUploaders(_ d: DataSetRecord, _ r: RequestRecord, on conn: PostgresConnection) async throws {
         guard let outbox else { return }
@@ -167,10 +175,12 @@ public struct DataSetService: Sendable {
         let latest = try await DataSetStore.latestUploads(records.map(\.id), on: db, logger: logger)
         let calendar = sla.current.calendar(for: division)
         let today = London.date(of: time.now())
+        let oldest = records.map { $0.schedule.currentPeriod(on: today).start }.min() ?? today
+        let received = try await DataSetStore.receivedPeriods(records.map(\.id), since: oldest, on: db, logger: logger)
         return records.map { r in
             let period = r.schedule.currentPeriod(on: today)
             let last = latest[r.id]
-            let received = last.map { $0.period.start >= period.start } ?? false
+            let received = received[r.id]?.contains(period.start) ?? false
             return DataSetView(
                 record: r, period: period, due: r.schedule.due(for: period, calendar: calendar),
                 status: r.schedule.status(on: today, received: received, calendar: calendar), lastUpload: last)
@@ -182,7 +192,10 @@ public struct DataSetService: Sendable {
         var cadence: Cadence?
         var dueDays: Int?
         var uploaders: [Uploader]?
-        var fields: [String]?
+        var fields: [DataField]?
+        /// `.some(nil)`: the write path is removed.
+        var writePath: WritePath??
+        var isPrivate: Bool?
 
         static func parse(_ body: JSONValue, creating: Bool) throws(ServiceError) -> Input {
             var errors = ErrorCollector()
@@ -210,23 +223,67 @@ public struct DataSetService: Sendable {
                 input.uploaders = out
             }
             if let list = r.array("fields", required: false) {
-                var names: [String] = []
+                var out: [DataField] = []
                 for (i, v) in list.enumerated() {
-                    guard let n = v.stringValue, n.range(of: "^[a-z][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
-                        r.errors.add("/fields/\(i)", "must be a column name of lower-case letters, digits and underscores, starting with a letter")
+                    // A name alone is a number field (as every field was before fields had types).
+                    var name = v.stringValue
+                    var type = FieldType.number
+                    if v.objectValue != nil, var fr = ObjectReader(v, at: "/fields/\(i)", errors: &r.errors) {
+                        name = fr.string("name", required: true, maxLength: 63, singleLine: true)
+                        type = fr.choice("type", FieldType.self, required: true) ?? .number
+                        r.errors.add(contentsOf: fr.finish())
+                        guard name != nil else { continue }
+                    }
+                    guard let n = name, n.range(of: "^[a-z][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
+                        r.errors.add(
+                            "/fields/\(i)",
+                            "must be a field name of lower-case letters, digits and underscores, starting with a letter, or {\"name\", \"type\"}")
                         continue
                     }
-                    if names.contains(n) { r.errors.add("/fields/\(i)", "repeats \(n)") } else { names.append(n) }
+                    if out.contains(where: { $0.name == n }) { r.errors.add("/fields/\(i)", "repeats \(n)") } else { out.append(DataField(n, type)) }
                 }
-                if list.count > 50 { r.errors.add("/fields", "must list at most 50 columns") }
-                input.fields = names
+                if list.count > 50 { r.errors.add("/fields", "must list at most 50 fields") }
+                input.fields = out
+            }
+            switch (Self.pathPart(&r, "data_group"), Self.pathPart(&r, "data_type")) {
+            case (.value(let g), .value(let t)): input.writePath = .some(WritePath(group: g, type: t))
+            case (.null, .null): input.writePath = .some(nil)
+            case (.absent, .absent), (.invalid, _), (_, .invalid): break
+            case (.absent, _), (.null, _): r.errors.add("/data_group", "give data_group and data_type together (both null to remove the write path)")
+            case (_, .absent), (_, .null): r.errors.add("/data_type", "give data_group and data_type together (both null to remove the write path)")
+            }
+            if let raw = r.raw("private") {
+                if case .bool(let b) = raw { input.isPrivate = b } else { r.errors.add("/private", "must be true or false") }
             }
             errors.add(contentsOf: r.finish())
             try errors.throwIfAny()
-            if !creating, input.name == nil, input.cadence == nil, input.dueDays == nil, input.uploaders == nil, input.fields == nil {
+            if !creating, input.name == nil, input.cadence == nil, input.dueDays == nil, input.uploaders == nil, input.fields == nil,
+                input.writePath == nil, input.isPrivate == nil
+            {
                 throw .validation([FieldError(pointer: "", message: "give at least one field to change")])
             }
             return input
+        }
+
+        enum PathPart {
+            case absent, null, invalid
+            case value(String)
+        }
+
+        /// A part of a write path: 1 to 100 lower-case letters, digits and hyphens.
+        static func pathPart(_ r: inout ObjectReader, _ key: String) -> PathPart {
+            guard let raw = r.raw(key) else { return .absent }
+            if raw == .null { return .null }
+            guard let s = raw.stringValue, (1...100).contains(s.utf8.count),
+                s.utf8.allSatisfy({
+                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                        || $0 == UInt8(ascii: "-")
+                })
+            else {
+                r.errors.add("/\(key)", "must be 1 to 100 lower-case letters, digits and hyphens, like carers-allowance")
+                return .invalid
+            }
+            return .value(s)
         }
     }
 }

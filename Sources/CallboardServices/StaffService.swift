@@ -123,10 +123,11 @@ public struct StaffService: Sendable {
         return Principal(actor: ActorKind(staff.role), staffID: staff.id, email: staff.email)
     }
 
-    static func newToken() -> String {
+    /// 256 random bits, base64url, after a prefix that says what the token is for.
+    static func newToken(prefix: String = tokenPrefix) -> String {
         var rng = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        return tokenPrefix
+        return prefix
             + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }

@@ -41,34 +41,37 @@ public struct UploadPageService: Sendable {
         return .open(link, r, try await dataSets.views([d], division: r.division)[0])
     }
 
-    /// Checks the file against the data set's columns and the period owed now; stores it and
-    /// records the upload (settling that period's reminders) only when every row is valid.
+    /// Checks the file against the data set's fields and the period owed now; only when every row
+    /// is valid, its rows replace that period's records (a re-upload does not duplicate them) and
+    /// the upload is recorded, settling that period's reminders.
     public func upload(token: String, csrf: String, file: [UInt8]) async throws -> (UploadRecord, rows: Int) {
         guard case .open(let link, let r, let view) = try await view(token: token) else { throw LinkRefusal.unknownLink }
         try PageLinks.requireCSRF(csrf, of: link)
-        let rows: Int
+        let records: [DataRecord]
         switch CSVUpload.validate(file, fields: view.record.fields, period: view.period) {
-        case .success(let n): rows = n
+        case .success(let rows): records = DataRecords.lastWins(rows)
         case .failure(let invalid): throw Failure.invalid(invalid.problems)
         }
+        let rows = records.count
         let now = time.now()
         let upload = UploadRecord(
             id: UUID(), dataSetID: view.record.id, period: view.period, receivedAt: now, source: "csv",
             note: "\(rows) rows")
-        let who = Principal(actor: .uploader, email: link.email)
         try await db.transaction(logger: logger) { conn in
             try await DataSetStore.recordUpload(
-                upload, actorID: who.actorID, rowCount: rows, content: String(decoding: file, as: UTF8.self),
+                upload, actorID: link.email, rowCount: rows, content: String(decoding: file, as: UTF8.self),
                 on: conn, logger: logger)
+            try await DataRecordStore.delete(
+                dataSetID: view.record.id, from: London.instant(view.period.start), to: London.instant(view.period.end.adding(days: 1)),
+                on: conn, logger: logger)
+            try await DataRecordStore.upsert(records, dataSetID: view.record.id, at: now, on: conn, logger: logger)
+            try await DataSetStore.noteWrite(dataSetID: view.record.id, at: now, records: rows, source: "csv", tokenID: nil, on: conn, logger: logger)
+            var data = DataWriteService.uploadEventData(view.record, source: "csv", tokenID: nil, records: rows, periods: [view.period])
+            data["records"] = .number(Double(rows))
             try await EventStore.append(
                 EventRecord(
                     requestID: r.id, version: r.version, kind: "upload_recorded", actorKind: .uploader,
-                    actorID: link.email, occurredAt: now,
-                    data: .object([
-                        "data_set_id": .string(view.record.id.lowercasedString),
-                        "period_start": .string(view.period.start.description),
-                        "period_end": .string(view.period.end.description), "source": .string("csv"),
-                    ])), on: conn, logger: logger)
+                    actorID: link.email, occurredAt: now, data: .object(data)), on: conn, logger: logger)
         }
         return (upload, rows)
     }

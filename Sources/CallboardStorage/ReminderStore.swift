@@ -23,8 +23,8 @@ public struct DueDataSet: Sendable {
     public var dataSet: DataSetRecord
     public var requestState: RequestState
     public var division: String
-    /// The latest period any upload was received for.
-    public var latestPeriodStart: CivilDate?
+    /// The periods (their starts) uploads were received for, of the last year and a half.
+    public var receivedPeriods: Set<CivilDate>
 }
 
 /// The scheduler's tables: which rows are due, which reminders exist, and settling them.
@@ -56,17 +56,17 @@ public enum ReminderStore {
         """
     }
 
-    /// Settles the open reminders of a data set — those of periods up to `throughPeriod` (an upload
-    /// for it arrived), or all (its uploaders changed); returns how many emails were cancelled.
+    /// Settles the open reminders of a data set — those of exactly `periods` (uploads for them
+    /// arrived), or all (nil: its uploaders or rule changed); returns how many emails were cancelled.
     /// Upload keys read `<data set>:upload:<period start>:<step>`.
     @discardableResult
     public static func settle(
-        dataSetID: UUID, throughPeriod: CivilDate? = nil, at now: Date, on conn: PostgresConnection,
+        dataSetID: UUID, periods: [CivilDate]? = nil, at now: Date, on conn: PostgresConnection,
         logger: Logger
     ) async throws -> Int {
         var b = SQLBinds()
         var condition = "data_set_id = \(b.add(dataSetID))"
-        if let p = throughPeriod { condition += " AND split_part(dedup_key, ':', 3) <= \(b.add(p.description))" }
+        if let p = periods { condition += " AND split_part(dedup_key, ':', 3) = ANY(\(b.add(p.map(\.description)))::text[])" }
         let sql =
             "WITH " + settleCTEs(where: condition, version: "rq.version", now: b.add(now))
             + " SELECT count(*)::int8 FROM cancelled"
@@ -93,17 +93,17 @@ public enum ReminderStore {
     /// Data sets whose upload rule may owe something at `now`.
     public static func dueDataSets(at now: Date, limit: Int, lock: Bool, on conn: PostgresConnection, logger: Logger) async throws -> [DueDataSet] {
         var out: [DueDataSet] = []
-        for try await (id, rid, name, cadence, days, uploaders, created, updated, state, division, latest) in try await conn.query(
+        for try await (id, rid, name, cadence, days, uploaders, created, updated, state, division, received) in try await conn.query(
             dueDataSetsQuery(at: now, limit: limit, lock: lock), logger: logger
         )
-        .decode((UUID, UUID, String, String, Int, String, Date, Date, String, String, String?).self) {
+        .decode((UUID, UUID, String, String, Int, String, Date, Date, String, String, [String]).self) {
             out.append(
                 DueDataSet(
                     dataSet: DataSetStore.record(
                         id: id, requestID: rid, name: name, cadence: cadence, dueDays: days, uploaders: uploaders,
                         created: created, updated: updated),
                     requestState: RequestState(rawValue: state) ?? .requested, division: division,
-                    latestPeriodStart: latest.flatMap(CivilDate.init(iso:))))
+                    receivedPeriods: Set(received.compactMap(CivilDate.init(iso:)))))
         }
         return out
     }
@@ -113,7 +113,9 @@ public enum ReminderStore {
         let sql = """
             SELECT d.id, d.request_id, d.name, d.cadence, d.due_working_days, d.uploaders::text, d.created_at, d.updated_at,
                    r.state, r.division,
-                   (SELECT u.period_start::text FROM data_set_uploads u WHERE u.data_set_id = d.id ORDER BY u.period_start DESC LIMIT 1)
+                   -- The rule chases at most four finished periods (a year and a quarter for quarterly ones).
+                   ARRAY(SELECT DISTINCT u.period_start::text FROM data_set_uploads u
+                         WHERE u.data_set_id = d.id AND u.period_start >= (\(b.add(now))::timestamptz - interval '550 days')::date)
             FROM data_sets d JOIN requests r ON r.id = d.request_id
             WHERE d.next_reminder_at <= \(b.add(now)) ORDER BY d.next_reminder_at LIMIT \(b.add(limit))
             \(lock ? "FOR UPDATE OF d SKIP LOCKED FOR SHARE OF r SKIP LOCKED" : "")

@@ -58,7 +58,8 @@ struct Serve: AsyncParsableCommand {
         let app = try buildApplication(
             AppDependencies(
                 db: client, logger: logger, metrics: metrics, email: EmailSettings(settings), sla: sla,
-                scheduler: SchedulerSettings(settings), monitor: monitor, tracing: settings.tracingEnabled),
+                scheduler: SchedulerSettings(settings), monitor: monitor, tracing: settings.tracingEnabled,
+                writeAPIMaxBytes: settings.writeAPIMaxBytes),
             hostname: host, port: port, requestTimeoutSeconds: settings.requestTimeoutSeconds,
             idleTimeoutSeconds: settings.httpIdleTimeoutSeconds)
         let metricsApp = buildMetricsApplication(

@@ -6,7 +6,7 @@ import Testing
     let november = Period(start: CivilDate(2026, 11, 1), end: CivilDate(2026, 11, 30))
 
     func check(_ text: String, fields: [String] = ["visits", "completions"]) -> Result<Int, CSVInvalid> {
-        CSVUpload.validate(Array(text.utf8), fields: fields, period: november)
+        CSVUpload.validate(Array(text.utf8), fields: fields.map { DataField($0) }, period: november).map(\.count)
     }
 
     @Test func aValidFileCountsItsRows() {

@@ -102,7 +102,7 @@ import Testing
         let schedule = UploadSchedule(cadence: .monthly, dueWorkingDaysAfterPeriod: 5)
         func owed(_ day: CivilDate, received: Bool = false) -> (OwedReminder?, CivilDate) {
             let r = ReminderRules.upload(
-                dataSetID: id, schedule: schedule, today: day, latestReceived: received ? CivilDate(2026, 11, 1) : nil,
+                dataSetID: id, schedule: schedule, today: day, received: received ? [CivilDate(2026, 11, 1)] : [],
                 firstOwed: CivilDate(2026, 11, 1), calendar: cal, settings: settings)
             return (r.owed, r.next)
         }
@@ -132,9 +132,8 @@ import Testing
                 var day = CivilDate(2026, 1, 1)
                 while day < CivilDate(2027, 1, 1) {
                     for received in [false, true] {
-                        let latest = received ? schedule.currentPeriod(on: day).start : nil
                         let r = ReminderRules.upload(
-                            dataSetID: id, schedule: schedule, today: day, latestReceived: latest,
+                            dataSetID: id, schedule: schedule, today: day, received: received ? [schedule.currentPeriod(on: day).start] : [],
                             firstOwed: CivilDate(2025, 1, 1), calendar: cal, settings: settings)
                         #expect(r.next > day, "\(cadence) \(dueDays) \(day)")
                     }
@@ -149,9 +148,9 @@ import Testing
     /// November, the third also to the contact and the team.
     @Test func weeklyOverdueRemindersOutliveTheNextWeek() {
         let schedule = UploadSchedule(cadence: .weekly, dueWorkingDaysAfterPeriod: 5)
-        func owed(_ day: CivilDate, latest: CivilDate? = nil) -> OwedReminder? {
+        func owed(_ day: CivilDate, received: Set<CivilDate> = []) -> OwedReminder? {
             ReminderRules.upload(
-                dataSetID: id, schedule: schedule, today: day, latestReceived: latest, firstOwed: CivilDate(2026, 11, 2),
+                dataSetID: id, schedule: schedule, today: day, received: received, firstOwed: CivilDate(2026, 11, 2),
                 calendar: cal, settings: settings
             ).owed
         }
@@ -161,11 +160,15 @@ import Testing
         let third = owed(CivilDate(2026, 11, 30))
         #expect(third?.dedupKey.hasSuffix(":2026-11-02:overdue:3") == true && third?.audiences == [.uploaders, .serviceContact, .team])
         // Once that week is in, the next unreceived week is chased: the week of 9 November, overdue since 23 November.
-        #expect(owed(CivilDate(2026, 11, 30), latest: CivilDate(2026, 11, 2))?.dedupKey.hasSuffix(":2026-11-09:overdue:2") == true)
+        #expect(owed(CivilDate(2026, 11, 30), received: [CivilDate(2026, 11, 2)])?.dedupKey.hasSuffix(":2026-11-09:overdue:2") == true)
+        // Data for a later week leaves an earlier week with none still owed (and chased).
+        #expect(
+            owed(CivilDate(2026, 11, 30), received: [CivilDate(2026, 11, 9), CivilDate(2026, 11, 16)])?.dedupKey
+                == "6b168ff2-d4ae-4f7e-8409-3154acdf06e9:upload:2026-11-02:overdue:3")
         // Nothing before the data set was set up is owed.
         #expect(
             ReminderRules.upload(
-                dataSetID: id, schedule: schedule, today: CivilDate(2026, 11, 16), latestReceived: nil,
+                dataSetID: id, schedule: schedule, today: CivilDate(2026, 11, 16), received: [],
                 firstOwed: CivilDate(2026, 11, 9), calendar: cal, settings: settings
             ).owed == nil)
     }

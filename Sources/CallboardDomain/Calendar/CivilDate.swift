@@ -92,6 +92,9 @@ public enum London {
         return CivilDate(daysSinceEpoch: Int((Double(local) / 86_400).rounded(.down)))
     }
 
+    /// London's offset from UTC at an instant, in seconds (3600 in summer).
+    public static func offsetSeconds(at instant: Date) -> Int { zone.secondsFromGMT(for: instant) }
+
     /// The instant London's clocks show `hour:minute` on `date`.
     public static func instant(_ date: CivilDate, hour: Int = 0, minute: Int = 0) -> Date {
         let naive = Double(date.daysSinceEpoch * 86_400 + hour * 3600 + minute * 60)

@@ -235,16 +235,17 @@ public enum ReminderRules {
     /// before `firstOwed`) not yet received that owes a reminder — due soon, due, then overdue (the
     /// first a working day after, then every `uploadOverdueEvery`), to the uploaders, and from the
     /// overdue reminder after `uploadEscalateAfterOverdue` also to the service contact and the team.
-    /// A period counts as received once an upload for it or a later one arrived (`latestReceived`).
+    /// A period counts as received once an upload for that period arrived (`received`): an upload
+    /// for a later period leaves an earlier one still owed.
     /// `next` is the next day anything changes: a period's next step, or a new period becoming owed.
     public static func upload(
-        dataSetID: UUID, schedule: UploadSchedule, today: CivilDate, latestReceived: CivilDate?, firstOwed: CivilDate,
+        dataSetID: UUID, schedule: UploadSchedule, today: CivilDate, received: Set<CivilDate>, firstOwed: CivilDate,
         calendar: WorkingCalendar, settings: ReminderSettings
     ) -> (owed: OwedReminder?, next: CivilDate) {
         var periods = [schedule.currentPeriod(on: today)]
         for _ in 1..<uploadPeriodsChased { periods.insert(periods[0].previous(schedule.cadence), at: 0) }
         var next = Period.containing(today, cadence: schedule.cadence).end.adding(days: 1)
-        for period in periods where period.start >= firstOwed && latestReceived.map({ period.start > $0 }) ?? true {
+        for period in periods where period.start >= firstOwed && !received.contains(period.start) {
             let (owed, periodNext) = uploadStep(
                 dataSetID: dataSetID, schedule: schedule, period: period, today: today, calendar: calendar,
                 settings: settings)

@@ -15,6 +15,8 @@ struct StaffPages {
     let pages: PageRenderer
     let time: any TimeSource
     let secureCookies: Bool
+    /// Where write URLs point (`CALLBOARD_BASE_URL`).
+    let baseURL: String
     static let cookie = "cb_session"
 
     func register(_ r: PageRoutes) {
@@ -281,10 +283,16 @@ struct StaffPages {
             return ["title": item.title, "status": status]
         }
         context["data_sets"] = try await dataSets.list(requestID: r.id, by: who).map { d -> [String: String] in
-            [
+            var row = [
                 "name": d.record.name, "cadence": d.record.schedule.cadence.rawValue, "period": "\(d.period.start) to \(d.period.end)",
                 "due": d.due.date.longText, "status": d.status.rawValue.replacingOccurrences(of: "_", with: " "),
             ]
+            if let p = d.record.writePath { row["write_url"] = baseURL + p.path }
+            if let w = d.record.lastWrite {
+                let by = w.source == "csv" ? "CSV upload" : w.tokenID.map { "write token \($0.lowercasedString.prefix(8))" } ?? "write API"
+                row["last_write"] = "\(London.date(of: w.at).longText): \(w.records) record\(w.records == 1 ? "" : "s") (\(by))"
+            }
+            return row
         }
         context["can_comment"] = Permissions.allows(who.actor, .comment)
         // One page of the history, newest first: never the whole of it.

@@ -9,6 +9,8 @@ import Hummingbird
 struct UploadPages {
     let service: UploadPageService
     let pages: PageRenderer
+    /// Where the write URL points (`CALLBOARD_BASE_URL`).
+    let baseURL: String
 
     func register(_ r: PageRoutes) {
         r.on(.get, "/upload/:token") { _, context in
@@ -80,13 +82,25 @@ struct UploadPages {
                 "csrf": link.csrf, "email": link.email, "expires": London.date(of: link.expiresAt).longText,
                 "period": "\(d.period.start.longText) to \(d.period.end.longText)", "due": d.due.date.longText,
                 "status": d.status.rawValue.replacingOccurrences(of: "_", with: " ").capitalizedFirst,
-                "columns": ([CSVUpload.timestampColumn] + d.record.fields).joined(separator: ", "), "example_date": d.period.start.description,
+                "columns": ([CSVUpload.timestampColumn] + d.record.fields.map(\.name)).joined(separator: ", "),
+                "example_date": d.period.start.description,
+                "value_rules": d.record.fields.isEmpty
+                    ? "" : "; " + d.record.fields.map { "\($0.name) is \(Self.describe($0.type))" }.joined(separator: ", "),
                 "has_errors": !errors.isEmpty, "errors": errors,
             ]
+            if let p = d.record.writePath { context["write_url"] = baseURL + p.path }
             if let last = d.lastUpload {
                 context["last_upload"] = "\(last.period.start) to \(last.period.end), received \(London.date(of: last.receivedAt).longText)"
             }
             return pages.page("upload", context, status: status ?? (errors.isEmpty ? .ok : .unprocessableContent))
+        }
+    }
+
+    static func describe(_ t: FieldType) -> String {
+        switch t {
+        case .number: return "a number"
+        case .string: return "text"
+        case .boolean: return "true or false"
         }
     }
 }

@@ -241,7 +241,7 @@ public struct ReminderScheduler: Sendable {
             let firstOwed = d.dataSet.schedule.currentPeriod(on: London.date(of: d.dataSet.createdAt)).start
             let (owed, next) = ReminderRules.upload(
                 dataSetID: d.dataSet.id, schedule: d.dataSet.schedule, today: today,
-                latestReceived: d.latestPeriodStart, firstOwed: firstOwed, calendar: calendar, settings: rules)
+                received: d.receivedPeriods, firstOwed: firstOwed, calendar: calendar, settings: rules)
             if let owed, !ReminderRules.inSendingWindow(now, calendar: calendar, settings: rules) {
                 e.nextDataSet[d.dataSet.id] = ReminderRules.nextWindowStart(after: now, calendar: calendar, settings: rules)
             } else {

@@ -35,6 +35,9 @@ extension Settings {
             "CALLBOARD_REQUEST_TIMEOUT_SECONDS", \.requestTimeoutSeconds, .int(1...600),
             help: "longest any request may take, reading its body included; past it the answer is 503 with Retry-After"),
         .setting(
+            "CALLBOARD_WRITE_API_MAX_BYTES", \.writeAPIMaxBytes, .int(1024...1_073_741_824),
+            help: "largest body the write API (`/data/…`) takes, in bytes, before and after gzip is undone; past it the answer is 413"),
+        .setting(
             "CALLBOARD_MIGRATE_ON_START", \.migrateOnStart, .bool, flag: "serve --migrate",
             help: "apply pending migrations before serving; without it `serve` refuses a database with pending migrations"),
         .setting(

@@ -45,6 +45,8 @@ public struct Settings: Sendable {
     public var metricsPort = 9090
     public var httpIdleTimeoutSeconds = 30
     public var requestTimeoutSeconds = 15
+    /// The write API's largest body, compressed and decompressed alike (10 MB).
+    public var writeAPIMaxBytes = 10_485_760
     public var migrateOnStart = false
     public var withWorker = false
     public var logLevel: Logger.Level = .info

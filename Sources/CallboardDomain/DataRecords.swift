@@ -1,0 +1,223 @@
+import Foundation
+
+/// The type of a data set's field: what its values must be, in a record or a CSV column.
+public enum FieldType: String, CaseIterable, Codable, Sendable {
+    case number, string, boolean
+}
+
+/// One declared field of a data set.
+public struct DataField: Sendable, Equatable, Hashable {
+    public var name: String
+    public var type: FieldType
+    public init(_ name: String, _ type: FieldType = .number) {
+        self.name = name
+        self.type = type
+    }
+}
+
+/// One record as stored: `_id` (nil: the store makes one), `_timestamp` (nil: stored, settles
+/// nothing) and the other fields, whose keys are lower-case.
+public struct DataRecord: Sendable, Equatable {
+    public var id: String?
+    public var timestamp: Date?
+    public var values: [String: JSONValue]
+    public init(id: String?, timestamp: Date?, values: [String: JSONValue]) {
+        self.id = id
+        self.timestamp = timestamp
+        self.values = values
+    }
+}
+
+/// One thing wrong with a record of a batch: its index (nil: the body as a whole) and field.
+public struct RecordProblem: Sendable, Equatable {
+    public var index: Int?
+    public var field: String?
+    public var message: String
+    public init(index: Int?, field: String?, message: String) {
+        self.index = index
+        self.field = field
+        self.message = message
+    }
+
+    /// A JSON pointer into the body: `/3/count`, `/3`, or `` for the body.
+    public var pointer: String {
+        guard let index else { return "" }
+        return "/\(index)" + (field.map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") } ?? "")
+    }
+}
+
+/// Every problem of a refused batch.
+public struct RecordsInvalid: Error, Sendable, Equatable {
+    public var problems: [RecordProblem]
+}
+
+/// The Performance Platform's record rules (backdrop's): keys match `^[a-z_][a-z0-9_]*$` once
+/// lower-cased; of the keys starting with `_` only `_id` and `_timestamp`; values are strings,
+/// numbers or booleans. A data set that declares fields takes only those, each of its type; one
+/// that declares none takes any valid key. Every problem is reported (up to `maxProblems`), and
+/// a batch with any problem is refused whole.
+public enum DataRecords {
+    public static let maxProblems = 200
+    public static let maxKeyLength = 100
+    public static let maxIDLength = 200
+    public static let maxStringLength = 10_000
+
+    /// A body is one record (an object) or an array of them.
+    public static func validate(_ body: JSONValue, fields: [DataField]) -> Result<[DataRecord], RecordsInvalid> {
+        let items: [JSONValue]
+        let single: Bool
+        switch body {
+        case .array(let a):
+            items = a
+            single = false
+        case .object:
+            items = [body]
+            single = true
+        default:
+            return .failure(
+                RecordsInvalid(problems: [
+                    RecordProblem(
+                        index: nil, field: nil, message: "The body must be a record (an object) or an array of records, not \(body.typeName)")
+                ]))
+        }
+        let declared = Dictionary(fields.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        var problems: [RecordProblem] = []
+        var records: [DataRecord] = []
+        records.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            if problems.count >= maxProblems { break }
+            switch record(item, index: single ? 0 : index, declared: declared, problems: &problems) {
+            case .some(let r): records.append(r)
+            case .none: continue
+            }
+        }
+        return problems.isEmpty ? .success(records) : .failure(RecordsInvalid(problems: Array(problems.prefix(maxProblems))))
+    }
+
+    static func record(_ item: JSONValue, index: Int, declared: [String: FieldType], problems: inout [RecordProblem]) -> DataRecord? {
+        guard case .object(let object) = item else {
+            problems.append(RecordProblem(index: index, field: nil, message: "Record \(index) must be an object, not \(item.typeName)"))
+            return nil
+        }
+        let before = problems.count
+        func problem(_ field: String, _ message: String) {
+            problems.append(RecordProblem(index: index, field: field, message: "Record \(index): \(message)"))
+        }
+        var out = DataRecord(id: nil, timestamp: nil, values: [:])
+        var seen: [String: String] = [:]
+        for (rawKey, value) in object.sorted(by: { $0.key < $1.key }) {
+            let key = rawKey.lowercased()
+            guard validKey(key) else {
+                problem(
+                    printable(rawKey),
+                    "the key \"\(printable(rawKey))\" must be letters, digits and underscores, starting with a letter or underscore (at most \(maxKeyLength))"
+                )
+                continue
+            }
+            if let other = seen[key] {
+                problem(key, "the keys \"\(other)\" and \"\(rawKey)\" are the same field")
+                continue
+            }
+            seen[key] = rawKey
+            switch key {
+            case "_id":
+                guard case .string(let s) = value, !s.isEmpty, s.count <= maxIDLength,
+                    !s.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
+                else {
+                    problem(key, "_id must be a non-empty string without spaces (at most \(maxIDLength) characters)")
+                    continue
+                }
+                out.id = s
+            case "_timestamp":
+                guard case .string(let s) = value, let t = timestamp(s) else {
+                    problem(key, "_timestamp must be an ISO 8601 time with a UTC offset, like 2026-11-23T00:00:00+00:00")
+                    continue
+                }
+                out.timestamp = t
+            default:
+                if key.hasPrefix("_") {
+                    problem(key, "\(key) is not allowed: the only keys starting with _ are _id and _timestamp")
+                    continue
+                }
+                if !declared.isEmpty, declared[key] == nil {
+                    problem(key, "\(key) is not a field of this data set; its fields are \(declared.keys.sorted().joined(separator: ", "))")
+                    continue
+                }
+                switch value {
+                case .string(let s):
+                    if s.unicodeScalars.contains("\u{0}") {
+                        problem(key, "\(key) must not contain the NUL character")
+                    } else if s.count > maxStringLength {
+                        problem(key, "\(key) is longer than \(maxStringLength) characters")
+                    }
+                case .number, .bool: break
+                case .null, .array, .object:
+                    problem(key, "\(key) must be a string, a number or a boolean, not \(value.typeName)")
+                    continue
+                }
+                if let type = declared[key], !matches(value, type) {
+                    problem(key, "\(key) must be \(type == .number ? "a number" : type == .string ? "a string" : "a boolean"), not \(value.typeName)")
+                    continue
+                }
+                out.values[key] = value
+            }
+        }
+        return problems.count == before ? out : nil
+    }
+
+    public static func validKey(_ key: String) -> Bool {
+        let bytes = Array(key.utf8)
+        guard let first = bytes.first, bytes.count <= maxKeyLength else { return false }
+        func letter(_ b: UInt8) -> Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || b == UInt8(ascii: "_") }
+        func digit(_ b: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) }
+        return letter(first) && bytes.dropFirst().allSatisfy { letter($0) || digit($0) }
+    }
+
+    static func matches(_ value: JSONValue, _ type: FieldType) -> Bool {
+        switch (value, type) {
+        case (.number, .number), (.string, .string), (.bool, .boolean): return true
+        default: return false
+        }
+    }
+
+    /// An ISO 8601 instant that names its offset (`Z` or `±hh:mm`); one without is refused, since
+    /// it would be guessed. Fractional seconds are allowed.
+    public static func timestamp(_ s: String) -> Date? {
+        let b = Array(s.utf8)
+        guard (20...35).contains(b.count), b[10] == UInt8(ascii: "T"), CivilDate(iso: String(s.prefix(10))) != nil else { return nil }
+        let last = b[b.count - 1]
+        func sign(_ i: Int) -> Bool { b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") }
+        let hasOffset =
+            last == UInt8(ascii: "Z") || (sign(b.count - 6) && b[b.count - 3] == UInt8(ascii: ":"))
+            || (sign(b.count - 5) && b.suffix(4).allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+        guard hasOffset else { return nil }
+        return Timestamp.parse(s)
+    }
+
+    /// Keys are shown as sent, but never with control characters.
+    static func printable(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.prefix(60).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+    }
+
+    /// Within one batch the last record with an `_id` wins (as if each were written in turn).
+    public static func lastWins(_ records: [DataRecord]) -> [DataRecord] {
+        var position: [String: Int] = [:]
+        var out: [DataRecord] = []
+        out.reserveCapacity(records.count)
+        for r in records {
+            if let id = r.id, let i = position[id] {
+                out[i] = r
+            } else {
+                if let id = r.id { position[id] = out.count }
+                out.append(r)
+            }
+        }
+        return out
+    }
+
+    /// The periods of `cadence` (London dates) the records' timestamps fall in, oldest first.
+    public static func periods(_ records: [DataRecord], cadence: Cadence) -> [Period] {
+        Set(records.compactMap { $0.timestamp.map { Period.containing(London.date(of: $0), cadence: cadence) } })
+            .sorted { $0.start < $1.start }
+    }
+}
