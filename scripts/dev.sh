@@ -24,6 +24,11 @@ export CALLBOARD_LOG_FORMAT=${CALLBOARD_LOG_FORMAT:-text}
 export CALLBOARD_EMAIL_TRANSPORT=${CALLBOARD_EMAIL_TRANSPORT:-file}
 export CALLBOARD_EMAIL_DIR=${CALLBOARD_EMAIL_DIR:-$PWD/.local/emails}
 
+# zlib's headers for the write API's gzip bodies (compress-nio links libz).
+if [ ! -f /usr/include/zlib.h ]; then
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq zlib1g-dev >/dev/null
+fi
 echo "Building callboard (the first build takes a few minutes)…"
 swift build --product callboard
 cb=.build/debug/callboard

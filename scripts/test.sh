@@ -25,6 +25,21 @@ if [ ! -x .local/venv/bin/python ]; then
   }
 fi
 .local/venv/bin/pip install -q --disable-pip-version-check -r e2e/support/requirements.txt
+# The Performance Platform's own client for e2e/api/test_write_api_client.py: Python-2-era code whose
+# sdist does not install on Python 3 (it pins pytz==2013d), so it is downloaded in a venv with
+# setuptools<60 and unpacked; e2e/support/pp_client.py puts it on the path with its one shim.
+pp_client=.local/pp-client/performanceplatform-client-0.11.5
+if [ ! -f "$pp_client/performanceplatform/client/data_set.py" ]; then
+  rm -rf .local/pp-client .local/pp-download-venv
+  python3 -m venv .local/pp-download-venv
+  .local/pp-download-venv/bin/pip install -q --disable-pip-version-check 'setuptools<60' wheel
+  .local/pp-download-venv/bin/pip download -q --disable-pip-version-check --no-deps --no-build-isolation \
+    performanceplatform-client==0.11.5 -d .local/pp-client 2>/dev/null
+  tar -xzf .local/pp-client/performanceplatform-client-0.11.5.tar.gz -C .local/pp-client
+fi
+export PP_CLIENT_DIR=$PWD/$pp_client
+# zlib's headers for the write API's gzip bodies (compress-nio links libz).
+[ -f /usr/include/zlib.h ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zlib1g-dev >/dev/null; }
 command -v openssl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
 # Headless Chromium and its driver for the page tests (e2e/pages, selenium).
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
