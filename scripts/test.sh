@@ -81,4 +81,6 @@ CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/fau
 echo "== deploy files (pytest: compose, Dockerfile, env example, systemd unit, callboard health; no container engine)"
 CALLBOARD_BIN=.build/debug/callboard .local/venv/bin/python -m pytest -q e2e/deploy
 echo "== benchmark smoke (bench/multipart_bench.sh --smoke: 1 MB adversarial bodies against the debug build)"
-bash bench/multipart_bench.sh --smoke
+BENCH_SKIP_BUILD=1 bash bench/multipart_bench.sh --smoke
+echo "== benchmark smoke (bench/ingest_bench.sh --smoke: the write API's ingest and its baseline, debug build)"
+BENCH_SKIP_BUILD=1 bash bench/ingest_bench.sh --smoke
