@@ -28,6 +28,24 @@ public struct DataRecord: Sendable, Equatable {
     }
 }
 
+/// A record as it goes to the store: its fields already serialised, so a large batch is held as
+/// a few strings a record rather than as a tree of values.
+public struct StoredRecord: Sendable, Equatable {
+    public var id: String?
+    public var timestamp: Date?
+    /// The fields as a JSON object.
+    public var data: String
+    public init(id: String?, timestamp: Date?, data: String) {
+        self.id = id
+        self.timestamp = timestamp
+        self.data = data
+    }
+}
+
+extension DataRecord {
+    public var stored: StoredRecord { StoredRecord(id: id, timestamp: timestamp, data: JSONValue.object(values).serializedString) }
+}
+
 /// One thing wrong with a record of a batch: its index (nil: the body as a whole) and field.
 public struct RecordProblem: Sendable, Equatable {
     public var index: Int?
@@ -94,6 +112,32 @@ public enum DataRecords {
         return problems.isEmpty ? .success(records) : .failure(RecordsInvalid(problems: Array(problems.prefix(maxProblems))))
     }
 
+    /// `validate` straight from the body's bytes, one record at a time: memory stays near the
+    /// body's size whatever the batch. Malformed JSON throws; `single` says the body was one object.
+    public static func parse(_ bytes: [UInt8], fields: [DataField]) throws(JSONValue.ParseError) -> Result<
+        (records: [StoredRecord], single: Bool), RecordsInvalid
+    > {
+        let declared = Dictionary(fields.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        var problems: [RecordProblem] = []
+        var records: [StoredRecord] = []
+        var index = 0
+        var notObject: JSONValue?
+        // Records are flat: an array of objects of plain values.
+        let isArray = try JSONValue.parseElements(bytes, maxDepth: 8) { item in
+            defer { index += 1 }
+            if case .object = item {} else if index == 0 { notObject = item }
+            guard problems.count < maxProblems else { return }
+            if let r = record(item, index: index, declared: declared, problems: &problems), problems.isEmpty { records.append(r.stored) }
+        }
+        if !isArray, let v = notObject {
+            return .failure(
+                RecordsInvalid(problems: [
+                    RecordProblem(index: nil, field: nil, message: "The body must be a record (an object) or an array of records, not \(v.typeName)")
+                ]))
+        }
+        return problems.isEmpty ? .success((records, !isArray)) : .failure(RecordsInvalid(problems: Array(problems.prefix(maxProblems))))
+    }
+
     static func record(_ item: JSONValue, index: Int, declared: [String: FieldType], problems: inout [RecordProblem]) -> DataRecord? {
         guard case .object(let object) = item else {
             problems.append(RecordProblem(index: index, field: nil, message: "Record \(index) must be an object, not \(item.typeName)"))
@@ -105,8 +149,12 @@ public enum DataRecords {
         }
         var out = DataRecord(id: nil, timestamp: nil, values: [:])
         var seen: [String: String] = [:]
-        for (rawKey, value) in object.sorted(by: { $0.key < $1.key }) {
-            let key = rawKey.lowercased()
+        defer {
+            // Reported in field order, whatever order the object's keys came in.
+            if problems.count - before > 1 { problems[before...].sort { ($0.field ?? "") < ($1.field ?? "") } }
+        }
+        for (rawKey, value) in object {
+            let key = rawKey.utf8.contains(where: { (65...90).contains($0) || $0 >= 0x80 }) ? rawKey.lowercased() : rawKey
             guard validKey(key) else {
                 problem(
                     printable(rawKey),
@@ -199,25 +247,41 @@ public enum DataRecords {
         String(String.UnicodeScalarView(s.unicodeScalars.prefix(60).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
     }
 
-    /// Within one batch the last record with an `_id` wins (as if each were written in turn).
-    public static func lastWins(_ records: [DataRecord]) -> [DataRecord] {
-        var position: [String: Int] = [:]
-        var out: [DataRecord] = []
-        out.reserveCapacity(records.count)
-        for r in records {
-            if let id = r.id, let i = position[id] {
-                out[i] = r
-            } else {
-                if let id = r.id { position[id] = out.count }
-                out.append(r)
+    /// A batch as it is stored: within it the last record with an `_id` wins (as if each were
+    /// written in turn); records with an `_id` come first, in `_id` order (so two writers of
+    /// overlapping batches lock rows in the same order), then those without, as sent.
+    public static func lastWins<R: IdentifiedRecord>(_ records: [R]) -> [R] {
+        var order = Array(records.indices)
+        order.sort { a, b in
+            switch (records[a].id, records[b].id) {
+            case (let x?, let y?): return x != y ? x < y : a < b
+            case (.some, .none): return true
+            case (.none, .some): return false
+            case (.none, .none): return a < b
             }
+        }
+        var out: [R] = []
+        out.reserveCapacity(records.count)
+        for (k, i) in order.enumerated() {
+            // Of a run of equal ids only the last (the latest sent) is kept.
+            if let id = records[i].id, k + 1 < order.count, records[order[k + 1]].id == id { continue }
+            out.append(records[i])
         }
         return out
     }
 
     /// The periods of `cadence` (London dates) the records' timestamps fall in, oldest first.
-    public static func periods(_ records: [DataRecord], cadence: Cadence) -> [Period] {
+    public static func periods<R: IdentifiedRecord>(_ records: [R], cadence: Cadence) -> [Period] {
         Set(records.compactMap { $0.timestamp.map { Period.containing(London.date(of: $0), cadence: cadence) } })
             .sorted { $0.start < $1.start }
     }
 }
+
+/// What batching rules need of a record: its `_id` and `_timestamp`.
+public protocol IdentifiedRecord {
+    var id: String? { get }
+    var timestamp: Date? { get }
+}
+
+extension DataRecord: IdentifiedRecord {}
+extension StoredRecord: IdentifiedRecord {}

@@ -19,6 +19,46 @@ extension JSONValue {
 
     public static func parse(_ string: String) throws(ParseError) -> JSONValue { try parse(Array(string.utf8)) }
 
+    /// Parses one JSON document and hands it over piece by piece: when it is an array, each
+    /// element in turn (so a large batch never exists as one tree), otherwise the whole value once.
+    /// Returns whether the document was an array.
+    @discardableResult
+    public static func parseElements(_ bytes: [UInt8], maxDepth: Int = 64, _ each: (JSONValue) -> Void) throws(ParseError) -> Bool {
+        var p = Parser(bytes: bytes, maxDepth: maxDepth)
+        p.skipWhitespace()
+        guard p.i < p.bytes.count, p.bytes[p.i] == UInt8(ascii: "[") else {
+            let v = try p.value(depth: 0)
+            p.skipWhitespace()
+            guard p.i == p.bytes.count else { throw ParseError(offset: p.i, reason: "unexpected data after the JSON value") }
+            each(v)
+            return false
+        }
+        p.i += 1
+        p.skipWhitespace()
+        if p.i < p.bytes.count, p.bytes[p.i] == UInt8(ascii: "]") {
+            p.i += 1
+        } else {
+            while true {
+                p.skipWhitespace()
+                each(try p.value(depth: 1))
+                p.skipWhitespace()
+                guard p.i < p.bytes.count else { throw p.fail("unexpected end of input") }
+                if p.bytes[p.i] == UInt8(ascii: ",") {
+                    p.i += 1
+                    continue
+                }
+                if p.bytes[p.i] == UInt8(ascii: "]") {
+                    p.i += 1
+                    break
+                }
+                throw p.fail("expected ',' or ']'")
+            }
+        }
+        p.skipWhitespace()
+        guard p.i == p.bytes.count else { throw ParseError(offset: p.i, reason: "unexpected data after the JSON value") }
+        return true
+    }
+
     /// Compact UTF-8 JSON; object keys sorted so equal values serialise identically.
     public func serialized() -> [UInt8] {
         var out: [UInt8] = []

@@ -46,7 +46,8 @@ struct DataSetsController {
             let body = try await request.jsonBody(context: context)
             let (token, record) = try await writes.createToken(
                 dataSetID: try context.parameters.uuid("id", what: "data set"), body, by: try context.caller())
-            return JSONOutput.response(JSONOutput.writeToken(record, token: token), status: .created)
+            // no-store: an Idempotency-Key replay is remembered without the token (IdempotencyMiddleware).
+            return JSONOutput.response(JSONOutput.writeToken(record, token: token), status: .created, headers: [.cacheControl: "no-store"])
         }
         r.on(.get, "/data-sets/:id/write-tokens") { _, context in
             let list = try await writes.listTokens(dataSetID: try context.parameters.uuid("id", what: "data set"), by: try context.caller())

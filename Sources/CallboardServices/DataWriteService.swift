@@ -87,13 +87,24 @@ public struct DataWriteService: Sendable {
         return d
     }
 
-    /// Validates `body` whole, then upserts its records (`replace`: the data set's records become
-    /// exactly these) and records an upload for each period they fall in. Returns how many records
-    /// were written.
-    public func write(_ body: JSONValue, to d: DataSetRecord, token: WriteTokenRecord, replace: Bool) async throws -> Int {
-        let records: [DataRecord]
-        switch DataRecords.validate(body, fields: d.fields) {
-        case .success(let r): records = DataRecords.lastWins(r)
+    /// Validates the JSON `body` whole, then upserts its records (`replace`: the data set's records
+    /// become exactly these) and records an upload for each period they fall in. Returns how many
+    /// records were written.
+    public func write(_ body: [UInt8], to d: DataSetRecord, token: WriteTokenRecord, replace: Bool) async throws -> Int {
+        let records: [StoredRecord]
+        let parsed: Result<(records: [StoredRecord], single: Bool), RecordsInvalid>
+        do {
+            parsed = try DataRecords.parse(body, fields: d.fields)
+        } catch {
+            throw DataAPIRefusal.invalid("The body is not valid JSON: \(error.reason) at byte \(error.offset)", [])
+        }
+        switch parsed {
+        case .success(let r):
+            if replace, r.single {
+                throw DataAPIRefusal.invalid(
+                    "PUT takes an array of records (an empty one empties the data set)", [FieldError(pointer: "", message: "must be an array")])
+            }
+            records = DataRecords.lastWins(r.records)
         case .failure(let invalid):
             let problems = invalid.problems
             let first = problems[0].message
@@ -101,13 +112,14 @@ public struct DataWriteService: Sendable {
                 problems.count == 1 ? first : "\(first) (and \(problems.count - 1) more problem\(problems.count == 2 ? "" : "s"))",
                 problems.map { FieldError(pointer: $0.pointer, message: $0.message) })
         }
-        if replace, case .object = body {
-            throw DataAPIRefusal.invalid(
-                "PUT takes an array of records (an empty one empties the data set)", [FieldError(pointer: "", message: "must be an array")])
-        }
+        // Appending nothing writes nothing (only PUT [] empties a data set).
+        if records.isEmpty, !replace { return 0 }
         let now = time.now()
         let periods = DataRecords.periods(records, cadence: d.schedule.cadence)
         try await db.transaction(logger: logger) { conn in
+            // One write at a time per data set, taking the data set's lock before any record's (as
+            // the CSV page and the scheduler do): racing writers queue instead of deadlocking.
+            try await DataSetStore.lockForWrite(d.id, on: conn, logger: logger)
             guard let r = try await RequestStore.fetch(d.requestID, on: conn, logger: logger) else { throw ServiceError.notFound("request") }
             if replace { try await DataRecordStore.delete(dataSetID: d.id, on: conn, logger: logger) }
             try await DataRecordStore.upsert(records, dataSetID: d.id, at: now, on: conn, logger: logger)
@@ -132,7 +144,7 @@ public struct DataWriteService: Sendable {
 
     /// One upload per period the records fall in, each with that period's record count.
     static func recordUploads(
-        _ records: [DataRecord], periods: [Period], of d: DataSetRecord, source: String, actorID: String?, tokenID: UUID?, at now: Date,
+        _ records: [some IdentifiedRecord], periods: [Period], of d: DataSetRecord, source: String, actorID: String?, tokenID: UUID?, at now: Date,
         content: String? = nil, on conn: PostgresConnection, logger: Logger
     ) async throws {
         guard !periods.isEmpty else { return }

@@ -64,7 +64,7 @@ public struct UploadPageService: Sendable {
             try await DataRecordStore.delete(
                 dataSetID: view.record.id, from: London.instant(view.period.start), to: London.instant(view.period.end.adding(days: 1)),
                 on: conn, logger: logger)
-            try await DataRecordStore.upsert(records, dataSetID: view.record.id, at: now, on: conn, logger: logger)
+            try await DataRecordStore.upsert(records.map(\.stored), dataSetID: view.record.id, at: now, on: conn, logger: logger)
             try await DataSetStore.noteWrite(dataSetID: view.record.id, at: now, records: rows, source: "csv", tokenID: nil, on: conn, logger: logger)
             var data = DataWriteService.uploadEventData(view.record, source: "csv", tokenID: nil, records: rows, periods: [view.period])
             data["records"] = .number(Double(rows))

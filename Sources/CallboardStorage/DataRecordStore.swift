@@ -15,20 +15,26 @@ public struct DataGroupRow: Sendable, Equatable {
 /// A data set's records (migration 0015): written by the write API and the CSV page, read by
 /// `GET /data/{group}/{type}`. Field names reach SQL only as binds (`data->$n`).
 public enum DataRecordStore {
-    /// Upserts by `record_id`; records without `_id` get a new one. One statement whatever the
-    /// batch's size: the rows travel as three arrays.
-    public static func upsert(_ records: [DataRecord], dataSetID: UUID, at now: Date, on conn: PostgresConnection, logger: Logger) async throws {
-        guard !records.isEmpty else { return }
-        let ids = records.map { $0.id ?? UUID().lowercasedString }
-        let ats = records.map { $0.timestamp.map(Timestamp.rfc3339) ?? "" }
-        let data = records.map { JSONValue.object($0.values).serializedString }
-        try await conn.query(
-            """
-            INSERT INTO data_set_records (data_set_id, record_id, at, data, written_at)
-            SELECT \(dataSetID), u.id, NULLIF(u.at, '')::timestamptz, u.data::jsonb, \(now)
-            FROM unnest(\(ids)::text[], \(ats)::text[], \(data)::text[]) AS u(id, at, data)
-            ON CONFLICT (data_set_id, record_id) DO UPDATE SET at = excluded.at, data = excluded.data, written_at = excluded.written_at
-            """, logger: logger)
+    /// Rows a statement carries: big batches go in several, so no bind buffer holds a whole 10 MB body.
+    static let rowsPerStatement = 5000
+
+    /// Upserts by `record_id`, in the order given (see `DataRecords.lastWins`); records without
+    /// `_id` get a new one. The rows travel as three arrays, `rowsPerStatement` at a time.
+    public static func upsert(_ records: [StoredRecord], dataSetID: UUID, at now: Date, on conn: PostgresConnection, logger: Logger) async throws {
+        for start in stride(from: 0, to: records.count, by: rowsPerStatement) {
+            let chunk = records[start..<min(records.count, start + rowsPerStatement)]
+            let ids = chunk.map { $0.id ?? UUID().lowercasedString }
+            // Seconds since 1970; NaN for no _timestamp (an array bind cannot carry NULLs here).
+            let ats = chunk.map { $0.timestamp?.timeIntervalSince1970 ?? .nan }
+            let data = chunk.map(\.data)
+            try await conn.query(
+                """
+                INSERT INTO data_set_records (data_set_id, record_id, at, data, written_at)
+                SELECT \(dataSetID), u.id, CASE WHEN u.at = 'NaN' THEN NULL ELSE to_timestamp(u.at) END, u.data::jsonb, \(now)
+                FROM unnest(\(ids)::text[], \(ats)::float8[], \(data)::text[]) AS u(id, at, data)
+                ON CONFLICT (data_set_id, record_id) DO UPDATE SET at = excluded.at, data = excluded.data, written_at = excluded.written_at
+                """, logger: logger)
+        }
     }
 
     /// Removes every record of the data set (`PUT`), or those whose time falls in [from, to) (a CSV

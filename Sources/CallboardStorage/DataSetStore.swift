@@ -241,6 +241,11 @@ public enum DataSetStore {
         return out
     }
 
+    /// Locks the data set's row for the rest of the transaction.
+    public static func lockForWrite(_ id: UUID, on conn: PostgresConnection, logger: Logger) async throws {
+        try await conn.query("SELECT 1 FROM data_sets WHERE id = \(id) FOR UPDATE", logger: logger)
+    }
+
     /// Records the latest write of records on the data set.
     public static func noteWrite(
         dataSetID: UUID, at: Date, records: Int, source: String, tokenID: UUID?, on conn: PostgresConnection, logger: Logger

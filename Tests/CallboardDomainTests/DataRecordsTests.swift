@@ -55,6 +55,26 @@ import Testing
         #expect(problems(.string("x")).map(\.message) == ["The body must be a record (an object) or an array of records, not a string"])
     }
 
+    /// The bytes-to-store path gives what `validate` gives, one record at a time.
+    @Test func parsingFromBytesMatchesValidating() throws {
+        let text = #"[{"_id": "a", "_timestamp": "2026-11-23T00:00:00Z", "Count": 2, "channel": "x"}, {"assisted": true}]"#
+        let (records, single) = try DataRecords.parse(Array(text.utf8), fields: fields).get()
+        #expect(!single)
+        #expect(records == (try DataRecords.validate(try JSONValue.parse(text), fields: fields).get()).map(\.stored))
+        #expect(records[0].data == #"{"channel":"x","count":2}"#)
+        #expect(try DataRecords.parse(Array(#" {"count": 1} "#.utf8), fields: fields).get().single)
+        guard case .failure(let bad) = try DataRecords.parse(Array(#"[{"count": "2"}, 3]"#.utf8), fields: fields),
+            case .failure(let top) = try DataRecords.parse(Array(#""text""#.utf8), fields: fields)
+        else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(bad.problems.map(\.pointer) == ["/0/count", "/1"])
+        #expect(top.problems.map(\.message) == ["The body must be a record (an object) or an array of records, not a string"])
+        #expect(throws: JSONValue.ParseError.self) { try DataRecords.parse(Array("[{}, ".utf8), fields: fields) }
+        #expect(throws: JSONValue.ParseError.self) { try DataRecords.parse(Array("[[[[[[[[[[1]]]]]]]]]]".utf8), fields: fields) }
+    }
+
     @Test func withoutDeclaredFieldsAnyValidKeyIsTakenButNotNULs() throws {
         let r = try DataRecords.validate(.object(["anything_1": .string("x"), "n": .bool(false)]), fields: []).get()
         #expect(r[0].values == ["anything_1": .string("x"), "n": .bool(false)])

@@ -3,9 +3,13 @@ import CompressNIO
 import Foundation
 import HTTPTypes
 import Hummingbird
+import CallboardHTTP
+import CallboardServices
 import HummingbirdTesting
 import NIOCore
+import Logging
 import PostgresNIO
+import Synchronization
 import Testing
 
 @testable import CallboardStorage
@@ -79,9 +83,17 @@ extension TestApp {
             // The list never shows a token, and nothing stored holds one.
             let list = try await app.call(.get, "/api/v1/data-sets/\(ds)/write-tokens").json["items"]!.arrayValue!
             #expect(list.count == 2 && list.allSatisfy { $0["token"] == nil && $0["last_used_at"] != .null })
-            let stored = try await app.db.query("SELECT row_to_json(t)::text FROM data_set_write_tokens t", logger: TestDatabase.logger)
-                .collect().map { try $0.decode(String.self) }.joined()
-            #expect(!stored.contains(token) && !stored.contains(String(token.dropFirst(4))))
+            // Created with an Idempotency-Key, a token is not kept for the replay either.
+            let keyed = try await app.call(
+                .post, "/api/v1/data-sets/\(other)/write-tokens", headers: [HTTPField.Name("Idempotency-Key")!: "token-once"])
+            let keyedToken = try #require(keyed.json["token"]?.stringValue)
+            #expect(keyed.headers[.cacheControl] == "no-store")
+            let stored = try await app.db.query(
+                "SELECT row_to_json(t)::text FROM data_set_write_tokens t UNION ALL SELECT row_to_json(i)::text FROM idempotency_keys i",
+                logger: TestDatabase.logger
+            ).collect().map { try $0.decode(String.self) }.joined()
+            #expect(stored.contains("token-once"))
+            for t in [token, second, otherToken, keyedToken] { #expect(!stored.contains(t) && !stored.contains(String(t.dropFirst(4)))) }
 
             // 401 without a live token, 403 with another data set's: before any body is read.
             let none = try await app.data(.post, Self.path, token: nil, json: record)
@@ -148,6 +160,8 @@ extension TestApp {
             #expect(try await app.data(.put, Self.path, token: token, json: #"[{"_id": "only", "count": 1}]"#).json["records"] == .number(1))
             #expect(try await app.records(ds).map(\.0) == ["only"])
             #expect(try await app.data(.put, Self.path, token: token, json: #"{"count": 1}"#).status == .badRequest)
+            #expect(try await app.data(.post, Self.path, token: token, json: "[]").json == .object(["status": .string("ok"), "records": .number(0)]))
+            #expect(try await app.records(ds).count == 1)
             #expect(try await app.data(.put, Self.path, token: token, json: "[]").json == .object(["status": .string("ok"), "records": .number(0)]))
             #expect(try await app.records(ds).isEmpty)
             let view = try await app.call(.get, "/api/v1/requests/\(try await requestOf(ds, app))/data-sets").json["items"]!.arrayValue!
@@ -330,6 +344,83 @@ extension TestApp {
                 .patch, "/api/v1/requests/\(id)/data-sets/\(ds)", json: .object(["data_group": .null, "data_type": .null]))
             #expect(removed.json["write_url"] == .null && removed.json["data_group"] == .null)
             _ = other
+        }
+    }
+}
+
+/// Every log line the application writes, for "this is logged, that never is" assertions.
+final class CapturedLog: Sendable {
+    let lines = Mutex<[(message: String, metadata: [String: String])]>([])
+
+    var logger: Logger {
+        var l = Logger(label: "captured") { _ in Handler(log: self) }
+        l.logLevel = .info
+        return l
+    }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { $1 }.mapValues { "\($0)" }
+            log.lines.withLock { $0.append((event.message.description, all)) }
+        }
+    }
+}
+
+@Suite struct WriteAPILogTests {
+    @Test func theClientsRequestIDIsLoggedAndTheTokenNever() async throws {
+        try await TestDatabase.with { db, _ in
+            let log = CapturedLog()
+            let clock = TestClock()
+            let staff = StaffService(db: db, time: clock, logger: TestDatabase.logger)
+            let admin = try await staff.createStaff(email: "admin@callboard.test", name: "Admin", role: .admin)
+            let adminToken = try await staff.createToken(for: admin, name: "test", expiresAt: nil).token
+            let deps = AppDependencies(db: db, time: clock, logger: log.logger)
+            let app = Application(router: try buildRouter(deps), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: log.logger)
+            try await app.test(.router) { client in
+                func call(_ method: HTTPRequest.Method, _ path: String, token: String, _ body: String?, extra: HTTPFields = [:]) async throws -> TestResponse {
+                    var h = extra
+                    h[.authorization] = "Bearer \(token)"
+                    if body != nil { h[.contentType] = "application/json" }
+                    let r = try await client.execute(uri: path, method: method, headers: h, body: body.map { ByteBuffer(string: $0) })
+                    return TestResponse(status: r.status, headers: r.headers, body: Array(buffer: r.body))
+                }
+                let request = try await call(.post, "/api/v1/requests", token: adminToken, #"{"kind": "non_transactional", "department": "DWP"}"#)
+                let rid = request.json["id"]!.stringValue!
+                let ds = try await call(
+                    .post, "/api/v1/requests/\(rid)/data-sets", token: adminToken,
+                    #"{"name": "Volumes", "cadence": "weekly", "data_group": "dwp", "data_type": "volumes", "uploaders": [{"name": "Sam", "email": "sam@dwp.gov.uk"}]}"#)
+                let token = try await call(.post, "/api/v1/data-sets/\(ds.json["id"]!.stringValue!)/write-tokens", token: adminToken, nil).json["token"]!.stringValue!
+                var h = HTTPFields()
+                h[HTTPField.Name("Govuk-Request-Id")!] = "pp-client-4711"
+                #expect(try await call(.post, "/data/dwp/volumes", token: token, #"{"n": 1}"#, extra: h).status == .ok)
+                h[HTTPField.Name("Govuk-Request-Id")!] = "has a space"
+                #expect(try await call(.post, "/data/dwp/volumes", token: token + "x", #"{"n": 1}"#, extra: h).status == .unauthorized)
+                let lines = log.lines.withLock { $0 }
+                let access = lines.filter { $0.message == "request" && $0.metadata["route"]?.hasPrefix("/data/") == true }
+                #expect(access.map { $0.metadata["govuk_request_id"] } == ["pp-client-4711", nil])
+                #expect(access.map { $0.metadata["status"] } == ["200", "401"])
+                let everything = lines.map { "\($0.message) \($0.metadata)" }.joined(separator: "\n")
+                #expect(!everything.contains(token) && !everything.contains(String(token.dropFirst(4))) && !everything.contains(adminToken))
+            }
+        }
+    }
+
+    /// A plain body above the API's 1 MB but within the write API's 10 MB is taken.
+    @Test func bodiesUpToTheWriteLimitAreTaken() async throws {
+        try await TestApp.run { app in
+            let (_, ds) = try await app.writableDataSet(fields: .array([]))
+            let token = try await app.writeToken(ds)
+            let big = "[" + (0..<40_000).map { #"{"_id": "record-\#($0)", "note": "\#(String(repeating: "x", count: 40))"}"# }.joined(separator: ",") + "]"
+            #expect(big.utf8.count > 3_000_000)
+            let r = try await app.data(.post, WriteAPITests.path, token: token, json: big)
+            #expect(r.status == .ok && r.json["records"] == .number(40_000), "\(r.text.prefix(300))")
         }
     }
 }
