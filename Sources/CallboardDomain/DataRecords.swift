@@ -148,7 +148,8 @@ public enum DataRecords {
             problems.append(RecordProblem(index: index, field: field, message: "Record \(index): \(message)"))
         }
         var out = DataRecord(id: nil, timestamp: nil, values: [:])
-        var seen: [String: String] = [:]
+        // Records have a handful of keys: a list is cheaper than hashing each.
+        var seen: [(key: String, raw: String)] = []
         defer {
             // Reported in field order, whatever order the object's keys came in.
             if problems.count - before > 1 { problems[before...].sort { ($0.field ?? "") < ($1.field ?? "") } }
@@ -162,16 +163,15 @@ public enum DataRecords {
                 )
                 continue
             }
-            if let other = seen[key] {
-                problem(key, "the keys \"\(other)\" and \"\(rawKey)\" are the same field")
+            if let other = seen.first(where: { $0.key == key }) {
+                let pair = [other.raw, rawKey].sorted()
+                problem(key, "the keys \"\(pair[0])\" and \"\(pair[1])\" are the same field")
                 continue
             }
-            seen[key] = rawKey
+            seen.append((key, rawKey))
             switch key {
             case "_id":
-                guard case .string(let s) = value, !s.isEmpty, s.count <= maxIDLength,
-                    !s.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
-                else {
+                guard case .string(let s) = value, !s.isEmpty, s.utf8.count <= maxIDLength || s.count <= maxIDLength, plainID(s) else {
                     problem(key, "_id must be a non-empty string without spaces (at most \(maxIDLength) characters)")
                     continue
                 }
@@ -187,7 +187,8 @@ public enum DataRecords {
                     problem(key, "\(key) is not allowed: the only keys starting with _ are _id and _timestamp")
                     continue
                 }
-                if !declared.isEmpty, declared[key] == nil {
+                let type = declared[key]
+                if !declared.isEmpty, type == nil {
                     problem(key, "\(key) is not a field of this data set; its fields are \(declared.keys.sorted().joined(separator: ", "))")
                     continue
                 }
@@ -195,7 +196,7 @@ public enum DataRecords {
                 case .string(let s):
                     if s.unicodeScalars.contains("\u{0}") {
                         problem(key, "\(key) must not contain the NUL character")
-                    } else if s.count > maxStringLength {
+                    } else if s.utf8.count > maxStringLength, s.count > maxStringLength {
                         problem(key, "\(key) is longer than \(maxStringLength) characters")
                     }
                 case .number, .bool: break
@@ -203,7 +204,7 @@ public enum DataRecords {
                     problem(key, "\(key) must be a string, a number or a boolean, not \(value.typeName)")
                     continue
                 }
-                if let type = declared[key], !matches(value, type) {
+                if let type, !matches(value, type) {
                     problem(key, "\(key) must be \(type == .number ? "a number" : type == .string ? "a string" : "a boolean"), not \(value.typeName)")
                     continue
                 }
@@ -211,6 +212,12 @@ public enum DataRecords {
             }
         }
         return problems.count == before ? out : nil
+    }
+
+    /// No whitespace or control characters (ASCII checked byte by byte; others by their properties).
+    static func plainID(_ s: String) -> Bool {
+        if s.utf8.allSatisfy({ $0 < 0x80 }) { return s.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7F } }
+        return !s.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
     }
 
     public static func validKey(_ key: String) -> Bool {
@@ -232,7 +239,9 @@ public enum DataRecords {
     /// it would be guessed. Fractional seconds are allowed.
     public static func timestamp(_ s: String) -> Date? {
         let b = Array(s.utf8)
-        guard (20...35).contains(b.count), b[10] == UInt8(ascii: "T"), CivilDate(iso: String(s.prefix(10))) != nil else { return nil }
+        guard (20...35).contains(b.count), b[10] == UInt8(ascii: "T") else { return nil }
+        if let fast = fastInstant(b) { return fast }
+        guard CivilDate(iso: String(s.prefix(10))) != nil else { return nil }
         let last = b[b.count - 1]
         func sign(_ i: Int) -> Bool { b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") }
         let hasOffset =
@@ -240,6 +249,57 @@ public enum DataRecords {
             || (sign(b.count - 5) && b.suffix(4).allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
         guard hasOffset else { return nil }
         return Timestamp.parse(s)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM|±HHMM)` read directly (Foundation's parser is most of a
+    /// batch's cost); nil for any other shape, which then goes to Foundation.
+    static func fastInstant(_ b: [UInt8]) -> Date? {
+        func digits(_ from: Int, _ n: Int) -> Int? {
+            guard from + n <= b.count else { return nil }
+            var v = 0
+            for i in from..<from + n {
+                guard (48...57).contains(b[i]) else { return nil }
+                v = v * 10 + Int(b[i] - 48)
+            }
+            return v
+        }
+        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+            let y = digits(0, 4), let mo = digits(5, 2),
+            let d = digits(8, 2), let h = digits(11, 2), let mi = digits(14, 2), let sec = digits(17, 2), h < 24, mi < 60, sec < 60,
+            (1...12).contains(mo), d >= 1, d <= CivilDate.daysIn(month: mo, year: y)
+        else { return nil }
+        var i = 19
+        var fraction = 0.0
+        if b[i] == UInt8(ascii: ".") {
+            i += 1
+            var scale = 0.1
+            let start = i
+            while i < b.count, (48...57).contains(b[i]) {
+                fraction += Double(b[i] - 48) * scale
+                scale /= 10
+                i += 1
+            }
+            guard i > start else { return nil }
+        }
+        var offset = 0
+        guard i < b.count else { return nil }
+        if b[i] == UInt8(ascii: "Z") {
+            guard i + 1 == b.count else { return nil }
+        } else {
+            guard b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-"), let oh = digits(i + 1, 2), oh < 24 else { return nil }
+            let om: Int?
+            if i + 6 == b.count, b[i + 3] == UInt8(ascii: ":") {
+                om = digits(i + 4, 2)
+            } else if i + 5 == b.count {
+                om = digits(i + 3, 2)
+            } else {
+                return nil
+            }
+            guard let om, om < 60 else { return nil }
+            offset = (oh * 3600 + om * 60) * (b[i] == UInt8(ascii: "-") ? -1 : 1)
+        }
+        let days = CivilDate(y, mo, d).daysSinceEpoch
+        return Date(timeIntervalSince1970: Double(days * 86_400 + h * 3600 + mi * 60 + sec - offset) + fraction)
     }
 
     /// Keys are shown as sent, but never with control characters.

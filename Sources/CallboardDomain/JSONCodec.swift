@@ -249,6 +249,21 @@ extension JSONValue {
 
         mutating func string() throws(ParseError) -> String {
             i += 1  // opening quote
+            // Most strings have no escape: one pass to their end, then one String straight from the bytes.
+            var j = i
+            while j < bytes.count, bytes[j] != UInt8(ascii: "\""), bytes[j] != UInt8(ascii: "\\"), bytes[j] >= 0x20 { j += 1 }
+            if j < bytes.count, bytes[j] == UInt8(ascii: "\"") {
+                let plain = bytes[i..<j]
+                let s: String?
+                if plain.allSatisfy({ $0 < 0x80 }) {
+                    s = String(decoding: plain, as: UTF8.self)
+                } else {
+                    s = String(validating: plain, as: UTF8.self)
+                }
+                guard let s else { throw fail("invalid UTF-8") }
+                i = j + 1
+                return s
+            }
             var out: [UInt8] = []
             while true {
                 guard i < bytes.count else { throw fail("unterminated string") }

@@ -35,8 +35,7 @@ struct WriteAPIController {
             throw DataAPIRefusal.unauthorized("Send Authorization: Bearer <token> with a live write token of this data set")
         }
         let target = try await service.target(try Self.path(context), token: token)
-        var request = request
-        let body = try await readBody(&request)
+        let body = try await readBody(request)
         let n = try await service.write(body, to: target, token: token, replace: replace)
         return JSONOutput.response(.object(["status": .string("ok"), "records": .number(Double(n))]))
     }
@@ -60,12 +59,13 @@ struct WriteAPIController {
     }
 
     /// The body's bytes, gzip undone (within `maxBytes`); the service parses them record by record.
-    private func readBody(_ request: inout Request) async throws -> [UInt8] {
+    private func readBody(_ request: Request) async throws -> [UInt8] {
         let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
         guard type == "application/json" else {
             throw Refusal(.unsupportedMediaType, "Send the records as application/json")
         }
-        var buffer = try await request.collectBody(upTo: maxBytes)
+        // body.collect, not collectBody: the request keeps no copy while the records are parsed and stored.
+        var buffer = try await request.body.collect(upTo: maxBytes)
         switch request.headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased() {
         case nil, "identity": break
         case "gzip":

@@ -90,6 +90,20 @@ import Testing
         #expect(DataRecords.timestamp("2026-11-23T00:00:00") == nil)
         #expect(DataRecords.timestamp("2026-11-23") == nil)
         #expect(DataRecords.timestamp("2026-13-23T00:00:00Z") == nil)
+        #expect(DataRecords.timestamp("2026-02-29T00:00:00Z") == nil)
+        #expect(DataRecords.timestamp("2026x11x23T00:00:00Z") == nil)
+        // The direct reader agrees with Foundation's ISO 8601 parser.
+        var n = 0
+        for day in stride(from: -800, to: 30_000, by: 97) {
+            for (offset, text) in [(0, "Z"), (3600, "+01:00"), (-19_800, "-0530"), (45_900, "+12:45")] {
+                let date = CivilDate(daysSinceEpoch: day)
+                let s = "\(date)T\(String(format: "%02d:%02d:%02d", n % 24, (n * 7) % 60, (n * 13) % 60))\(n % 3 == 0 ? ".25" : "")\(text)"
+                let fast = DataRecords.timestamp(s)
+                let foundation = Timestamp.parse(s)
+                #expect(fast != nil && abs(fast!.timeIntervalSince(foundation!)) < 0.3, "\(s) \(offset)")
+                n += 1
+            }
+        }
     }
 
     @Test func theLastRecordWithAnIDWinsAndPeriodsAreLondonOnes() {
