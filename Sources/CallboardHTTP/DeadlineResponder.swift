@@ -39,7 +39,8 @@ struct UnavailableResponse: Sendable {
             : "The database cannot be reached just now; nothing was changed. Try again in a few seconds."
         if path.hasPrefix("/data/") {
             // The write API's own shape: its clients read `status` and `message` (and retry a 503).
-            response = WriteAPIController.error(.serviceUnavailable, outcome.replacingOccurrences(of: ", or retry with the same Idempotency-Key", with: ""))
+            response = WriteAPIController.error(
+                .serviceUnavailable, outcome.replacingOccurrences(of: ", or retry with the same Idempotency-Key", with: ""))
         } else if path.hasPrefix("/api/") || path == "/metrics" {
             let problem = Problem(.serviceUnavailable, type: "unavailable", title: "Service unavailable", detail: outcome)
             var headers = HTTPFields()

@@ -1,17 +1,17 @@
 import CallboardDomain
+import CallboardServices
 import CompressNIO
 import Foundation
 import HTTPTypes
 import Hummingbird
-import CallboardHTTP
-import CallboardServices
 import HummingbirdTesting
-import NIOCore
 import Logging
+import NIOCore
 import PostgresNIO
 import Synchronization
 import Testing
 
+@testable import CallboardHTTP
 @testable import CallboardStorage
 
 extension TestApp {
@@ -384,7 +384,9 @@ final class CapturedLog: Sendable {
             let deps = AppDependencies(db: db, time: clock, logger: log.logger)
             let app = Application(router: try buildRouter(deps), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: log.logger)
             try await app.test(.router) { client in
-                func call(_ method: HTTPRequest.Method, _ path: String, token: String, _ body: String?, extra: HTTPFields = [:]) async throws -> TestResponse {
+                func call(_ method: HTTPRequest.Method, _ path: String, token: String, _ body: String?, extra: HTTPFields = [:]) async throws
+                    -> TestResponse
+                {
                     var h = extra
                     h[.authorization] = "Bearer \(token)"
                     if body != nil { h[.contentType] = "application/json" }
@@ -395,8 +397,10 @@ final class CapturedLog: Sendable {
                 let rid = request.json["id"]!.stringValue!
                 let ds = try await call(
                     .post, "/api/v1/requests/\(rid)/data-sets", token: adminToken,
-                    #"{"name": "Volumes", "cadence": "weekly", "data_group": "dwp", "data_type": "volumes", "uploaders": [{"name": "Sam", "email": "sam@dwp.gov.uk"}]}"#)
-                let token = try await call(.post, "/api/v1/data-sets/\(ds.json["id"]!.stringValue!)/write-tokens", token: adminToken, nil).json["token"]!.stringValue!
+                    #"{"name": "Volumes", "cadence": "weekly", "data_group": "dwp", "data_type": "volumes", "uploaders": [{"name": "Sam", "email": "sam@dwp.gov.uk"}]}"#
+                )
+                let token = try await call(.post, "/api/v1/data-sets/\(ds.json["id"]!.stringValue!)/write-tokens", token: adminToken, nil).json[
+                    "token"]!.stringValue!
                 var h = HTTPFields()
                 h[HTTPField.Name("Govuk-Request-Id")!] = "pp-client-4711"
                 #expect(try await call(.post, "/data/dwp/volumes", token: token, #"{"n": 1}"#, extra: h).status == .ok)
@@ -417,10 +421,26 @@ final class CapturedLog: Sendable {
         try await TestApp.run { app in
             let (_, ds) = try await app.writableDataSet(fields: .array([]))
             let token = try await app.writeToken(ds)
-            let big = "[" + (0..<40_000).map { #"{"_id": "record-\#($0)", "note": "\#(String(repeating: "x", count: 40))"}"# }.joined(separator: ",") + "]"
+            let big =
+                "[" + (0..<40_000).map { #"{"_id": "record-\#($0)", "note": "\#(String(repeating: "x", count: 40))"}"# }.joined(separator: ",") + "]"
             #expect(big.utf8.count > 3_000_000)
             let r = try await app.data(.post, WriteAPITests.path, token: token, json: big)
             #expect(r.status == .ok && r.json["records"] == .number(40_000), "\(r.text.prefix(300))")
         }
+    }
+
+    /// During an outage the write API answers in its own JSON shape, which the client retries.
+    @Test func anOutageIsA503InTheWriteAPIsShape() async throws {
+        let unavailable = UnavailableResponse(pages: try .bundled())
+        for timedOut in [false, true] {
+            let r = unavailable.response(for: "/data/carers-allowance/volumes", timedOut: timedOut)
+            #expect(r.status == .serviceUnavailable && r.headers[.retryAfter] == "5")
+            #expect(r.headers[.contentType]?.hasPrefix("application/json") == true)
+            let collected = DirectRouter.Collected()
+            try await r.body.write(collected)
+            let json = try JSONValue.parse(collected.bytes.withLock { $0 })
+            #expect(json["status"] == .string("error") && json["message"]?.stringValue?.isEmpty == false)
+        }
+        #expect(unavailable.response(for: "/api/v1/requests").headers[.contentType] == "application/problem+json")
     }
 }
