@@ -73,13 +73,10 @@ struct AuthMiddleware: RouterMiddleware {
     let staff: StaffService
 
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization] else {
+        guard request.headers[.authorization] != nil else {
             throw Problem.unauthorized("Send Authorization: Bearer <token>")
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer",
-            let principal = try await staff.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
-        else {
+        guard let bearer = request.bearerToken, let principal = try await staff.authenticate(bearer: bearer) else {
             throw Problem.unauthorized("The token is unknown, expired or revoked")
         }
         var context = context

@@ -31,6 +31,14 @@ extension Request {
         return body
     }
 
+    /// The token of `Authorization: Bearer <token>`, or nil (the admin API and the write API alike).
+    var bearerToken: String? {
+        guard let header = headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+    }
+
     /// The version the caller last saw: 428 without If-Match, 400 when it is not one of our ETags.
     func expectedVersion() throws -> Int {
         guard let header = headers[.ifMatch] else {

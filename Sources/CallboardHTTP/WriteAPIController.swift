@@ -31,7 +31,7 @@ struct WriteAPIController {
 
     private func write(_ request: Request, _ context: AppContext, replace: Bool) async throws -> Response {
         // The token and the path first: nobody else's body is read, decompressed or parsed.
-        guard let bearer = Self.bearer(request), let token = try await service.authenticate(bearer: bearer) else {
+        guard let bearer = request.bearerToken, let token = try await service.authenticate(bearer: bearer) else {
             throw DataAPIRefusal.unauthorized("Send Authorization: Bearer <token> with a live write token of this data set")
         }
         let target = try await service.target(try Self.path(context), token: token)
@@ -44,11 +44,11 @@ struct WriteAPIController {
         let reader: DataWriteService.Reader
         if request.headers[.authorization] == nil {
             reader = .anonymous
-        } else if let bearer = Self.bearer(request), bearer.hasPrefix(DataWriteService.tokenPrefix),
+        } else if let bearer = request.bearerToken, bearer.hasPrefix(DataWriteService.tokenPrefix),
             let t = try await service.authenticate(bearer: bearer)
         {
             reader = .token(t)
-        } else if let bearer = Self.bearer(request), let who = try await staff.authenticate(bearer: bearer) {
+        } else if let bearer = request.bearerToken, let who = try await staff.authenticate(bearer: bearer) {
             reader = .staff(who)
         } else {
             throw DataAPIRefusal.unauthorized("The token is unknown, expired or revoked")
@@ -88,13 +88,6 @@ struct WriteAPIController {
     static func path(_ context: AppContext) throws -> WritePath {
         guard let g = context.parameters.get("data_group"), let t = context.parameters.get("data_type") else { throw DataAPIRefusal.notFound }
         return WritePath(group: g, type: t)
-    }
-
-    static func bearer(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return String(parts[1]).trimmingCharacters(in: .whitespaces)
     }
 
     /// A refusal of the HTTP layer's own (media type, size, encoding, syntax).

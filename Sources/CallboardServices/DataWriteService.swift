@@ -219,13 +219,17 @@ public struct DataWriteService: Sendable {
             let records = try await DataRecordStore.records(q, dataSetID: d.id, on: db, logger: logger)
             return .object(["data": .array(records.map(Self.json))])
         }
-        var rows = try await DataRecordStore.groups(q, dataSetID: d.id, on: db, logger: logger).map { Self.json($0, q) }
+        // Sorted rows are sorted whole (up to the most a read returns), then cut to `limit`.
+        var all = q
+        if q.sort != nil { all.limit = DataQuery.maxLimit }
+        var rows = try await DataRecordStore.groups(all, dataSetID: d.id, on: db, logger: logger).map { Self.json($0, q) }
         if let s = q.sort {
             let key = s.field == "_timestamp" ? "_start_at" : s.field
             rows.sort { a, b in
                 let (x, y) = (a[key] ?? .null, b[key] ?? .null)
                 return s.descending ? Self.less(y, x) : Self.less(x, y)
             }
+            rows = Array(rows.prefix(q.limit))
         }
         return .object(["data": .array(rows)])
     }

@@ -298,6 +298,10 @@ extension TestApp {
                         .object(["channel": .string("phone"), "_count": .number(1), "count:sum": .number(5)]),
                         .object(["channel": .string("online"), "_count": .number(3), "count:sum": .number(20)]),
                     ]))
+            // Sorted whole, then cut: the top channel.
+            #expect(
+                try await get("group_by=channel&collect=count:sum&sort_by=count:sum:descending&limit=1")["data"]
+                    == .array([.object(["channel": .string("online"), "_count": .number(3), "count:sum": .number(20)])]))
             // Weeks start on Monday, in London time.
             let weeks = try await get("period=week&group_by=channel&collect=count:count")["data"]!.arrayValue!
             #expect(

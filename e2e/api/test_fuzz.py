@@ -6,7 +6,7 @@ the fuzzer finds ids in earlier answers and would otherwise revoke its own token
 every call is a 401 and nothing else gets tested.
 
 Bounded: SCHEMATHESIS_MAX_EXAMPLES (default 150) cases per operation and phase, deterministic
-(derandomised) generation, so a run takes well under 3 minutes on 2 cores.
+(derandomised) generation, so a run takes about 3.5 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -24,10 +24,16 @@ from conftest import ServerInfo, running_callboard
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 PHASES = os.environ.get("SCHEMATHESIS_PHASES", "examples,coverage,fuzzing,stateful")
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "150")
-# Hard stops (seconds), not budgets the runs are expected to use: about 35 s and 15 s on 2 cores.
-PASS_TIMEOUT = {"main": 120, "revoke_and_disable": 60}
+# Hard stops (seconds), not budgets the runs are expected to use: on 2 cores the main pass took
+# 173-185 s once the write API's operations and data set fields with types were in the document
+# (generation of the oneOf field inputs is slow), the second about 33 s.
+PASS_TIMEOUT = {"main": 300, "revoke_and_disable": 90}
 
 DESTRUCTIVE = ["revokeToken", "disableStaff"]
+# The write API's writes take a data set's own write token, not the fuzzer's staff token (every
+# generated call would be a 401); test_response_schemas, test_write_api_client and WriteAPITests
+# cover them. Its read (readRecords) is fuzzed: staff tokens may read.
+WRITE_TOKEN_ONLY = ["writeRecords", "replaceRecords"]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +50,7 @@ def schemathesis_bin() -> str:
 @pytest.mark.parametrize("selection", ["main", "revoke_and_disable"])
 def test_schemathesis(fuzz_server: ServerInfo, tmp_path: Path, selection: str):
     if selection == "main":
-        filters = [arg for op in DESTRUCTIVE for arg in ("--exclude-operation-id", op)]
+        filters = [arg for op in DESTRUCTIVE + WRITE_TOKEN_ONLY for arg in ("--exclude-operation-id", op)]
     else:
         filters = [arg for op in DESTRUCTIVE for arg in ("--include-operation-id", op)]
     cmd = [

@@ -427,6 +427,46 @@ def test_data_sets_and_uploads(api, contract, viewer_api):
     assert problem_type(contract.check(api.post(path(UPLOADS, id=str(uuid.uuid4()))), UPLOADS, 404)) == "not-found"
 
 
+WRITE_TOKENS = "/api/v1/data-sets/{id}/write-tokens"
+WRITE_TOKEN = "/api/v1/data-sets/{id}/write-tokens/{token_id}"
+WRITE_API = "/data/{data_group}/{data_type}"
+
+
+def test_write_api_and_its_tokens(api, contract, viewer_api):
+    r = create(api, contract, items=ALL_ITEMS, department=unique("Pytest Write API"))
+    group = unique("pytest").lower().replace("_", "-")[:60]
+    body = {"name": "Volumes", "cadence": "weekly", "data_group": group, "data_type": "volumes", "private": False,
+            "fields": ["count", {"name": "channel", "type": "string"}, {"name": "assisted", "type": "boolean"}],
+            "uploaders": [{"name": "Sam Patel", "email": "sam@dvla.gov.uk"}]}
+    ds = contract.check(api.post(path(DATA_SETS, id=r["id"]), body), DATA_SETS, 201)
+    assert ds["fields"][1] == {"name": "channel", "type": "string"} and ds["write_url"].endswith(f"/data/{group}/volumes")
+    created = contract.check(api.post(path(WRITE_TOKENS, id=ds["id"]), {"name": "pipeline"}), WRITE_TOKENS, 201)
+    token = created["token"]
+    listed = contract.check(api.get(path(WRITE_TOKENS, id=ds["id"])), WRITE_TOKENS, 200)
+    assert [t["id"] for t in listed["items"]] == [created["id"]] and "token" not in listed["items"][0]
+    assert problem_type(contract.check(viewer_api.get(path(WRITE_TOKENS, id=ds["id"])), WRITE_TOKENS, 403)) == "forbidden"
+
+    target = path(WRITE_API, data_group=group, data_type="volumes")
+    writer = api.with_token(token)
+    ok = contract.check(writer.post(target, [{"_id": "a", "_timestamp": "2026-11-23T00:00:00+00:00", "Count": 3, "channel": "web",
+                                             "assisted": False}]), WRITE_API, 200)
+    assert ok == {"status": "ok", "records": 1}
+    read = contract.check(writer.get(target, query={"period": "week", "collect": "count:sum"}), WRITE_API, 200)
+    assert read["data"] == [{"_start_at": "2026-11-23T00:00:00+00:00", "_end_at": "2026-11-30T00:00:00+00:00", "_count": 1,
+                             "count:sum": 3}]
+    assert contract.check(api.get(target), WRITE_API, 200)["data"][0]["_id"] == "a"
+    bad = contract.check(writer.post(target, {"count": "x"}), WRITE_API, 400)
+    assert bad["status"] == "error" and [e["pointer"] for e in bad["errors"]] == ["/0/count"]
+    contract.check(api.with_token(None).post(target, {"count": 1}), WRITE_API, 401)
+    contract.check(writer.post(path(WRITE_API, data_group="nobody", data_type="x"), {"count": 1}), WRITE_API, 403)
+    contract.check(api.with_token(None).get(target), WRITE_API, 401)
+    assert contract.check(writer.call("PUT", target, json_body=[]), WRITE_API, 200) == {"status": "ok", "records": 0}
+
+    revoked = contract.check(api.call("DELETE", path(WRITE_TOKEN, id=ds["id"], token_id=created["id"])), WRITE_TOKEN, 200)
+    assert revoked["revoked_at"] is not None
+    contract.check(writer.post(target, {"count": 1}), WRITE_API, 401)
+
+
 REMINDERS_PREVIEW = "/api/v1/reminders/preview"
 
 
