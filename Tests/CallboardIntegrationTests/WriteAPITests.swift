@@ -448,3 +448,42 @@ final class CapturedLog: Sendable {
         #expect(unavailable.response(for: "/api/v1/requests").headers[.contentType] == "application/problem+json")
     }
 }
+
+/// The CSV page writes into the same store as the API: its rows replace the records of the period
+/// the file covers, checked by the fields' types; the page shows the write URL.
+@Suite struct CSVRecordsTests {
+    @Test func aCSVUploadReplacesItsPeriodsRecordsAndThePageShowsTheWriteURL() async throws {
+        try await TestApp.run { app in
+            let (id, ds) = try await app.writableDataSet()
+            let link = NewLink(
+                purpose: .upload, requestID: UUID(uuidString: id)!, email: "sam@dvla.gov.uk", requestVersion: 0, at: app.clock.now(),
+                expiresAt: app.clock.now().addingTimeInterval(30 * 86_400), dataSetID: UUID(uuidString: ds)!)
+            try await app.db.withConnection { try await LinkStore.insert(link, on: $0, logger: TestDatabase.logger) }
+            let token = try await app.mintToken(for: link.record.id)
+            let page = try await app.call(.get, "/upload/\(token)", token: "")
+            #expect(page.text.contains("http://127.0.0.1:8080/data/carers-allowance/transactions-by-channel"))
+            #expect(page.text.contains("count is a number, channel is text"))
+
+            // A November record from the API is outside October's file and stays.
+            let writeToken = try await app.writeToken(ds)
+            #expect(
+                try await app.data(.post, WriteAPITests.path, token: writeToken, json: #"{"_timestamp": "2026-11-02T00:00:00Z", "count": 9}"#)
+                    .status == .ok)
+            let upload = MultipartFormUploadTests()
+            func send(_ csv: String) async throws -> TestResponse {
+                try await upload.post(app, token, upload.form(csrf: link.record.csrf, file: csv), boundary: "----cb7MA4YWxkTrZu0gW")
+            }
+            #expect(try await send("_timestamp,count,channel\n2026-10-01,3,web\n2026-10-02T10:00:00+01:00,4,phone\n").status == .ok)
+            #expect(try await app.records(ds).count == 3)
+            // Sent again with one row: the month's two records become one, not three.
+            #expect(try await send("_timestamp,count,channel\n2026-10-05,5,web\n").status == .ok)
+            let stored = try await app.records(ds).map(\.1).sorted()
+            #expect(stored == [#"{"count": 5, "channel": "web"}"#, #"{"count": 9}"#])
+            let bad = try await send("_timestamp,count,channel\n2026-10-05,five,web\n")
+            #expect(bad.status == .unprocessableContent && bad.text.contains("count &quot;five&quot; must be a number"))
+            #expect(try await app.records(ds).count == 2)
+            let listed = try await app.call(.get, "/api/v1/requests/\(id)/data-sets").json["items"]!.arrayValue![0]
+            #expect(listed["last_write"]?["source"] == .string("csv") && listed["last_write"]?["records"] == .number(1))
+        }
+    }
+}
