@@ -78,7 +78,7 @@ public enum CSVUpload {
             let stamp = row.values[ts].trimmingCharacters(in: .whitespaces)
             if let idIndex {
                 let id = row.values[idIndex].trimmingCharacters(in: .whitespaces)
-                if id.isEmpty || id.count > DataRecords.maxIDLength
+                if id.isEmpty || id.utf8.count > DataRecords.maxIDLength
                     || id.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 })
                 {
                     problems.append(
@@ -109,9 +109,9 @@ public enum CSVUpload {
                 let v = row.values[i].trimmingCharacters(in: .whitespaces)
                 switch field.type {
                 case .string:
-                    if v.count > DataRecords.maxStringLength {
+                    if v.utf8.count > DataRecords.maxStringLength {
                         problems.append(
-                            CSVProblem(line: row.line, message: "Line \(row.line): \(name) is longer than \(DataRecords.maxStringLength) characters"))
+                            CSVProblem(line: row.line, message: "Line \(row.line): \(name) is longer than \(DataRecords.maxStringLength) bytes"))
                     } else {
                         record.values[name] = .string(v)
                     }

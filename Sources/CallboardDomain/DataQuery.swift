@@ -47,6 +47,11 @@ public struct DataQuery: Sendable, Equatable {
     public init(limit: Int = maxLimit) { self.limit = limit }
 
     public static let maxLimit = 10_000
+    /// Each filter and collect is a clause of the query: a few are what a dashboard needs.
+    public static let maxFilters = 10
+    public static let maxCollects = 10
+    /// Past this many problems the rest are not listed.
+    public static let maxErrors = 20
     public static let parameters = ["start_at", "end_at", "filter_by", "period", "group_by", "collect", "sort_by", "limit"]
 
     /// Whether rows are periods and groups rather than records.
@@ -57,7 +62,9 @@ public struct DataQuery: Sendable, Equatable {
         var errors: [FieldError] = []
         var q = DataQuery(limit: maxLimit)
         let declared = Dictionary(fields.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
-        func add(_ key: String, _ message: String) { errors.append(FieldError(pointer: "/query/\(key)", message: message)) }
+        func add(_ key: String, _ message: String) {
+            if errors.count < maxErrors { errors.append(FieldError(pointer: "/query/\(DataRecords.printable(key))", message: message)) }
+        }
         func field(_ key: String, _ name: String, allowTimestamp: Bool = false) -> String? {
             let f = name.lowercased()
             if allowTimestamp, f == "_timestamp" || f == "_id" { return f }
@@ -96,6 +103,10 @@ public struct DataQuery: Sendable, Equatable {
                     add(key, "must be field:value, like channel:online")
                     continue
                 }
+                guard q.filters.count < maxFilters else {
+                    add(key, "is given more than \(maxFilters) times")
+                    continue
+                }
                 if let f = field(key, String(value[..<colon])) {
                     q.filters.append(Filter(field: f, value: String(value[value.index(after: colon)...])))
                 }
@@ -119,7 +130,13 @@ public struct DataQuery: Sendable, Equatable {
                     continue
                 }
                 let c = Collect(field: f, method: m)
-                if !q.collect.contains(c) { q.collect.append(c) }
+                if q.collect.contains(c) {
+                    add(key, "asks for \(c.key) twice")
+                } else if q.collect.count == maxCollects {
+                    add(key, "is given more than \(maxCollects) times")
+                } else {
+                    q.collect.append(c)
+                }
             case "sort_by":
                 guard let colon = value.lastIndex(of: ":"), ["ascending", "descending"].contains(value[value.index(after: colon)...]) else {
                     add(key, "must be field:ascending or field:descending, like _timestamp:descending")
@@ -157,7 +174,7 @@ public struct DataQuery: Sendable, Equatable {
 
     /// A date (London midnight) or an ISO 8601 instant with its offset.
     static func instant(_ s: String) -> Date? {
-        if s.utf8.count == 10, let d = CivilDate(iso: s) { return London.instant(d) }
+        if s.utf8.count == 10, let d = CivilDate(iso: s) { return DataRecords.years.contains(d.year) ? London.instant(d) : nil }
         return DataRecords.timestamp(s)
     }
 }

@@ -78,7 +78,14 @@ public enum DataRecords {
     public static let maxProblems = 200
     public static let maxKeyLength = 100
     public static let maxIDLength = 200
-    public static let maxStringLength = 10_000
+    /// In bytes of UTF-8 (what PostgreSQL's index and `jsonb` see), not characters.
+    public static let maxStringLength = 40_000
+    /// Keys a record may have: more is no record of a data set (at most 50 fields, `_id`, `_timestamp`).
+    public static let maxKeys = 100
+    /// Records one write may carry.
+    public static let maxRecords = 100_000
+    /// `_timestamp` years taken: dates PostgreSQL and the calendar handle, with room either side.
+    public static let years = 1900...2200
 
     /// A body is one record (an object) or an array of them.
     public static func validate(_ body: JSONValue, fields: [DataField]) -> Result<[DataRecord], RecordsInvalid> {
@@ -127,6 +134,10 @@ public enum DataRecords {
             defer { index += 1 }
             if case .object = item {} else if index == 0 { notObject = item }
             guard problems.count < maxProblems else { return }
+            if index == maxRecords {
+                problems.append(RecordProblem(index: index, field: nil, message: "Record \(index): a write takes at most \(maxRecords) records"))
+                return
+            }
             if let r = record(item, index: index, declared: declared, problems: &problems), problems.isEmpty { records.append(r.stored) }
         }
         if !isArray, let v = notObject {
@@ -144,6 +155,11 @@ public enum DataRecords {
             return nil
         }
         let before = problems.count
+        guard object.count <= maxKeys else {
+            problems.append(
+                RecordProblem(index: index, field: nil, message: "Record \(index) has \(object.count) keys; a record has at most \(maxKeys)"))
+            return nil
+        }
         func problem(_ field: String, _ message: String) {
             problems.append(RecordProblem(index: index, field: field, message: "Record \(index): \(message)"))
         }
@@ -171,8 +187,8 @@ public enum DataRecords {
             seen.append((key, rawKey))
             switch key {
             case "_id":
-                guard case .string(let s) = value, !s.isEmpty, s.utf8.count <= maxIDLength || s.count <= maxIDLength, plainID(s) else {
-                    problem(key, "_id must be a non-empty string without spaces (at most \(maxIDLength) characters)")
+                guard case .string(let s) = value, !s.isEmpty, s.utf8.count <= maxIDLength, plainID(s) else {
+                    problem(key, "_id must be a non-empty string without spaces (at most \(maxIDLength) bytes)")
                     continue
                 }
                 out.id = s
@@ -196,8 +212,8 @@ public enum DataRecords {
                 case .string(let s):
                     if s.unicodeScalars.contains("\u{0}") {
                         problem(key, "\(key) must not contain the NUL character")
-                    } else if s.utf8.count > maxStringLength, s.count > maxStringLength {
-                        problem(key, "\(key) is longer than \(maxStringLength) characters")
+                    } else if s.utf8.count > maxStringLength {
+                        problem(key, "\(key) is longer than \(maxStringLength) bytes")
                     }
                 case .number, .bool: break
                 case .null, .array, .object:
@@ -239,7 +255,7 @@ public enum DataRecords {
     /// it would be guessed. Fractional seconds are allowed.
     public static func timestamp(_ s: String) -> Date? {
         let b = Array(s.utf8)
-        guard (20...35).contains(b.count), b[10] == UInt8(ascii: "T") else { return nil }
+        guard (20...35).contains(b.count), b[10] == UInt8(ascii: "T"), let year = Int(String(s.prefix(4))), years.contains(year) else { return nil }
         if let fast = fastInstant(b) { return fast }
         guard CivilDate(iso: String(s.prefix(10))) != nil else { return nil }
         let last = b[b.count - 1]
@@ -303,7 +319,7 @@ public enum DataRecords {
     }
 
     /// Keys are shown as sent, but never with control characters.
-    static func printable(_ s: String) -> String {
+    public static func printable(_ s: String) -> String {
         String(String.UnicodeScalarView(s.unicodeScalars.prefix(60).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
     }
 

@@ -81,9 +81,10 @@ public struct DataWriteService: Sendable {
 
     /// The data set at `path`, when `token` may write it.
     public func target(_ path: WritePath, token: WriteTokenRecord) async throws -> DataSetRecord {
-        guard let (d, _) = try await DataSetStore.fetch(path: path, on: db, logger: logger), d.id == token.dataSetID else {
-            throw DataAPIRefusal.forbidden("This token writes only its own data set, not \(path.path)")
+        guard let (d, state) = try await DataSetStore.fetch(path: path, on: db, logger: logger), d.id == token.dataSetID else {
+            throw DataAPIRefusal.forbidden("This token writes only its own data set, not \(DataRecords.printable(path.path))")
         }
+        guard !state.isFinal else { throw DataAPIRefusal.forbidden("The request of this data set is withdrawn: it takes no more data") }
         return d
     }
 
@@ -115,7 +116,9 @@ public struct DataWriteService: Sendable {
         // Appending nothing writes nothing (only PUT [] empties a data set).
         if records.isEmpty, !replace { return 0 }
         let now = time.now()
-        let periods = DataRecords.periods(records, cadence: d.schedule.cadence)
+        // Data for a period still to come is stored but settles nothing: that period is owed when it ends.
+        let current = Period.containing(London.date(of: now), cadence: d.schedule.cadence).start
+        let periods = DataRecords.periods(records, cadence: d.schedule.cadence).filter { $0.start <= current }
         try await db.transaction(logger: logger) { conn in
             // One write at a time per data set, taking the data set's lock before any record's (as
             // the CSV page and the scheduler do): racing writers queue instead of deadlocking.
@@ -201,7 +204,7 @@ public struct DataWriteService: Sendable {
             }
         case .token(let t):
             guard let (d, _) = found, d.id == t.dataSetID else {
-                throw DataAPIRefusal.forbidden("This token reads only its own data set, not \(path.path)")
+                throw DataAPIRefusal.forbidden("This token reads only its own data set, not \(DataRecords.printable(path.path))")
             }
         case .staff(let who):
             guard who.allows(.readRequests) else { throw DataAPIRefusal.forbidden("Your role may not read data sets") }

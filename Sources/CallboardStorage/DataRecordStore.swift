@@ -96,11 +96,12 @@ public enum DataRecordStore {
         select.append("count(*)::int8")
         for c in q.collect {
             let key = b.add(c.field)
-            let number = "(data->>\(key))::float8) FILTER (WHERE jsonb_typeof(data->\(key)) = 'number')"
+            // numeric, not float8: sums and means of huge numbers cannot overflow into an error.
+            let number = "(data->>\(key))::numeric) FILTER (WHERE jsonb_typeof(data->\(key)) = 'number')"
             switch c.method {
-            case .sum: select.append("sum(\(number)")
-            case .mean: select.append("avg(\(number)")
-            case .count: select.append("count(*) FILTER (WHERE data->\(key) IS NOT NULL)::float8")
+            case .sum: select.append("(sum(\(number))::text")
+            case .mean: select.append("(avg(\(number))::text")
+            case .count: select.append("(count(*) FILTER (WHERE data->\(key) IS NOT NULL))::text")
             }
         }
         let sql = """
@@ -114,7 +115,10 @@ public enum DataRecordStore {
             let group = try c[1].decode(String?.self).flatMap { try? JSONValue.parse($0) }
             let count = Int(try c[2].decode(Int64.self))
             var collected: [Double?] = []
-            for i in 0..<q.collect.count { collected.append(try c[3 + i].decode(Double?.self)) }
+            for i in 0..<q.collect.count {
+                // Beyond Double's range a value is shown as null.
+                collected.append(try c[3 + i].decode(String?.self).flatMap(Double.init).flatMap { $0.isFinite ? $0 : nil })
+            }
             out.append(DataGroupRow(periodStart: period, group: group, count: count, collected: collected))
         }
         return out

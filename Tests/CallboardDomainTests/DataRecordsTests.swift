@@ -55,6 +55,23 @@ import Testing
         #expect(problems(.string("x")).map(\.message) == ["The body must be a record (an object) or an array of records, not a string"])
     }
 
+    /// What one hostile request can make the server do is bounded: keys, records, bytes, years.
+    @Test func hostileRecordsAreRefusedCheaply() throws {
+        let many = JSONValue.object(Dictionary(uniqueKeysWithValues: (0..<101).map { ("k\($0)", JSONValue.number(1)) }))
+        #expect(problems(many, fields: []).map(\.message) == ["Record 0 has 101 keys; a record has at most 100"])
+        let marks = "a" + String(repeating: "\u{0301}", count: 150)  // one character, 301 bytes
+        #expect(problems(.object(["_id": .string(marks)]), fields: []).map(\.pointer) == ["/0/_id"])
+        #expect(problems(.object(["note": .string(String(repeating: "\u{0301}", count: 20_001))]), fields: []).map(\.pointer) == ["/0/note"])
+        #expect(DataRecords.timestamp("0000-06-01T00:00:00Z") == nil && DataRecords.timestamp("0001-01-01T00:00:00Z") == nil)
+        #expect(DataRecords.timestamp("2201-01-01T00:00:00Z") == nil && DataRecords.timestamp("1900-01-01T00:00:00Z") != nil)
+        let body = "[" + Array(repeating: "{}", count: DataRecords.maxRecords + 5).joined(separator: ",") + "]"
+        guard case .failure(let tooMany) = try DataRecords.parse(Array(body.utf8), fields: []) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(tooMany.problems.map(\.message) == ["Record 100000: a write takes at most 100000 records"])
+    }
+
     /// The bytes-to-store path gives what `validate` gives, one record at a time.
     @Test func parsingFromBytesMatchesValidating() throws {
         let text = #"[{"_id": "a", "_timestamp": "2026-11-23T00:00:00Z", "Count": 2, "channel": "x"}, {"assisted": true}]"#
@@ -172,5 +189,18 @@ import Testing
         #expect(e2.errors.map(\.message) == ["needs period or group_by"])
         #expect(e3.errors.map(\.pointer) == ["/query/sort_by"])
         #expect(e4.errors.map(\.message) == ["must be after start_at"])
+        // Filters and collects are capped, and so is the list of problems.
+        guard
+            case .failure(let e5) = parse(
+                Array(repeating: ("filter_by", "count:1"), count: 11) + [("group_by", "channel")] + (0..<11).map { _ in ("collect", "count:sum") }),
+            case .failure(let e6) = parse((0..<500).map { ("x\($0)", "1") }),
+            case .failure(let e7) = parse([("start_at", "0000-01-01")])
+        else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(e5.errors.map(\.message) == ["is given more than 10 times"] + Array(repeating: "asks for count:sum twice", count: 10))
+        #expect(e6.errors.count == 20)
+        #expect(e7.errors.map(\.pointer) == ["/query/start_at"])
     }
 }

@@ -249,7 +249,9 @@ extension TestApp {
             let report = try await scheduler.tick()
             let queued = try await app.digests().filter { $0.2 == "queued" }
             #expect(queued.allSatisfy { !$0.3.contains("Volumes transactions-by-channel") }, "\(report) \(queued.map(\.1))")
-            // Emptying is not an upload.
+            // Data for a month still to come is stored but settles nothing; emptying is not an upload.
+            #expect(try await app.data(.post, Self.path, token: token, json: #"{"_timestamp": "2027-03-01T00:00:00Z", "count": 1}"#).status == .ok)
+            #expect(try await app.count("data_set_uploads") == 2)
             #expect(try await app.data(.put, Self.path, token: token, json: "[]").status == .ok)
             #expect(try await app.count("data_set_uploads") == 2)
         }
@@ -324,6 +326,16 @@ extension TestApp {
                     == .bool(true))
             #expect(try await app.data(.get, Self.path, token: nil).status == .unauthorized)
             #expect(try await app.data(.get, Self.path, token: viewer).status == .ok)
+
+            // Sums beyond Double's range are null, not a 500; the mean of two 1e308 is still 1e308.
+            let huge = #"[{"_id": "h1", "count": 1e308, "channel": "huge"}, {"_id": "h2", "count": 1e308, "channel": "huge"}]"#
+            #expect(try await app.data(.post, Self.path, token: token, json: huge).status == .ok)
+            #expect(
+                try await get("group_by=channel&collect=count:sum&collect=count:mean&filter_by=channel:huge")["data"]
+                    == .array([.object(["channel": .string("huge"), "_count": .number(2), "count:sum": .null, "count:mean": .number(1e308)])]))
+            // A withdrawn request's data set takes no more data.
+            try await app.db.query("UPDATE requests SET state = 'withdrawn' WHERE id = \(UUID(uuidString: id)!)", logger: TestDatabase.logger)
+            #expect(try await app.data(.post, Self.path, token: token, json: #"{"count": 1}"#).status == .forbidden)
         }
     }
 
