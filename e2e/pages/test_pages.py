@@ -502,7 +502,7 @@ def test_uploader_uploads_a_csv_from_the_emailed_link(server, browser, tmp_path)
     ds = api(server).post(f"/api/v1/requests/{rid}/data-sets", {
         "name": "Channel volumes", "cadence": "monthly", "fields": ["visits", "completions"],
         "uploaders": [{"name": "Sam Patel", "email": "sam@hmpo.gov.uk"}]}).json()
-    assert ds["fields"] == ["visits", "completions"]
+    assert ds["fields"] == [{"name": "visits", "type": "number"}, {"name": "completions", "type": "number"}]
     start = datetime.date.fromisoformat(ds["current_period"]["start"])
     [link] = emailed_links(server, "sam@hmpo.gov.uk", "Channel volumes", "upload", 1)
     browser.get(server.base_url + link)
