@@ -89,37 +89,14 @@ public enum DataRecords {
 
     /// A body is one record (an object) or an array of them.
     public static func validate(_ body: JSONValue, fields: [DataField]) -> Result<[DataRecord], RecordsInvalid> {
-        let items: [JSONValue]
-        let single: Bool
-        switch body {
-        case .array(let a):
-            items = a
-            single = false
-        case .object:
-            items = [body]
-            single = true
-        default:
-            return .failure(
-                RecordsInvalid(problems: [
-                    RecordProblem(
-                        index: nil, field: nil, message: "The body must be a record (an object) or an array of records, not \(body.typeName)")
-                ]))
+        // One set of rules: a body already parsed goes through `parse` too (its own bytes are valid JSON).
+        guard let parsed = try? parse(body.serialized(), fields: fields) else { return .success([]) }
+        return parsed.map { result in
+            result.records.map { DataRecord(id: $0.id, timestamp: $0.timestamp, values: (try? JSONValue.parse($0.data))?.objectValue ?? [:]) }
         }
-        let declared = Dictionary(fields.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
-        var problems: [RecordProblem] = []
-        var records: [DataRecord] = []
-        records.reserveCapacity(items.count)
-        for (index, item) in items.enumerated() {
-            if problems.count >= maxProblems { break }
-            switch record(item, index: single ? 0 : index, declared: declared, problems: &problems) {
-            case .some(let r): records.append(r)
-            case .none: continue
-            }
-        }
-        return problems.isEmpty ? .success(records) : .failure(RecordsInvalid(problems: Array(problems.prefix(maxProblems))))
     }
 
-    /// `validate` straight from the body's bytes, one record at a time: memory stays near the
+    /// The records of a body, straight from its bytes, one record at a time: memory stays near the
     /// body's size whatever the batch. Malformed JSON throws; `single` says the body was one object.
     public static func parse(_ bytes: [UInt8], fields: [DataField]) throws(JSONValue.ParseError) -> Result<
         (records: [StoredRecord], single: Bool), RecordsInvalid

@@ -122,10 +122,8 @@ public struct DataSetService: Sendable {
             try await DataSetStore.recordUpload(upload, actorID: who.actorID, on: conn, logger: logger)
             try await event(
                 request, "upload_recorded", by: who,
-                data: [
-                    "data_set_id": .string(dataSetID.lowercasedString), "period_start": .string(period.start.description),
-                    "period_end": .string(period.end.description), "source": .string("staff"),
-                ], on: conn)
+                // The same shape as an API or CSV upload's event (no records: staff record a feed's arrival).
+                data: DataWriteService.uploadEventData(record, source: "staff", tokenID: nil, records: nil, periods: [period]), on: conn)
         }
         return (upload, try await views([record], division: request.division)[0])
     }

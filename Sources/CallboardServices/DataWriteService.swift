@@ -162,11 +162,12 @@ public struct DataWriteService: Sendable {
             uploads, actorID: actorID, tokenID: tokenID, rowCounts: periods.map { counts[$0.start] }, content: content, on: conn, logger: logger)
     }
 
-    static func uploadEventData(_ d: DataSetRecord, source: String, tokenID: UUID?, records: Int, periods: [Period]) -> [String: JSONValue] {
+    static func uploadEventData(_ d: DataSetRecord, source: String, tokenID: UUID?, records: Int?, periods: [Period]) -> [String: JSONValue] {
         var data: [String: JSONValue] = [
-            "data_set_id": .string(d.id.lowercasedString), "source": .string(source), "records": .number(Double(records)),
+            "data_set_id": .string(d.id.lowercasedString), "source": .string(source),
             "periods": .array(periods.map { .object(["start": .string($0.start.description), "end": .string($0.end.description)]) }),
         ]
+        if let records { data["records"] = .number(Double(records)) }
         if let tokenID { data["token_id"] = .string(tokenID.lowercasedString) }
         if let p = periods.first {
             data["period_start"] = .string(p.start.description)

@@ -66,8 +66,7 @@ public struct UploadPageService: Sendable {
                 on: conn, logger: logger)
             try await DataRecordStore.upsert(records.map(\.stored), dataSetID: view.record.id, at: now, on: conn, logger: logger)
             try await DataSetStore.noteWrite(dataSetID: view.record.id, at: now, records: rows, source: "csv", tokenID: nil, on: conn, logger: logger)
-            var data = DataWriteService.uploadEventData(view.record, source: "csv", tokenID: nil, records: rows, periods: [view.period])
-            data["records"] = .number(Double(rows))
+            let data = DataWriteService.uploadEventData(view.record, source: "csv", tokenID: nil, records: rows, periods: [view.period])
             try await EventStore.append(
                 EventRecord(
                     requestID: r.id, version: r.version, kind: "upload_recorded", actorKind: .uploader,

@@ -77,7 +77,6 @@ public enum DataRecordStore {
         var b = SQLBinds()
         var conditions = self.conditions(q, dataSetID: dataSetID, &b)
         var select: [String] = []
-        var groupBy: [String] = []
         if let p = q.period {
             // The unit comes from the enum, never from the caller's text.
             select.append("date_trunc('\(p.rawValue)', at AT TIME ZONE 'Europe/London')::date::text")
@@ -92,7 +91,6 @@ public enum DataRecordStore {
         } else {
             select.append("NULL::text")
         }
-        groupBy = ["1", "2"]
         select.append("count(*)::int8")
         for c in q.collect {
             let key = b.add(c.field)
@@ -106,7 +104,7 @@ public enum DataRecordStore {
         }
         let sql = """
             SELECT \(select.joined(separator: ", ")) FROM data_set_records WHERE \(conditions)
-            GROUP BY \(groupBy.joined(separator: ", ")) ORDER BY 1, 2 LIMIT \(b.add(q.limit))
+            GROUP BY 1, 2 ORDER BY 1, 2 LIMIT \(b.add(q.limit))
             """
         var out: [DataGroupRow] = []
         for row in try await client.query(b.query(sql), logger: logger).collect() {
