@@ -86,7 +86,8 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     ).register(pageRoutes)
     StaffPages(
         signIn: StaffSignInService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox), requests: requests,
-        dataSets: dataSets, pages: pages, time: deps.time,
+        dataSets: dataSets, writes: DataWriteService(db: deps.db, time: deps.time, logger: deps.logger), staff: staff,
+        emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger), pages: pages, time: deps.time,
         secureCookies: deps.email.baseURL.hasPrefix("https://"), baseURL: deps.email.baseURL
     ).register(pageRoutes)
     UploadPages(

@@ -12,6 +12,9 @@ struct StaffPages {
     let signIn: StaffSignInService
     let requests: RequestService
     let dataSets: DataSetService
+    let writes: DataWriteService
+    let staff: StaffService
+    let emails: EmailService
     let pages: PageRenderer
     let time: any TimeSource
     let secureCookies: Bool
@@ -20,6 +23,8 @@ struct StaffPages {
     static let cookie = "cb_session"
 
     func register(_ r: PageRoutes) {
+        registerAdmin(r)
+        registerDataSets(r)
         r.on(.get, "/staff/sign-in") { _, _ in pages.page("staff_sign_in", ["title": "Sign in"]) }
         r.on(.post, "/staff/sign-in") { request, context in
             let form = try await request.formBody(context: context)
@@ -133,7 +138,7 @@ struct StaffPages {
     }
 
     /// Runs `body` for a signed-in staff member; others are sent to sign in.
-    private func signedIn(_ request: Request, _ body: (Principal, String) async throws -> Response) async throws -> Response {
+    func signedIn(_ request: Request, _ body: (Principal, String) async throws -> Response) async throws -> Response {
         guard let cookie = sessionCookie(request), let (who, csrf) = try await signIn.session(cookie) else {
             return pages.redirect("/staff/sign-in")
         }
@@ -160,9 +165,9 @@ struct StaffPages {
         }
     }
 
-    private func notFound() -> Response { pages.notFound() }
+    func notFound() -> Response { pages.notFound() }
 
-    private func forbiddenForm() -> Response { pages.formExpired("Go back, reload the page and try again.") }
+    func forbiddenForm() -> Response { pages.formExpired("Go back, reload the page and try again.") }
 
     static func messages(_ e: ServiceError) -> [String] {
         let p = Problem.from(e)
@@ -171,7 +176,7 @@ struct StaffPages {
         return out.isEmpty ? [p.detail] : out
     }
 
-    private func base(_ who: Principal, _ csrf: String, title: String) -> [String: Any] {
+    func base(_ who: Principal, _ csrf: String, title: String) -> [String: Any] {
         ["title": title, "staff_email": who.email ?? "", "staff_csrf": csrf]
     }
 
