@@ -6,6 +6,7 @@ owner approves through their emailed link with the keyboard only, and the team t
 live. Also: every input labelled, validation errors in the error summary, CSRF
 refused, a reused link shows the decision, an expired link offers a new one (rate limited), and the
 security headers. Screenshots of each page go to $SCREENSHOT_DIR (default .local/screenshots).
+axe-core checks every page the browser shows (axe_check.py), error pages included.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from selenium.webdriver.support.ui import WebDriverWait as _WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 from conftest import ADMIN_EMAIL, API, database_url_for, psql, run_cli, running_callboard  # noqa: E402
+from axe_check import assert_accessible  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", REPO / ".local" / "screenshots"))
@@ -149,6 +151,15 @@ def wait_for(browser, css: str):
 
 def shot(browser, name: str):
     browser.save_screenshot(str(SHOTS / f"{name}.png"))
+    assert_accessible(browser, name)
+
+
+def submit_forged(browser, h1: str):
+    """Posts the page's form from the browser with a forged CSRF token; axe checks the refusal page."""
+    browser.execute_script("document.querySelectorAll('input[name=csrf]').forEach(e => e.value = 'forged')")
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == h1)
+    assert_accessible(browser, h1)
 
 
 def test_owner_approves_by_keyboard_from_the_emailed_link_and_the_dashboard_goes_live(server, browser):
@@ -209,6 +220,9 @@ def test_changes_need_a_reason_and_forms_need_their_csrf_token(server, browser):
     [link] = sign_off_links(server, "Tax your vehicle", 1)
     status, headers, _ = raw(server, "POST", link, {"decision": "approve", "csrf": "forged"})
     assert status == 403
+    browser.get(server.base_url + link)
+    browser.find_element(By.ID, "decision").click()
+    submit_forged(browser, "This form has expired")
     assert api(server).get(f"/api/v1/requests/{rid}").json()["sign_off_decision"] is None
 
     # The team changes the request after asking: the owner is shown what changed.
@@ -217,6 +231,7 @@ def test_changes_need_a_reason_and_forms_need_their_csrf_token(server, browser):
                              headers={"If-Match": current.header("ETag")}).status == 200
     browser.get(server.base_url + link)
     assert "These details have changed since we emailed you: department." in browser.find_element(By.CSS_SELECTOR, ".notification-banner").text
+    assert_accessible(browser, "sign-off with changed details")
     browser.find_element(By.ID, "decision-changes").click()
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     assert "Enter what needs to change" in wait_for(browser, ".error-summary").text
@@ -225,6 +240,7 @@ def test_changes_need_a_reason_and_forms_need_their_csrf_token(server, browser):
     browser.find_element(By.ID, "reason").send_keys("Show the completion rate by channel")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     assert wait_for(browser, ".panel-title").text == "Changes requested"
+    assert_accessible(browser, "changes requested")
     r = api(server).get(f"/api/v1/requests/{rid}").json()
     assert r["sign_off_decision"] == "changes_requested"
 
@@ -245,6 +261,7 @@ def test_an_expired_link_emails_a_new_one_and_refreshing_is_rate_limited(server,
     assert first == link and fresh != link
     browser.get(server.base_url + fresh)
     assert browser.find_element(By.TAG_NAME, "h1").text == "Approve the Book a theory test dashboard"
+    assert_accessible(browser, "sign-off from a fresh link")
 
     # The expired link's page carries its CSRF token; two more refreshes are allowed, then 429.
     _, _, page = raw(server, "GET", link)
@@ -252,11 +269,18 @@ def test_an_expired_link_emails_a_new_one_and_refreshing_is_rate_limited(server,
     statuses = [raw(server, "POST", link + "/refresh", {"csrf": csrf}) for _ in range(3)]
     assert [s for s, _, _ in statuses] == [200, 200, 429]
     assert int(statuses[2][1]["Retry-After"]) > 0
+    browser.get(server.base_url + link)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Too many requests")
+    assert_accessible(browser, "too many refreshes (429)")
 
 
-def test_pages_carry_security_headers_and_unknown_links_are_404(server):
+def test_pages_carry_security_headers_and_unknown_links_are_404(server, browser):
     status, headers, body = raw(server, "GET", "/sign-off/" + "x" * 43)
     assert status == 404 and "Page not found" in body
+    browser.get(server.base_url + "/sign-off/" + "x" * 43)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Page not found"
+    assert_accessible(browser, "page not found (404)")
     csp = headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in csp and "script-src" not in csp and "default-src 'none'" in csp
     assert headers["X-Content-Type-Options"] == "nosniff"
@@ -272,6 +296,7 @@ def test_pages_carry_security_headers_and_unknown_links_are_404(server):
 
 
 def fill(browser, values: dict[str, str]):
+    assert_accessible(browser, f"the form on {browser.title!r}")
     for field_id, value in values.items():
         element = browser.find_element(By.ID, field_id)
         if element.tag_name == "select":
@@ -315,6 +340,7 @@ def test_the_whole_journey_from_request_to_live(server, browser):
 
     # "Save and come back later" keeps unfinished answers, unchecked: the task shows in progress.
     browser.find_element(By.LINK_TEXT, "Service availability").click()
+    assert_accessible(browser, "service availability form")
     browser.find_element(By.ID, "health_check_url").send_keys("https://www.gov.uk/apply-blue")
     browser.find_element(By.CSS_SELECTOR, "button[value=draft]").click()
     WebDriverWait(browser, 10).until(lambda b: b.find_element(By.ID, "service_availability-status").text == "In progress")
@@ -347,6 +373,7 @@ def test_the_whole_journey_from_request_to_live(server, browser):
     assert {e["actor"]["kind"] for e in events if e["kind"] == "updated"} == {"service_contact"}
     browser.get(server.base_url + tasks)
     assert "Information complete" in browser.find_element(By.TAG_NAME, "main").text
+    assert_accessible(browser, "task list, information complete")
 
     # The team signs in and asks for sign-off from the request page.
     staff_sign_in(server, browser, ADMIN_EMAIL)
@@ -356,6 +383,7 @@ def test_the_whole_journey_from_request_to_live(server, browser):
     # The owner approves through their own emailed link.
     [link] = sign_off_links(server, "Apply for a blue badge", 1)
     browser.get(server.base_url + link)
+    assert_accessible(browser, "sign-off of a transactional dashboard")
     browser.find_element(By.ID, "decision").click()
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     assert wait_for(browser, ".panel-title").text == "Dashboard approved"
@@ -381,10 +409,13 @@ def staff_sign_in(server, browser, address: str):
     assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in to Callboard"
     fill(browser, {"email": address})
     WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Check your email")
+    assert_accessible(browser, "staff sign-in: check your email")
     link = emailed_links(server, address, "Sign in to Callboard", "staff/sign-in", before + 1)[-1]
     browser.get(server.base_url + link)
+    assert_accessible(browser, "staff sign-in: confirm")
     browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
     WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Dashboard requests")
+    assert_accessible(browser, "triage board")
     return link
 
 
@@ -399,6 +430,7 @@ def press(browser, transition: str, inputs: dict[str, str] | None = None):
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     done = f"Done: {transition.replace('_', ' ')}."
     WebDriverWait(browser, 10).until(lambda b: done in b.find_element(By.CSS_SELECTOR, ".notification-banner").text)
+    assert_accessible(browser, f"staff request after {transition}")
 
 
 def test_contact_forms_need_their_csrf_token_and_expired_links_offer_a_new_one(server, browser):
@@ -407,16 +439,22 @@ def test_contact_forms_need_their_csrf_token_and_expired_links_offer_a_new_one(s
     [tasks] = emailed_links(server, "ada@dvla.gov.uk", "your service", "tasks", 1)
     status, _, _ = raw(server, "POST", tasks + "/items/service_availability", {"csrf": "forged", "health_check_url": "https://x.gov.uk/h"})
     assert status == 403
+    browser.get(server.base_url + tasks + "/items/service_availability")
+    browser.find_element(By.ID, "health_check_url").send_keys("https://x.gov.uk/h")
+    submit_forged(browser, "This form has expired")
     assert api(server).get(f"/api/v1/requests/{rid}").json()["items"]["service_availability"]["status"] == "missing"
     psql(database_url_for(server.pg_url, server.dbname),
          f"UPDATE links SET expires_at = now() - interval '1 minute' WHERE request_id = '{rid}'")
     browser.get(server.base_url + tasks)
     assert browser.find_element(By.TAG_NAME, "h1").text == "This link has expired"
+    assert_accessible(browser, "task list link expired (410)")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Check your email")
+    assert_accessible(browser, "new task list link sent")
     first, fresh = emailed_links(server, "ada@dvla.gov.uk", "your service", "tasks", 2)
     browser.get(server.base_url + fresh)
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Information for")
+    assert_accessible(browser, "task list from a fresh link")
 
 
 def test_staff_sign_in_sessions_board_and_permissions(server, browser):
@@ -439,10 +477,12 @@ def test_staff_sign_in_sessions_board_and_permissions(server, browser):
     WebDriverWait(browser, 10).until(lambda b: "state=live" in b.current_url)
     states = {row.find_elements(By.TAG_NAME, "td")[1].text for row in browser.find_elements(By.CSS_SELECTOR, "table tbody tr")}
     assert states == {"Live"}
+    assert_accessible(browser, "triage board filtered to live")
 
     # A sign-in link works once; a used one says so.
     browser.get(server.base_url + link)
     assert browser.find_element(By.TAG_NAME, "h1").text == "This sign-in link has already been used"
+    assert_accessible(browser, "sign-in link already used")
 
     # A viewer sees the request but is offered nothing to fire and no comment box.
     run_cli(server.bin, server.env, "admin", "create-staff", "--email", "viewer@callboard.test", "--role", "viewer")
@@ -456,14 +496,21 @@ def test_staff_sign_in_sessions_board_and_permissions(server, browser):
     # Signing out ends the session: the pages ask to sign in again.
     browser.find_element(By.CSS_SELECTOR, ".header-account button").click()
     WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "You have signed out")
+    assert_accessible(browser, "signed out")
     browser.get(server.base_url + "/staff")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in to Callboard"
 
     # An expired sign-in link, and too many sign-in requests for one address.
     psql(database_url_for(server.pg_url, server.dbname), "UPDATE staff_sign_in_links SET expires_at = now() - interval '1 second'")
     browser.get(server.base_url + staff_sign_in_link_after_request(server, "viewer@callboard.test"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "This sign-in link has expired"
+    assert_accessible(browser, "sign-in link expired (410)")
     statuses = [raw(server, "POST", "/staff/sign-in", {"email": "limit@callboard.test"})[0] for _ in range(6)]
     assert statuses == [200, 200, 200, 200, 200, 429]
+    browser.get(server.base_url + "/staff")
+    fill(browser, {"email": "limit@callboard.test"})
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Too many sign-in requests")
+    assert_accessible(browser, "too many sign-in requests (429)")
 
 
 def staff_sign_in_link_after_request(server, address: str) -> str:
@@ -539,6 +586,9 @@ def test_uploader_uploads_a_csv_from_the_emailed_link(server, browser, tmp_path)
     # A forged CSRF token, and a file over 1 MB, are refused.
     body, ctype = multipart({"csrf": "forged"}, good.read_bytes())
     assert post_raw(server, link, body, ctype)[0] == 403
+    browser.get(server.base_url + link)
+    browser.find_element(By.ID, "file").send_keys(str(good))
+    submit_forged(browser, "This form has expired")
     _, _, page = raw(server, "GET", link)
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     big, ctype = multipart({"csrf": csrf}, b"_timestamp,visits,completions\n" + b"x" * 1_100_000)
