@@ -15,6 +15,14 @@ public enum EmailKind: String, CaseIterable, Codable, Sendable {
     case staffSignIn = "staff_sign_in"
     /// The scheduler's reminders for one person, gathered into one email.
     case reminderDigest = "reminder_digest"
+    /// The front door: the applicant confirms their address (single-use link, 24 hours).
+    case applicationConfirm = "application_confirm"
+    /// The front door's "save and come back later" link.
+    case applicationResume = "application_resume"
+    /// A confirmed application's sign-off owner hears early what they will be asked (no decision link yet).
+    case signOffHeadsUp = "sign_off_heads_up"
+    /// The team hears of a confirmed application (or of a second one for a service already requested).
+    case newApplication = "new_application"
 }
 
 /// Who an email goes to, resolved against the request's checklist (or configuration for the team).

@@ -1,15 +1,19 @@
 import CallboardServices
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Per-request context: Hummingbird's core storage plus who is calling.
-public struct AppContext: RequestContext {
+public struct AppContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
+    /// The peer: the client, or the proxy in front (see `ClientAddress`).
+    public var remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         principal = nil
+        remoteAddress = source.channel.remoteAddress
     }
 
     /// Bodies over 1 MB are refused with 413 before they are read further.

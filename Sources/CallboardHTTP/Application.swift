@@ -26,13 +26,16 @@ public struct AppDependencies: Sendable {
     public var tracing: Bool
     /// The write API's largest body, compressed or not.
     public var writeAPIMaxBytes: Int
+    /// Who may apply at the front door; whose X-Forwarded-For is believed.
+    public var frontDoor: FrontDoorSettings
 
     public init(
         db: PostgresClient, time: any TimeSource = SystemTime(), logger: Logger,
         metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog(), email: EmailSettings = EmailSettings(),
         sla: PreviewSLAHolder? = nil, scheduler: SchedulerSettings = SchedulerSettings(), monitor: DatabaseMonitor? = nil,
-        tracing: Bool = false, writeAPIMaxBytes: Int = 10_485_760
+        tracing: Bool = false, writeAPIMaxBytes: Int = 10_485_760, frontDoor: FrontDoorSettings = FrontDoorSettings()
     ) {
+        self.frontDoor = frontDoor
         self.writeAPIMaxBytes = writeAPIMaxBytes
         self.monitor = monitor
         self.tracing = tracing
@@ -96,6 +99,11 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     ).register(pageRoutes)
     TaskListPages(
         service: TaskListService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), sla: sla, pages: pages
+    ).register(pageRoutes)
+
+    ApplyPages(
+        service: ApplyService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, requests: requests, settings: deps.frontDoor),
+        pages: pages, secureCookies: deps.email.baseURL.hasPrefix("https://")
     ).register(pageRoutes)
 
     // The Performance Platform's write API: its own tokens, its own error shape, no idempotency keys.

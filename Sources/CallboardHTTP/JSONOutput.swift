@@ -67,6 +67,7 @@ enum JSONOutput {
         }
         return .object([
             "id": .string(r.id.lowercasedString),
+            "reference": .string(r.reference),
             "kind": .string(r.kind.rawValue),
             "state": .string(r.state.rawValue),
             "version": .number(Double(r.version)),
@@ -99,6 +100,7 @@ enum JSONOutput {
             "sla_at_risk": .bool(flags?.atRisk ?? false),
             "sla_breached": .bool(flags?.breached ?? false),
             "id": .string(r.id.lowercasedString),
+            "reference": .string(r.reference),
             "kind": .string(r.kind.rawValue),
             "state": .string(r.state.rawValue),
             "version": .number(Double(r.version)),

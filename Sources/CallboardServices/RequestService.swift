@@ -57,19 +57,29 @@ public struct RequestService: Sendable {
         try who.require(.createRequest)
         let input = try RequestInput.parse(body, creating: true)
         let assignee = try await resolveAssignee(input.assigneeEmail)
+        return try await db.transaction(logger: logger) { conn in
+            try await create(input, assignee: assignee, by: who, on: conn)
+        }
+    }
+
+    /// Stores a new request from checked input, in the caller's transaction: the API's and the
+    /// front door's one way in. `created` records `extra` beside the fields (the front door's application).
+    func create(
+        _ input: RequestInput, assignee: StaffRecord?, by who: Principal, extra: [String: JSONValue] = [:], on conn: PostgresConnection
+    ) async throws -> RequestRecord {
         let now = time.now()
         var record = RequestRecord(
             id: UUID(), kind: input.kind!, state: .requested, version: 1, department: input.department!,
             division: (input.division ?? .englandAndWales).rawValue, assigneeID: assignee?.id, assigneeEmail: assignee?.email,
             checklist: Checklist(input.items), optionalModules: input.optionalModules ?? [], notes: input.notes ?? "",
             createdAt: now, updatedAt: now)
-        return try await db.transaction(logger: logger) { conn in
-            try await RequestStore.insert(record, on: conn, logger: logger)
-            try await appendEvent(record, "created", by: who, data: .object(["fields": RequestDiff.describe(record)]), on: conn)
-            try await completeIfReady(&record, on: conn)
-            try await askForInformation(record, on: conn)
-            return record
-        }
+        record.reference = try await RequestStore.insert(record, on: conn, logger: logger)
+        var data = extra
+        data["fields"] = RequestDiff.describe(record)
+        try await appendEvent(record, "created", by: who, data: .object(data), on: conn)
+        try await completeIfReady(&record, on: conn)
+        try await askForInformation(record, on: conn)
+        return record
     }
 
     public func update(_ id: UUID, _ body: JSONValue, expectedVersion: Int, by who: Principal) async throws -> RequestRecord {

@@ -91,6 +91,7 @@ public enum LinkTokenStore {
             WHERE EXISTS (SELECT 1 FROM links l WHERE l.id = i.link_id AND lower(l.email) = lower(e.recipient))
                OR EXISTS (SELECT 1 FROM staff_sign_in_links s JOIN staff st ON st.id = s.staff_id
                           WHERE s.id = i.link_id AND lower(st.email) = lower(e.recipient))
+               OR EXISTS (SELECT 1 FROM application_links a WHERE a.id = i.link_id AND lower(a.email) = lower(e.recipient))
             RETURNING encode(token_hash, 'hex')
             """, logger: logger)
         var stored = Set<String>()

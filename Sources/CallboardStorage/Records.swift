@@ -25,6 +25,8 @@ public struct RequestRecord: Sendable, Equatable {
     public var sla: StoredSLA?
     /// When the request entered its current state: what the reminder rules count from.
     public var stateEnteredAt: Date
+    /// `CB-XXXX-XXXX`, for people to read out; given by the database when the request is stored.
+    public var reference = ""
 
     public init(
         id: UUID, kind: RequestKind, state: RequestState, version: Int, department: String, division: String,

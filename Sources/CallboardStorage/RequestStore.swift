@@ -95,25 +95,27 @@ public struct RequestSummary: Sendable, Equatable {
     public var slaDueAt: Date?
     public var slaAtRiskAt: Date?
     public var slaMetAt: Date?
+    public var reference = ""
 }
 
 public enum RequestStore {
     static let summaryColumns = """
         r.id, r.kind, r.state, r.version, r.service_name, r.department, r.division, s.email AS assignee_email, r.missing_items,
         r.sign_off_decision, r.info_complete_at, r.created_at, r.updated_at, r.sla_due_at, r.sla_at_risk_at, r.sla_met_at,
-        (extract(epoch FROM r.created_at) * 1000000)::int8 AS created_us
+        r.reference, (extract(epoch FROM r.created_at) * 1000000)::int8 AS created_us
         """
 
     static let columns = """
         r.id, r.kind, r.state, r.version, r.department, r.division, r.assignee_id, s.email AS assignee_email,
         r.items::text AS items, r.optional_modules, r.notes, r.sign_off_decision, r.preview_url, r.live_url,
         r.audit_outcome, r.info_complete_at, r.created_at, r.updated_at,
-        r.sla_started_at, r.sla_due_at, r.sla_at_risk_at, r.sla_met_at, r.sla_calendar_version, r.state_entered_at,
+        r.sla_started_at, r.sla_due_at, r.sla_at_risk_at, r.sla_met_at, r.sla_calendar_version, r.state_entered_at, r.reference,
         (extract(epoch FROM r.created_at) * 1000000)::int8 AS created_us
         """
 
-    public static func insert(_ r: RequestRecord, on conn: PostgresConnection, logger: Logger) async throws {
-        try await conn.query(
+    /// Stores a new request; its reference (made by the database's default) is returned.
+    public static func insert(_ r: RequestRecord, on conn: PostgresConnection, logger: Logger) async throws -> String {
+        let rows = try await conn.query(
             """
             INSERT INTO requests (id, kind, state, version, department, division, assignee_id, items, missing_items,
                 optional_modules, service_name, notes, sign_off_decision, preview_url, live_url, audit_outcome,
@@ -123,7 +125,10 @@ public enum RequestStore {
                 \(r.optionalModules.map(\.rawValue)), \(r.checklist.serviceName ?? ""), \(r.notes),
                 \(r.signOffDecision?.rawValue), \(r.previewURL), \(r.liveURL), \(r.auditOutcome?.rawValue),
                 \(r.infoCompleteAt), \(r.createdAt), \(r.updatedAt), \(r.stateEnteredAt), \(r.createdAt))
+            RETURNING reference
             """, logger: logger)
+        for try await reference in rows.decode(String.self) { return reference }
+        return ""
     }
 
     /// Compare-and-set in one statement: writes `r` (whose `version` is already the new one) only if
@@ -290,7 +295,8 @@ public enum RequestStore {
                     signOffDecision: try r["sign_off_decision"].decode(String?.self).flatMap(SignOffDecision.init(rawValue:)),
                     infoCompleteAt: try r["info_complete_at"].decode(Date?.self), createdAt: try r["created_at"].decode(Date.self),
                     updatedAt: try r["updated_at"].decode(Date.self), slaDueAt: try r["sla_due_at"].decode(Date?.self),
-                    slaAtRiskAt: try r["sla_at_risk_at"].decode(Date?.self), slaMetAt: try r["sla_met_at"].decode(Date?.self)))
+                    slaAtRiskAt: try r["sla_at_risk_at"].decode(Date?.self), slaMetAt: try r["sla_met_at"].decode(Date?.self),
+                    reference: try r["reference"].decode(String.self)))
             lastMicros = try r["created_us"].decode(Int64.self)
         }
         let next =
@@ -313,7 +319,7 @@ public enum RequestStore {
 
     static func decode(_ row: PostgresRow) throws -> RequestRecord {
         let r = row.makeRandomAccess()
-        return RequestRecord(
+        var record = RequestRecord(
             id: try r["id"].decode(UUID.self),
             kind: RequestKind(rawValue: try r["kind"].decode(String.self))!,
             state: RequestState(rawValue: try r["state"].decode(String.self))!,
@@ -338,5 +344,7 @@ public enum RequestStore {
                     metAt: try r["sla_met_at"].decode(Date?.self), calendarVersion: try r["sla_calendar_version"].decode(String.self))
             },
             stateEnteredAt: try r["state_entered_at"].decode(Date.self))
+        record.reference = try r["reference"].decode(String.self)
+        return record
     }
 }

@@ -20,7 +20,12 @@ public enum RetentionStore {
         case emailBodies = "email_bodies"
         /// Rate-limit windows (`rate_limits`, `rate_limit_slots`) ended by the cutoff.
         case rateLimits = "rate_limits"
+        /// Applications never confirmed, 7 days after they were started, with their links and tokens.
+        case applications
     }
+
+    /// How long an application may wait for its applicant to confirm their address.
+    public static let unconfirmedApplicationDays = 7
 
     /// The instant before (or at) which each kind goes.
     public struct Cutoffs: Sendable, Equatable {
@@ -31,6 +36,10 @@ public enum RetentionStore {
         public var sessionsOverBy: Date
         public var idempotencyKeysCreatedBy: Date
         public var emailsSentBy: Date
+        /// Applications started by then and still unconfirmed go.
+        public var unconfirmedApplicationsStartedBy: Date {
+            now.addingTimeInterval(-Double(RetentionStore.unconfirmedApplicationDays) * 86_400)
+        }
 
         public init(now: Date, pageLinksExpiredBy: Date, sessionsOverBy: Date, idempotencyKeysCreatedBy: Date, emailsSentBy: Date) {
             self.now = now
@@ -81,6 +90,14 @@ public enum RetentionStore {
             query = """
                 SELECT ((SELECT count(*) FROM rate_limits WHERE window_end <= \(c.now))
                         + (SELECT count(*) FROM rate_limit_slots WHERE window_end <= \(c.now)))::int8, 0::int8
+                """
+        case .applications:
+            let by = c.unconfirmedApplicationsStartedBy
+            query = """
+                SELECT count(*)::int8, (SELECT count(*) FROM link_tokens t JOIN application_links l ON l.id = t.link_id
+                                        JOIN applications a ON a.id = l.application_id
+                                        WHERE a.confirmed_at IS NULL AND a.created_at <= \(by))::int8
+                FROM applications WHERE confirmed_at IS NULL AND created_at <= \(by)
                 """
         }
         for try await (rows, tokens) in try await db.query(query, logger: logger).decode((Int64, Int64).self) {
@@ -143,6 +160,15 @@ public enum RetentionStore {
                                SELECT bucket, slot FROM rate_limit_slots WHERE window_end <= \(c.now)
                                ORDER BY window_end LIMIT \(limit) FOR UPDATE SKIP LOCKED) RETURNING 1)
                 SELECT ((SELECT count(*) FROM a) + (SELECT count(*) FROM b))::int8, 0::int8
+                """
+        case .applications:
+            query = """
+                WITH doomed AS (SELECT id FROM applications WHERE confirmed_at IS NULL AND created_at <= \(c.unconfirmedApplicationsStartedBy)
+                                ORDER BY created_at LIMIT \(limit) FOR UPDATE SKIP LOCKED),
+                     tokens AS (DELETE FROM link_tokens WHERE link_id IN (
+                                    SELECT l.id FROM application_links l WHERE l.application_id IN (SELECT id FROM doomed)) RETURNING 1),
+                     gone AS (DELETE FROM applications WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+                SELECT (SELECT count(*) FROM gone)::int8, (SELECT count(*) FROM tokens)::int8
                 """
         }
         for try await (rows, tokens) in try await db.query(query, logger: logger).decode((Int64, Int64).self) {

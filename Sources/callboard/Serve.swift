@@ -59,7 +59,7 @@ struct Serve: AsyncParsableCommand {
             AppDependencies(
                 db: client, logger: logger, metrics: metrics, email: EmailSettings(settings), sla: sla,
                 scheduler: SchedulerSettings(settings), monitor: monitor, tracing: settings.tracingEnabled,
-                writeAPIMaxBytes: settings.writeAPIMaxBytes),
+                writeAPIMaxBytes: settings.writeAPIMaxBytes, frontDoor: FrontDoorSettings(settings)),
             hostname: host, port: port, requestTimeoutSeconds: settings.requestTimeoutSeconds,
             idleTimeoutSeconds: settings.httpIdleTimeoutSeconds)
         let metricsApp = buildMetricsApplication(

@@ -128,9 +128,9 @@ import Testing
     static let sentRecently = UUID(uuidString: "00000000-0000-4000-8000-000000000002")!
 
     static let expected = RetentionReport(
-        counts: [.pageLinks: 1, .signInLinks: 2, .staffSessions: 2, .idempotencyKeys: 1, .emailBodies: 1, .rateLimits: 2], linkTokens: 4)
+        counts: [.pageLinks: 1, .signInLinks: 2, .staffSessions: 2, .idempotencyKeys: 1, .emailBodies: 1, .rateLimits: 2, .applications: 0], linkTokens: 4)
     static let nothing = RetentionReport(
-        counts: [.pageLinks: 0, .signInLinks: 0, .staffSessions: 0, .idempotencyKeys: 0, .emailBodies: 0, .rateLimits: 0], linkTokens: 0)
+        counts: [.pageLinks: 0, .signInLinks: 0, .staffSessions: 0, .idempotencyKeys: 0, .emailBodies: 0, .rateLimits: 0, .applications: 0], linkTokens: 0)
 
     @Test func eachKindGoesExactlyAtItsBoundary() async throws {
         try await TestApp.run { app in

@@ -6,6 +6,8 @@ enum ItemForms {
     enum Kind {
         case text, email, tel, url, textarea, checkbox
         case select([(String, String)])
+        /// One of these (value, label), as radios in a fieldset whose legend is the field's label.
+        case radios([(String, String)])
     }
 
     struct Field {
@@ -67,18 +69,24 @@ enum ItemForms {
         }
     }
 
-    /// How many list rows to show for `values` (normalised): every filled row and a blank one, at least `slots`.
+    /// How many list rows to show for `values` (normalised): every filled row and a blank one, at
+    /// least `slots`, and as many as the form showed (`rows`, its hidden field) when "Add another" asked for one more.
     static func rowCount(_ item: ItemName, _ values: [String: String]) -> Int {
         guard list(item) != nil else { return 0 }
         let filled = values.compactMap { $0.value.isEmpty ? nil : rowField($0.key, item)?.row }.max() ?? 0
-        return max(slots, filled + 1)
+        let asked = min(Int(values["rows"] ?? "") ?? 0, maxRows)
+        return max(slots, filled + 1, asked)
     }
+
+    /// No form shows more rows than this (a list's rows are also limited by the body size).
+    static let maxRows = 200
 
     /// The form's own fields of a submitted (or drafted) form, everything else dropped, with the
     /// list rows that hold anything renumbered from 1 in order (blank rows dropped), so that row n
     /// is the list's (n-1)th entry and an error about it lands on it.
     static func normalised(_ item: ItemName, _ form: [String: String]) -> [String: String] {
         var own = Set(fields(item, rows: 0).map(\.id))
+        if list(item) != nil { own.insert("rows") }
         if item.mayBeUnavailable { own.formUnion(["availability", "reason"]) }
         var out: [String: String] = [:]
         var rows: [Int: [String: String]] = [:]
@@ -241,5 +249,64 @@ enum ItemForms {
         if e.message == "is required" { return id == "reason" ? "Enter why you cannot provide this" : "Enter \(label.lowercased())" }
         if e.message.hasPrefix("give ") { return "G" + e.message.dropFirst() }
         return "\(label) \(e.message)"
+    }
+
+    /// The fields of a form as the templates show them (`item_fields`), each with its value and
+    /// error, the errors by field, and the error summary's entries.
+    static func render(_ item: ItemName, values: [String: String], errors: [FieldError]) -> (
+        fields: [[String: Any]], fieldErrors: [String: String], summary: [[String: String]]
+    ) {
+        var fieldErrors: [String: String] = [:]
+        var summary: [[String: String]] = []
+        for e in errors {
+            let id = fieldID(e.pointer, item: item)
+            let text = message(e, item: item)
+            if fieldErrors[id] == nil { fieldErrors[id] = text }
+            summary.append(["field": id, "message": text])
+        }
+        let rows = rowCount(item, values)
+        var shown = fields(item, rows: rows).map { context($0, values: values, error: fieldErrors[$0.id]) }
+        if let list = list(item), let last = shown.lastIndex(where: { ($0["id"] as? String)?.hasPrefix("\(list.prefix)_\(rows)_") == true }) {
+            shown[last]["add_another"] = list.prefix == "goal" ? "Add another goal" : "Add another uploader"
+            shown[last]["rows"] = rows
+        }
+        return (shown, fieldErrors, summary)
+    }
+
+    /// One field for the templates.
+    static func context(_ f: Field, values: [String: String], error: String?) -> [String: Any] {
+        var c: [String: Any] = ["id": f.id, "label": f.label, "optional": f.optional, "value": values[f.id] ?? ""]
+        if let h = f.hint { c["hint"] = h }
+        if let e = error { c["error"] = e }
+        let described = [f.hint.map { _ in "\(f.id)-hint" }, error.map { _ in "\(f.id)-error" }].compactMap { $0 }
+        if !described.isEmpty { c["described"] = described.joined(separator: " ") }
+        switch f.kind {
+        case .checkbox:
+            c["checkbox"] = true
+            c["value"] = values[f.id] != nil && values[f.id] != ""
+        case .textarea: c["textarea"] = true
+        case .select(let options):
+            c["select"] = true
+            c["options"] = options.map { ["value": $0.0, "text": $0.1, "selected": values[f.id] == $0.0] as [String: Any] }
+        case .radios(let options):
+            c["radios"] = true
+            c["options"] = options.enumerated().map { i, o in
+                ["value": o.0, "text": o.1, "checked": values[f.id] == o.0, "option_id": i == 0 ? f.id : "\(f.id)-\(i + 1)", "name": f.id]
+                    as [String: Any]
+            }
+        case .text, .email, .tel, .url:
+            c["input"] = true
+            switch f.kind {
+            case .email:
+                c["type"] = "email"
+                c["autocomplete"] = "email"
+            case .tel:
+                c["type"] = "tel"
+                c["autocomplete"] = "tel"
+            case .url: c["type"] = "url"
+            default: c["type"] = "text"
+            }
+        }
+        return c
     }
 }

@@ -33,6 +33,12 @@ struct TaskListPages {
             guard let item = context.parameters.get("item").flatMap(ItemName.init(rawValue:)) else { return pages.notFound() }
             let submitted = try await request.formBody(context: context)
             do {
+                if submitted["action"] == "add_row" {
+                    // "Add another": the same form with one more blank row, nothing kept yet.
+                    var more = ItemForms.normalised(item, submitted)
+                    more["rows"] = String(ItemForms.rowCount(item, more) + 1)
+                    return try await withOpen(token) { link, record in form(token, link, record, item, values: more, errors: []) }
+                }
                 if submitted["action"] == "draft" {
                     try await service.saveDraft(
                         token: token, csrf: submitted["csrf"] ?? "", item: item, answers: ItemForms.normalised(item, submitted))
@@ -111,45 +117,11 @@ struct TaskListPages {
         errors: [FieldError]
     ) -> Response {
         let values = ItemForms.normalised(item, shown)
-        var fieldErrors: [String: String] = [:]
-        var summary: [[String: String]] = []
-        for e in errors {
-            let id = ItemForms.fieldID(e.pointer, item: item)
-            let message = ItemForms.message(e, item: item)
-            if fieldErrors[id] == nil { fieldErrors[id] = message }
-            summary.append(["field": id, "message": message])
-        }
-        let fields: [[String: Any]] = ItemForms.fields(item, rows: ItemForms.rowCount(item, values)).map { f in
-            var c: [String: Any] = ["id": f.id, "label": f.label, "optional": f.optional, "value": values[f.id] ?? ""]
-            if let h = f.hint { c["hint"] = h }
-            if let e = fieldErrors[f.id] { c["error"] = e }
-            let described = [f.hint.map { _ in "\(f.id)-hint" }, fieldErrors[f.id].map { _ in "\(f.id)-error" }].compactMap { $0 }
-            if !described.isEmpty { c["described"] = described.joined(separator: " ") }
-            switch f.kind {
-            case .checkbox:
-                c["checkbox"] = true
-                c["value"] = values[f.id] != nil && values[f.id] != ""
-            case .textarea: c["textarea"] = true
-            case .select(let options):
-                c["select"] = true
-                c["options"] = options.map { ["value": $0.0, "text": $0.1, "selected": values[f.id] == $0.0] as [String: Any] }
-            case .text, .email, .tel, .url:
-                c["input"] = true
-                switch f.kind {
-                case .email:
-                    c["type"] = "email"
-                    c["autocomplete"] = "email"
-                case .tel:
-                    c["type"] = "tel"
-                    c["autocomplete"] = "tel"
-                case .url: c["type"] = "url"
-                default: c["type"] = "text"
-                }
-            }
-            return c
-        }
+        let (fields, fieldErrors, summary) = ItemForms.render(item, values: values, errors: errors)
         let context: [String: Any] = [
             "title": item.title, "item_title": item.title, "name": item.rawValue, "token": token, "csrf": link.csrf,
+            "action": "/tasks/\(token)/items/\(item.rawValue)", "back": "/tasks/\(token)", "back_text": "Back to the task list",
+            "draft_button": true,
             "service_name": r.checklist.serviceName ?? "Your service", "fields": fields, "may_be_unavailable": item.mayBeUnavailable,
             "not_available": values["availability"] == "not_available", "reason": values["reason"] ?? "",
             "reason_error": fieldErrors["reason"] as Any, "has_errors": !summary.isEmpty, "errors": summary,

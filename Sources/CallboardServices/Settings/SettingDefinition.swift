@@ -235,6 +235,37 @@ extension SettingKind where Value: RawRepresentable & CaseIterable, Value.RawVal
     }
 }
 
+extension SettingKind where Value == [String] {
+    /// Domain names separated by commas (`gov.uk,nhs.net`), lower-cased; empty is none.
+    public static var domains: SettingKind {
+        SettingKind(
+            accepted: "domain names separated by commas",
+            parse: { (raw: String) throws(SettingRejected) -> [String] in
+                let parts = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                for p in parts {
+                    let labels = p.split(separator: ".", omittingEmptySubsequences: false)
+                    guard labels.count >= 2,
+                        labels.allSatisfy({ l in !l.isEmpty && l.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") } })
+                    else { throw SettingRejected() }
+                }
+                return parts
+            },
+            display: { $0.joined(separator: ",") })
+    }
+
+    /// IP addresses separated by commas (`10.0.0.5,::1`); empty is none.
+    public static var ipAddresses: SettingKind {
+        SettingKind(
+            accepted: "IP addresses separated by commas",
+            parse: { (raw: String) throws(SettingRejected) -> [String] in
+                let parts = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                guard parts.allSatisfy(ClientAddress.isIPAddress) else { throw SettingRejected() }
+                return parts
+            },
+            display: { $0.joined(separator: ",") })
+    }
+}
+
 extension SettingKind where Value == [Int] {
     /// Whole numbers separated by commas, one per label; labels in `atLeastOne` must be at least 1, the rest at least 0.
     public static func counts(_ labels: [String], atLeastOne: Set<String> = []) -> SettingKind {

@@ -57,6 +57,14 @@ extension Settings {
             help: "emailed sign-off links work to the end of this many working days"),
         .setting(
             "CALLBOARD_CONTACT_LINK_DAYS", \.contactLinkDays, .int(atLeast: 1), help: "emailed task-list and upload links work this many days"),
+        // The front door
+        .setting(
+            "CALLBOARD_APPLY_EMAIL_DOMAINS", \.applyEmailDomains, .domains, emptyIsValue: true,
+            help: "an applicant's address must end in one of these domains (or a subdomain of one); empty lets nobody apply"),
+        .setting(
+            "CALLBOARD_TRUSTED_PROXIES", \.trustedProxies, .ipAddresses, emptyIsValue: true,
+            help: "proxies whose `X-Forwarded-For` names the client (its last address not a trusted proxy); the front door's limits count that client"
+        ),
         .setting(
             "CALLBOARD_PREVIEW_SLA_WORKING_DAYS", \.previewSLAWorkingDays, .int(atLeast: 1),
             help: "working days promised between complete information and a published preview"),

@@ -55,6 +55,9 @@ public struct Settings: Sendable {
     public var baseURL = "http://127.0.0.1:8080"
     public var signOffLinkWorkingDays = 5
     public var contactLinkDays = 30
+    // The front door
+    public var applyEmailDomains = FrontDoorSettings().emailDomains
+    public var trustedProxies: [String] = []
     public var previewSLAWorkingDays = 5
     // Email
     public var emailFrom = "GOV.UK Performance Platform <performance-platform@localhost.localdomain>"
