@@ -25,6 +25,9 @@ struct StaffPages {
     func register(_ r: PageRoutes) {
         registerAdmin(r)
         registerDataSets(r)
+        registerBulk(r)
+        registerRequestForms(r)
+        registerItemForms(r)
         r.on(.get, "/staff/sign-in") { _, _ in pages.page("staff_sign_in", ["title": "Sign in"]) }
         r.on(.post, "/staff/sign-in") { request, context in
             let form = try await request.formBody(context: context)
@@ -177,7 +180,7 @@ struct StaffPages {
     }
 
     func base(_ who: Principal, _ csrf: String, title: String) -> [String: Any] {
-        ["title": title, "staff_email": who.email ?? "", "staff_csrf": csrf]
+        ["title": title, "staff_email": who.email ?? "", "staff_csrf": csrf, "is_admin": who.actor == .admin]
     }
 
     // MARK: - Board
@@ -189,11 +192,13 @@ struct StaffPages {
         if let s = q.get("state").flatMap(RequestState.init(rawValue:)) { filter.states = [s] }
         filter.sla = q.get("sla").flatMap(SLAFilter.init(rawValue:))
         filter.missing = q.get("missing").flatMap(ItemName.init(rawValue:))
-        // Control characters (a NUL would make PostgreSQL refuse the statement) are dropped: such a
-        // value names nobody, and the board says so by listing nothing, not by failing.
-        let assignee = String(String.UnicodeScalarView((q.get("assignee") ?? "").unicodeScalars.filter { $0.properties.generalCategory != .control }))
-            .trimmingCharacters(in: .whitespaces)
+        let assignee = Self.plain(q.get("assignee") ?? "")
         if assignee == "none" { filter.unassigned = true } else if !assignee.isEmpty { filter.assigneeEmail = assignee }
+        let text = Self.plain(q.get("q") ?? "")
+        if !text.isEmpty { filter.text = String(text.prefix(200)) }
+        let department = Self.plain(q.get("department") ?? "")
+        if !department.isEmpty { filter.department = String(department.prefix(200)) }
+        filter.now = time.now()
         let cursor = q.get("cursor").flatMap(ListCursor.init(encoded:))
         let page = try await requests.list(filter, cursor: cursor, limit: 50, by: who)
         let counts = try await requests.countByState(by: who)
@@ -208,13 +213,19 @@ struct StaffPages {
         }
         context["items"] = ItemName.allCases.map { ["value": $0.rawValue, "text": $0.title, "selected": filter.missing == $0] as [String: Any] }
         context["assignee"] = assignee
+        context["q"] = text
+        context["department"] = department
+        context["can_bulk"] = Permissions.allows(who.actor, .updateRequest)
+        context["has_rows"] = !page.records.isEmpty
+        context["can_create"] = Permissions.allows(who.actor, .createRequest)
         context["rows"] = page.records.map { r -> [String: Any] in
             var row: [String: Any] = [
                 "id": r.id.lowercasedString, "service": r.serviceName.flatMap { $0.isEmpty ? nil : $0 } ?? "(no name yet)",
                 "department": r.department, "state": r.state.title, "missing": r.missingItems.map(\.title).joined(separator: ", "),
-                "assignee": r.assigneeEmail ?? "Unassigned",
+                "assignee": r.assigneeEmail ?? "Unassigned", "reference": r.reference,
             ]
-            if let due = r.slaDueAt, let risk = r.slaAtRiskAt {
+            // A withdrawn or live request owes no preview: it shows no due date.
+            if let due = r.slaDueAt, let risk = r.slaAtRiskAt, ![.withdrawn, .live, .productAudit].contains(r.state) {
                 let flags = PreviewSLA.flags(at: now, dueAt: due, atRiskAt: risk, metAt: r.slaMetAt)
                 row["due"] = r.slaMetAt == nil ? London.date(of: due.addingTimeInterval(-1)).longText : "Met"
                 row["at_risk"] = flags.atRisk
@@ -222,14 +233,18 @@ struct StaffPages {
             }
             return row
         }
-        if let next = page.next {
-            var items = q.map { (String($0.key), String($0.value)) }.filter { $0.0 != "cursor" }
-            items.append(("cursor", next.encoded))
-            context["next"] =
-                "/staff?"
-                + items.map {
-                    "\($0.0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
-                }.joined(separator: "&")
+        // Pages are keyset cursors: the way back is the list of cursors that led here, carried along.
+        let trail = (q.get("trail") ?? "").split(separator: ".").map(String.init).filter { !$0.isEmpty }.suffix(100)
+        let kept = q.map { (String($0.key), String($0.value)) }.filter { $0.0 != "cursor" && $0.0 != "trail" }
+        func link(cursor: String?, trail: [String]) -> String {
+            var items = kept
+            if let cursor { items.append(("cursor", cursor)) }
+            if !trail.isEmpty { items.append(("trail", trail.joined(separator: "."))) }
+            return "/staff" + (items.isEmpty ? "" : "?" + items.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&"))
+        }
+        if let next = page.next { context["next"] = link(cursor: next.encoded, trail: Array(trail) + [cursor?.encoded ?? "first"]) }
+        if let back = trail.last {
+            context["previous"] = link(cursor: back == "first" ? nil : back, trail: Array(trail.dropLast()))
         }
         return pages.page("staff_board", context)
     }
@@ -247,6 +262,8 @@ struct StaffPages {
         let r = try await requests.get(id, by: who)
         var context = base(who, csrf, title: r.checklist.serviceName ?? "Request")
         context["id"] = r.id.lowercasedString
+        context["reference"] = r.reference
+        context["can_edit"] = Permissions.allows(who.actor, .updateRequest) && !r.state.isFinal
         context["service"] = r.checklist.serviceName ?? "(no name yet)"
         context["department"] = r.department
         context["state"] = r.state.title
@@ -282,10 +299,10 @@ struct StaffPages {
                 },
             ]
         }
-        context["checklist"] = r.kind.requiredItems.map { item -> [String: String] in
+        context["checklist"] = r.kind.requiredItems.map { item -> [String: Any] in
             let i = r.checklist[item]
             let status = i.status == .provided ? "Provided" : i.status == .notAvailable ? "Cannot provide: \(i.reason ?? "")" : "Missing"
-            return ["title": item.title, "status": status]
+            return ["title": item.title, "status": status, "name": item.rawValue]
         }
         context["data_sets"] = try await dataSets.list(requestID: r.id, by: who).map { d -> [String: String] in
             var row = [
@@ -310,6 +327,10 @@ struct StaffPages {
         if let n = notice {
             if n == "comment" {
                 context["notice"] = "Comment added."
+            } else if n == "created" {
+                context["notice"] = "Request created. Its reference is \(r.reference)."
+            } else if n == "updated" {
+                context["notice"] = "Request saved."
             } else if let t = TransitionName(rawValue: n) {
                 context["notice"] = "Done: \(t.rawValue.replacingOccurrences(of: "_", with: " "))."
             }
@@ -341,11 +362,22 @@ struct StaffPages {
         default: break
         }
         var out = [
-            "what": what, "when": Timestamp.rfc3339(e.occurredAt), "who": e.actorID.map { "\(e.actorKind.rawValue) \($0)" } ?? e.actorKind.rawValue,
+            "what": what, "when": London.dateTimeText(e.occurredAt), "who": e.actorID.map { "\(e.actorKind.rawValue) \($0)" } ?? e.actorKind.rawValue,
         ]
         if let detail, !detail.isEmpty { out["detail"] = detail }
         return out
     }
+}
+
+extension StaffPages {
+    /// A query value without control characters (a NUL would make PostgreSQL refuse the
+    /// statement): such a value names nothing, and the board says so by listing nothing.
+    static func plain(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.filter { $0.properties.generalCategory != .control }))
+            .trimmingCharacters(in: .whitespaces)
+    }
+
+    static func encode(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
 }
 
 extension String {
