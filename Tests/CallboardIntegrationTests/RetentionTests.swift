@@ -128,9 +128,11 @@ import Testing
     static let sentRecently = UUID(uuidString: "00000000-0000-4000-8000-000000000002")!
 
     static let expected = RetentionReport(
-        counts: [.pageLinks: 1, .signInLinks: 2, .staffSessions: 2, .idempotencyKeys: 1, .emailBodies: 1, .rateLimits: 2, .applications: 0], linkTokens: 4)
+        counts: [.pageLinks: 1, .signInLinks: 2, .staffSessions: 2, .idempotencyKeys: 1, .emailBodies: 1, .rateLimits: 2, .applications: 0],
+        linkTokens: 4)
     static let nothing = RetentionReport(
-        counts: [.pageLinks: 0, .signInLinks: 0, .staffSessions: 0, .idempotencyKeys: 0, .emailBodies: 0, .rateLimits: 0, .applications: 0], linkTokens: 0)
+        counts: [.pageLinks: 0, .signInLinks: 0, .staffSessions: 0, .idempotencyKeys: 0, .emailBodies: 0, .rateLimits: 0, .applications: 0],
+        linkTokens: 0)
 
     @Test func eachKindGoesExactlyAtItsBoundary() async throws {
         try await TestApp.run { app in
@@ -187,7 +189,7 @@ import Testing
             #expect(
                 Self.expected.lines == [
                     "page_links: 1", "sign_in_links: 2", "link_tokens: 4", "staff_sessions: 2", "idempotency_keys: 1", "email_bodies: 1",
-                    "rate_limits: 2",
+                    "rate_limits: 2", "applications: 0",
                 ])
         }
     }
