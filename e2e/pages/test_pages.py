@@ -592,7 +592,8 @@ def test_uploader_uploads_a_csv_from_the_emailed_link(server, browser, tmp_path)
     _, _, page = raw(server, "GET", link)
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     big, ctype = multipart({"csrf": csrf}, b"_timestamp,visits,completions\n" + b"x" * 1_100_000)
-    assert post_raw(server, link, big, ctype)[0] == 413
+    status, page = post_raw(server, link, big, ctype)
+    assert status == 413 and "The file must be smaller than 1 MB" in page and "<html" in page
 
 
 def test_a_link_acts_only_for_the_person_who_holds_the_role_now(server):

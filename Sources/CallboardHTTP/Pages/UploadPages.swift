@@ -4,6 +4,7 @@ import CallboardStorage
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// `/upload/{token}`: an uploader's page for a data set: the period owed now and a CSV upload.
 struct UploadPages {
@@ -25,7 +26,8 @@ struct UploadPages {
             let body: [UInt8]
             do {
                 body = Array(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
-            } catch let e as HTTPError where e.status == .contentTooLarge {
+            } catch is NIOTooManyBytesError {
+                // What collect(upTo:) throws past its limit: the page says so, not the API's JSON problem.
                 return render(
                     view, token: token, problems: [CSVProblem(line: 0, message: "The file must be smaller than 1 MB")], status: .contentTooLarge)
             }
