@@ -177,7 +177,7 @@ struct StaffPages {
     }
 
     func base(_ who: Principal, _ csrf: String, title: String) -> [String: Any] {
-        ["title": title, "staff_email": who.email ?? "", "staff_csrf": csrf]
+        ["title": title, "staff_email": who.email ?? "", "staff_csrf": csrf, "is_admin": who.actor == .admin]
     }
 
     // MARK: - Board
