@@ -301,6 +301,8 @@ struct StaffPages {
             return row
         }
         context["can_add_data_set"] = who.allows(.updateRequest)
+        // The comment form's token (it reads `csrf`, which only the transitions' rows carried).
+        context["csrf"] = csrf
         context["can_comment"] = Permissions.allows(who.actor, .comment)
         // One page of the history, newest first: never the whole of it.
         let timeline = try await requests.newestEvents(of: r, beforeID: before, limit: Self.timelinePageSize, by: who)
