@@ -36,6 +36,35 @@ public struct DataSetService: Sendable {
         return try await views(try await DataSetStore.list(requestID: requestID, on: db, logger: logger), division: request.division)
     }
 
+    /// One data set of a request.
+    public func get(requestID: UUID, dataSetID: UUID, by who: Principal) async throws -> DataSetView {
+        try who.require(.readRequests)
+        let request = try await requireRequest(requestID)
+        guard let record = try await DataSetStore.fetch(dataSetID, on: db, logger: logger), record.requestID == requestID else {
+            throw ServiceError.notFound("data set")
+        }
+        return try await views([record], division: request.division)[0]
+    }
+
+    /// Emails one uploader the invitation again, with a new link (earlier ones keep working). Nil:
+    /// the same resend was queued within the minute (a double click), so nothing more was queued.
+    public func resendUploadLink(requestID: UUID, dataSetID: UUID, email: String, by who: Principal) async throws -> EmailStatus? {
+        try who.require(.updateRequest)
+        let request = try await requireRequest(requestID)
+        guard let record = try await DataSetStore.fetch(dataSetID, on: db, logger: logger), record.requestID == requestID else {
+            throw ServiceError.notFound("data set")
+        }
+        guard let uploader = record.uploaders.first(where: { $0.email.lowercased() == email.lowercased() }) else {
+            throw ServiceError.validation([FieldError(pointer: "/email", message: "is not an uploader of this data set")])
+        }
+        guard outbox != nil else { throw ServiceError.conflict("this server sends no email") }
+        let minute = Int(time.now().timeIntervalSince1970 / 60)
+        return try await db.transaction(logger: logger) { conn in
+            try await inviteUploaders(record, request, to: [uploader], on: conn) { "\(record.id.lowercasedString):resend:\($0):\(minute)" }.first
+                ?? nil
+        }
+    }
+
     public func create(requestID: UUID, _ body: JSONValue, by who: Principal) async throws -> DataSetView {
         try who.require(.updateRequest)
         let input = try Input.parse(body, creating: true)
@@ -54,7 +83,7 @@ public struct DataSetService: Sendable {
                     "data_set_id": .string(record.id.lowercasedString),
                     "name": .string(record.name),
                 ], on: conn)
-            try await inviteUploaders(record, request, on: conn)
+            _ = try await inviteUploaders(record, request, to: record.uploaders, on: conn) { "\(record.id.lowercasedString):invite:\($0)" }
         }
         return try await views([record], division: request.division)[0]
     }
@@ -139,22 +168,28 @@ public struct DataSetService: Sendable {
         }
     }
 
-    /// Each uploader is told where to upload, with a link of their own.
-    private func inviteUploaders(_ d: DataSetRecord, _ r: RequestRecord, on conn: PostgresConnection) async throws {
-        guard let outbox else { return }
+    /// Each uploader is told where to upload, with a link of their own; `dedupKey` makes each
+    /// email's key from the lower-cased address. Returns each email's status (nil: deduplicated).
+    private func inviteUploaders(
+        _ d: DataSetRecord, _ r: RequestRecord, to uploaders: [Uploader], on conn: PostgresConnection, dedupKey: (String) -> String
+    ) async throws -> [EmailStatus?] {
+        guard let outbox else { return [] }
         let now = time.now()
-        let links = d.uploaders.map { outbox.uploadLink(d, to: $0.email, at: now) }
+        let links = uploaders.map { outbox.uploadLink(d, to: $0.email, at: now) }
         try await LinkStore.insertMany(links, on: conn, logger: logger)
+        var statuses: [EmailStatus?] = []
         for link in links {
             var context = outbox.baseContext(r)
             context["link"] = outbox.url(link)
             context["data_set"] = d.name
             context["cadence"] = d.schedule.cadence.rawValue
             context["due_rule"] = "\(d.schedule.dueWorkingDaysAfterPeriod) working days after each period ends"
-            try await outbox.queue(
-                .uploadInvitation, to: link.record.email, requestID: r.id, context: context,
-                dedupKey: "\(d.id.lowercasedString):invite:\(link.record.email.lowercased())", at: now, on: conn, logger: logger)
+            statuses.append(
+                try await outbox.queue(
+                    .uploadInvitation, to: link.record.email, requestID: r.id, context: context,
+                    dedupKey: dedupKey(link.record.email.lowercased()), at: now, on: conn, logger: logger))
         }
+        return statuses
     }
 
     private func requireRequest(_ id: UUID) async throws -> RequestRecord {

@@ -54,10 +54,21 @@ public struct StaffService: Sendable {
     public func disableStaff(_ id: UUID, by who: Principal) async throws -> StaffRecord {
         try who.require(.manageStaff)
         if id == who.staffID { throw ServiceError.conflict("you cannot disable your own account") }
-        guard let s = try await StaffStore.disable(id: id, at: time.now(), on: db, logger: logger) else {
-            throw ServiceError.notFound("staff member")
+        return try Self.outcome(try await StaffStore.disable(id: id, at: time.now(), on: db, logger: logger))
+    }
+
+    /// Gives a staff member another role; the last active admin keeps theirs.
+    public func changeRole(_ id: UUID, role: StaffRole, by who: Principal) async throws -> StaffRecord {
+        try who.require(.manageStaff)
+        return try Self.outcome(try await StaffStore.changeRole(id: id, to: role, on: db, logger: logger))
+    }
+
+    static func outcome(_ o: StaffStore.ChangeOutcome) throws(ServiceError) -> StaffRecord {
+        switch o {
+        case .changed(let s): return s
+        case .notFound: throw .notFound("staff member")
+        case .lastAdmin: throw .conflict("this is the last active admin: make someone else an admin first")
         }
-        return s
     }
 
     /// Body: `{"email": staff email, "name": label, "expires_at": RFC 3339 instant, or "expires_in_days": n}`.

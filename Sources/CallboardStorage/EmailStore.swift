@@ -394,6 +394,7 @@ public enum EmailStore {
         public var status: EmailStatus?
         public var requestID: UUID?
         public var recipient: String?
+        public var kind: String?
         public init() {}
     }
 
@@ -407,6 +408,7 @@ public enum EmailStore {
         if let s = f.status { conditions.append("status = \(bind(s.rawValue))") }
         if let r = f.requestID { conditions.append("request_id = \(bind(r))") }
         if let r = f.recipient { conditions.append("lower(recipient) = lower(\(bind(r)))") }
+        if let k = f.kind { conditions.append("kind = \(bind(k))") }
         if let c = cursor {
             conditions.append("(created_at, id) < ('epoch'::timestamptz + \(bind(c.createdMicros)) * interval '1 microsecond', \(bind(c.id)))")
         }

@@ -32,18 +32,50 @@ public enum StaffStore {
         try await all(client.query("SELECT id, email, name, role, created_at, disabled_at FROM staff ORDER BY created_at, id", logger: logger))
     }
 
-    /// Disables the account and revokes its tokens in one transaction; nil when no such staff.
-    public static func disable(id: UUID, at: Date, on client: PostgresClient, logger: Logger) async throws -> StaffRecord? {
+    /// Disables the account and revokes its tokens in one transaction, unless it is the last active admin.
+    public static func disable(id: UUID, at: Date, on client: PostgresClient, logger: Logger) async throws -> ChangeOutcome {
         try await client.transaction(logger: logger) { conn in
+            guard try await keepsAnAdmin(unless: id, on: conn, logger: logger) else { return .lastAdmin }
             let rows = try await conn.query(
                 """
                 UPDATE staff SET disabled_at = coalesce(disabled_at, \(at)) WHERE id = \(id)
                 RETURNING id, email, name, role, created_at, disabled_at
                 """, logger: logger)
-            guard let staff = try await all(rows).first else { return nil }
+            guard let staff = try await all(rows).first else { return .notFound }
             try await conn.query("UPDATE api_tokens SET revoked_at = \(at) WHERE staff_id = \(id) AND revoked_at IS NULL", logger: logger)
-            return staff
+            return .changed(staff)
         }
+    }
+
+    public enum ChangeOutcome: Sendable {
+        case changed(StaffRecord)
+        case notFound
+        /// The change would leave no active admin.
+        case lastAdmin
+    }
+
+    /// Changes a staff member's role, refusing to demote the last active admin. The active admins'
+    /// rows are locked first, so two admins demoting each other at once cannot both succeed.
+    public static func changeRole(id: UUID, to role: StaffRole, on client: PostgresClient, logger: Logger) async throws -> ChangeOutcome {
+        try await client.transaction(logger: logger) { conn in
+            guard try await keepsAnAdmin(unless: role == .admin ? nil : id, on: conn, logger: logger) else { return .lastAdmin }
+            let rows = try await conn.query(
+                """
+                UPDATE staff SET role = \(role.rawValue) WHERE id = \(id)
+                RETURNING id, email, name, role, created_at, disabled_at
+                """, logger: logger)
+            return try await all(rows).first.map(ChangeOutcome.changed) ?? .notFound
+        }
+    }
+
+    /// Whether an active admin remains without `id` (true when `id` is nil or no active admin), holding the active
+    /// admins' rows locked until the transaction ends.
+    static func keepsAnAdmin(unless id: UUID?, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
+        let admins = try await conn.query(
+            "SELECT id FROM staff WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id FOR UPDATE", logger: logger
+        ).collect().map { try $0.decode(UUID.self) }
+        guard let id, admins.contains(id) else { return true }
+        return admins.count > 1
     }
 
     private static func one(_ rows: PostgresRowSequence) async throws -> StaffRecord? { try await all(rows).first }

@@ -309,6 +309,7 @@ struct StaffPages {
                 "name": d.record.name, "cadence": d.record.schedule.cadence.rawValue, "period": "\(d.period.start) to \(d.period.end)",
                 "due": d.due.date.longText, "status": d.status.rawValue.replacingOccurrences(of: "_", with: " "),
             ]
+            row["href"] = "/staff/requests/\(r.id.lowercasedString)/data-sets/\(d.record.id.lowercasedString)"
             if let p = d.record.writePath { row["write_url"] = baseURL + p.path }
             if let w = d.record.lastWrite {
                 let by = w.source == "csv" ? "CSV upload" : w.tokenID.map { "write token \($0.lowercasedString.prefix(8))" } ?? "write API"
@@ -316,6 +317,9 @@ struct StaffPages {
             }
             return row
         }
+        context["can_add_data_set"] = who.allows(.updateRequest)
+        // The comment form's token (it reads `csrf`, which only the transitions' rows carried).
+        context["csrf"] = csrf
         context["can_comment"] = Permissions.allows(who.actor, .comment)
         // One page of the history, newest first: never the whole of it.
         let timeline = try await requests.newestEvents(of: r, beforeID: before, limit: Self.timelinePageSize, by: who)
