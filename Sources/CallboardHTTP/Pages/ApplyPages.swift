@@ -299,13 +299,14 @@ struct ApplyPages {
             }
         }
         let back = step.previous(for: kind(app)).map { "/apply/\($0.rawValue)" } ?? "/apply"
-        let context: [String: Any] = [
+        var context: [String: Any] = [
             "title": step.title, "item_title": step.title, "service_name": "Apply for a dashboard", "csrf": app.csrf,
             "action": "/apply/\(step.rawValue)", "back": back, "back_text": "Back", "fields": fields, "honeypot": true,
             "may_be_unavailable": step.item?.mayBeUnavailable ?? false, "not_available": values["availability"] == "not_available",
-            "reason": values["reason"] ?? "", "reason_error": reasonError as Any, "has_errors": !summary.isEmpty, "errors": summary,
+            "reason": values["reason"] ?? "", "has_errors": !summary.isEmpty, "errors": summary,
             "skip_button": step.item != nil && !step.isRequired, "draft_button": true,
         ]
+        if let e = reasonError { context["reason_error"] = e }
         return pages.page("item_form", context, status: errors.isEmpty ? .ok : .unprocessableContent)
     }
 

@@ -139,9 +139,10 @@ extension StaffPages {
                 "action": "/staff/requests/\(r.id.lowercasedString)/items/\(item.rawValue)", "back": "/staff/requests/\(r.id.lowercasedString)",
                 "back_text": "Back to the request", "fields": fields, "may_be_unavailable": item.mayBeUnavailable,
                 "not_available": values["availability"] == "not_available", "reason": values["reason"] ?? "",
-                "reason_error": fieldErrors["reason"] as Any, "has_errors": !summary.isEmpty, "errors": summary,
+                "has_errors": !summary.isEmpty, "errors": summary,
             ]
         ) { $1 }
+        if let e = fieldErrors["reason"] { c["reason_error"] = e }
         if !changed.isEmpty {
             c["stale"] = true
             c["changed"] = changed

@@ -118,14 +118,15 @@ struct TaskListPages {
     ) -> Response {
         let values = ItemForms.normalised(item, shown)
         let (fields, fieldErrors, summary) = ItemForms.render(item, values: values, errors: errors)
-        let context: [String: Any] = [
+        var context: [String: Any] = [
             "title": item.title, "item_title": item.title, "name": item.rawValue, "token": token, "csrf": link.csrf,
             "action": "/tasks/\(token)/items/\(item.rawValue)", "back": "/tasks/\(token)", "back_text": "Back to the task list",
             "draft_button": true,
             "service_name": r.checklist.serviceName ?? "Your service", "fields": fields, "may_be_unavailable": item.mayBeUnavailable,
             "not_available": values["availability"] == "not_available", "reason": values["reason"] ?? "",
-            "reason_error": fieldErrors["reason"] as Any, "has_errors": !summary.isEmpty, "errors": summary,
+            "has_errors": !summary.isEmpty, "errors": summary,
         ]
+        if let e = fieldErrors["reason"] { context["reason_error"] = e }
         return pages.page("item_form", context, status: errors.isEmpty ? .ok : .unprocessableContent)
     }
 
