@@ -303,7 +303,8 @@ extension TestApp {
                 #expect(r.html.contains("Tax &lt;script&gt;"), "\(kind)")
             }
             #expect(!r.text.contains("&lt;"), "\(kind)")
-            if kind != .withdrawn {
+            // The withdrawal and the sign-off owner's early heads-up (no decision link yet) link nowhere.
+            if kind != .withdrawn, kind != .signOffHeadsUp {
                 #expect(
                     r.text.contains("https://cb.gov.uk/r/1") || r.text.contains("https://p.gov.uk") || r.text.contains("https://l.gov.uk"), "\(kind)")
             }
