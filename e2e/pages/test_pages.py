@@ -475,7 +475,8 @@ def test_staff_sign_in_sessions_board_and_permissions(server, browser):
     browser.find_element(By.ID, "state").find_element(By.CSS_SELECTOR, "option[value='live']").click()
     browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
     WebDriverWait(browser, 10).until(lambda b: "state=live" in b.current_url)
-    states = {row.find_elements(By.TAG_NAME, "td")[1].text for row in browser.find_elements(By.CSS_SELECTOR, "table tbody tr")}
+    column = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "table thead th")].index("State")
+    states = {row.find_elements(By.TAG_NAME, "td")[column].text for row in browser.find_elements(By.CSS_SELECTOR, "table tbody tr")}
     assert states == {"Live"}
     assert_accessible(browser, "triage board filtered to live")
 
