@@ -99,6 +99,7 @@ public struct ApplyService: Sendable {
         }
         guard errors.isEmpty else { throw Failure.invalid(errors.errors) }
         answers["forms"] = Self.keeping(form, for: step, in: answers)
+        answers = try Self.bounded(answers)
         let email = Self.contactEmail(answers) ?? app.email
         try await ApplicationStore.save(app.id, answers: answers, email: email, status: app.status, at: time.now(), on: db, logger: logger)
         var after = app
@@ -107,11 +108,12 @@ public struct ApplyService: Sendable {
         return after
     }
 
-    /// Keeps what a step's form holds, unchecked (at most 10,000 characters a field), for "save and come back later".
+    /// Keeps what a step's form holds, unchecked but bounded (`keeping`), for "save and come back later".
     public func keepDraft(_ app: ApplicationRecord, csrf: String, step: ApplyStep, form: [String: String]) async throws -> ApplicationRecord {
         try check(app, csrf)
         var answers = app.answers
-        answers["forms"] = Self.keeping(form.mapValues { String($0.prefix(10_000)) }, for: step, in: answers)
+        answers["forms"] = Self.keeping(form, for: step, in: answers)
+        answers = try Self.bounded(answers)
         try await ApplicationStore.save(app.id, answers: answers, email: app.email, status: app.status, at: time.now(), on: db, logger: logger)
         var after = app
         after.answers = answers
@@ -156,7 +158,7 @@ public struct ApplyService: Sendable {
                 .applicationResume, to: email, requestID: nil,
                 context: [
                     "link": "\(outbox.settings.baseURL)/apply/resume/\(LinkPlaceholder.text(for: id))",
-                    "days": RetentionStore.unconfirmedApplicationDays,
+                    "days": RetentionStore.unconfirmedApplicationDays, "service_name": Self.serviceName(app.answers) ?? "your service",
                 ],
                 dedupKey: nil, at: now, on: conn, logger: logger)
         }
@@ -194,16 +196,20 @@ public struct ApplyService: Sendable {
     public func linkState(_ token: String, purpose: ApplicationLink.Purpose) async throws -> LinkState {
         try await db.withConnection { conn in
             guard let link = try await ApplicationStore.link(token, on: conn, logger: logger), link.purpose == purpose else { return .unknown }
-            if link.usedAt != nil, purpose == .confirm { return .used }
+            if link.usedAt != nil { return .used }
             return link.expiresAt <= time.now() ? .expired : .valid(link)
         }
     }
 
     /// The resume link's button: a new session for its application (nil when the link is not valid).
+    /// Single use: whoever holds an old link cannot take the application back later.
     public func resume(_ token: String) async throws -> String? {
         guard case .valid(let link) = try await linkState(token, purpose: .resume) else { return nil }
         let session = NewLink.random()
-        try await ApplicationStore.rotateSession(link.applicationID, session: session, at: time.now(), on: db, logger: logger)
+        try await db.transaction(logger: logger) { conn in
+            try await ApplicationStore.useLink(link.id, at: time.now(), on: conn, logger: logger)
+            try await ApplicationStore.rotateSession(link.applicationID, session: session, at: time.now(), on: conn, logger: logger)
+        }
         return session
     }
 
@@ -219,9 +225,12 @@ public struct ApplyService: Sendable {
     public func confirm(_ token: String) async throws -> Confirmed? {
         let now = time.now()
         return try await db.transaction(logger: logger) { conn -> Confirmed? in
-            guard let link = try await ApplicationStore.link(token, lock: true, on: conn, logger: logger), link.purpose == .confirm,
+            // The application first, then its link: the order the purge takes them in.
+            guard let found = try await ApplicationStore.link(token, on: conn, logger: logger),
+                try await ApplicationStore.fetch(found.applicationID, lock: true, on: conn, logger: logger) != nil,
+                let link = try await ApplicationStore.link(token, lock: true, on: conn, logger: logger), link.purpose == .confirm,
                 link.usedAt == nil, link.expiresAt > now,
-                let app = try await ApplicationStore.fetch(link.applicationID, lock: true, on: conn, logger: logger),
+                let app = try await ApplicationStore.fetch(link.applicationID, lock: false, on: conn, logger: logger),
                 app.status == .submitted || app.status == .draft, Self.contactEmail(app.answers) == link.email
             else { return nil }
             try await ApplicationStore.useLink(link.id, at: now, on: conn, logger: logger)
@@ -265,7 +274,9 @@ public struct ApplyService: Sendable {
             context["reference"] = record.reference
             context["contact_name"] = team["contact_name"]
             context["contact_email"] = link.email
-            if let owner = record.checklist.signOffEmail {
+            if let owner = record.checklist.signOffEmail,
+                (try? await RateLimiter(db: db, time: time, logger: logger).countUnknown(Self.headsUpLimit, value: Self.mailbox(owner))) != nil
+            {
                 try await outbox.queue(
                     .signOffHeadsUp, to: owner, requestID: record.id, context: context,
                     dedupKey: "\(record.id.lowercasedString):sign_off_heads_up", at: now, on: conn, logger: logger)
@@ -308,10 +319,30 @@ public struct ApplyService: Sendable {
         return "must be a public sector address ending in \(list)" + (team.map { ". If yours is not, email the team at \($0)" } ?? "")
     }
 
+    /// What a step's form is kept as: at most `maxFields` fields of at most `maxValueBytes` each,
+    /// without NULs (jsonb refuses them), so an anonymous applicant's row stays small.
     private static func keeping(_ form: [String: String], for step: ApplyStep, in answers: [String: JSONValue]) -> JSONValue {
         var forms = answers["forms"]?.objectValue ?? [:]
-        forms[step.rawValue] = .object(form.mapValues(JSONValue.string))
+        var kept: [String: JSONValue] = [:]
+        for (k, v) in form.sorted(by: { $0.key < $1.key }).prefix(maxFields) {
+            let clean = v.replacingOccurrences(of: "\u{0}", with: "")
+            kept[k] = .string(clean.utf8.count <= maxValueBytes ? clean : String(decoding: Array(clean.utf8.prefix(maxValueBytes)), as: UTF8.self))
+        }
+        forms[step.rawValue] = .object(kept)
         return .object(forms)
+    }
+
+    static let maxFields = 120
+    static let maxValueBytes = 5_000
+    /// The most an application's answers may hold, serialised.
+    static let maxAnswersBytes = 200_000
+
+    /// Refuses answers past `maxAnswersBytes` (a hand-made form; the pages' own never come near).
+    private static func bounded(_ answers: [String: JSONValue]) throws -> [String: JSONValue] {
+        guard JSONValue.object(answers).serializedString.utf8.count <= maxAnswersBytes else {
+            throw Failure.invalid([FieldError(pointer: "", message: "holds more than an application can")])
+        }
+        return answers
     }
 
     private func check(_ app: ApplicationRecord, _ csrf: String) throws {
@@ -322,6 +353,17 @@ public struct ApplyService: Sendable {
     private func limit(email: String, client: String) async throws {
         let limiter = RateLimiter(db: db, time: time, logger: logger)
         try await limiter.countUnknown(Self.clientLimit, value: client)
-        try await limiter.countUnknown(Self.addressLimit, value: email.lowercased())
+        try await limiter.countUnknown(Self.addressLimit, value: Self.mailbox(email))
     }
+
+    /// The mailbox an address reaches: lower case, without a `+tag` (sub-addresses share a limit).
+    static func mailbox(_ email: String) -> String {
+        let lower = email.lowercased()
+        guard let at = lower.lastIndex(of: "@") else { return lower }
+        let local = lower[..<at]
+        return String(local.split(separator: "+", maxSplits: 1).first ?? local) + lower[at...]
+    }
+
+    /// Heads-ups per sign-off owner a day: a confirmed application names anyone, so this bounds what one applicant can send them.
+    public static let headsUpLimit = RateLimit(bucket: "apply_heads_up", limit: 3, window: 86_400)
 }

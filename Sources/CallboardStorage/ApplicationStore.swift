@@ -88,8 +88,8 @@ public enum ApplicationStore {
     }
 
     /// A new session for the application (the resume link's): the old cookie stops working.
-    public static func rotateSession(_ id: UUID, session: String, at now: Date, on client: PostgresClient, logger: Logger) async throws {
-        try await client.query(
+    public static func rotateSession(_ id: UUID, session: String, at now: Date, on conn: PostgresConnection, logger: Logger) async throws {
+        try await conn.query(
             "UPDATE applications SET session_hash = \(LinkStore.hash(session)), updated_at = \(now) WHERE id = \(id)", logger: logger)
     }
 
@@ -100,6 +100,7 @@ public enum ApplicationStore {
         try await conn.query(
             """
             UPDATE applications SET status = \(status.rawValue), request_id = \(requestID), duplicate_of = \(duplicateOf),
+                answers = answers - 'forms',
                 confirmed_at = \(now), updated_at = \(now)
             WHERE id = \(id)
             """, logger: logger)
@@ -144,6 +145,12 @@ public enum ApplicationStore {
     public static func existingRequest(
         startPageURL: String?, serviceName: String, department: String, on conn: PostgresConnection, logger: Logger
     ) async throws -> (id: UUID, reference: String)? {
+        // Two confirmations for one service at once: the second waits here and then sees the first's request.
+        try await conn.query(
+            """
+            SELECT pg_advisory_xact_lock(hashtext('apply-url:' || coalesce(\(startPageURL), ''))),
+                   pg_advisory_xact_lock(hashtext('apply-name:' || lower(\(serviceName)) || '/' || lower(\(department))))
+            """, logger: logger)
         let rows = try await conn.query(
             """
             SELECT id, reference FROM requests

@@ -148,6 +148,35 @@ import Testing
         }
     }
 
+    @Test func formsAreKeptWithoutNULsAndBoundedSoAnAnonymousRowStaysSmall() async throws {
+        try await Self.with { f in
+            var (_, app) = try await f.service.start(client: "192.0.2.1")
+            app = try await f.service.keepDraft(
+                app, csrf: app.csrf, step: .service, form: ["name": "Tax\u{0} online", "description": String(repeating: "é", count: 4_000)])
+            let kept = app.answers["forms"]?["service"]
+            #expect(kept?["name"]?.stringValue == "Tax online")
+            #expect(kept?["description"]?.stringValue?.utf8.count == 5_000)
+            let huge = Dictionary(uniqueKeysWithValues: (0..<200).map { ("f\($0)", String(repeating: "x", count: 5_000)) })
+            await #expect(throws: ApplyService.Failure.self) { _ = try await f.service.keepDraft(app, csrf: app.csrf, step: .service, form: huge) }
+            #expect(try await Self.count(f, "SELECT max(octet_length(answers::text))::int FROM applications") < 20_000)
+        }
+    }
+
+    @Test func aResumeLinkWorksOnceAndSubAddressesShareTheAddressLimit() async throws {
+        try await Self.with { f in
+            let app = try await Self.answered(f)
+            try await f.service.sendResumeLink(app, csrf: app.csrf, email: "ada@dvla.gov.uk", client: "192.0.2.1")
+            let token = try await Self.mintedLink(f, "resume")
+            #expect(try await f.service.resume(token) != nil)
+            #expect(try await f.service.resume(token) == nil)
+            #expect(try await f.service.linkState(token, purpose: .resume) == .used)
+            for i in 0..<4 { try await f.service.sendResumeLink(app, csrf: app.csrf, email: "ada+\(i)@dvla.gov.uk", client: "192.0.2.\(i + 2)") }
+            await #expect(throws: RateLimited.self) {
+                try await f.service.sendResumeLink(app, csrf: app.csrf, email: "ADA+x@dvla.gov.uk", client: "192.0.2.99")
+            }
+        }
+    }
+
     @Test func clientAddressesComeFromForwardedForOnlyBehindTrustedProxies() {
         #expect(ClientAddress.resolve(peer: "203.0.113.5", forwardedFor: "1.2.3.4", trusted: []) == "203.0.113.5")
         #expect(ClientAddress.resolve(peer: "10.0.0.2", forwardedFor: "6.6.6.6, 198.51.100.4", trusted: ["10.0.0.2"]) == "198.51.100.4")

@@ -148,7 +148,8 @@ struct ApplyPages {
             // A robot fills in every field, the hidden one too: it is shown the next page, and nothing is kept.
             if let trap = form["website"], !trap.isEmpty { return pages.redirect("/apply/\(step.next(for: kind(app))?.rawValue ?? "check")") }
             let csrf = form["csrf"] ?? ""
-            let values = step.item.map { ItemForms.normalised($0, form) } ?? form.filter { ["kind", "department", "division"].contains($0.key) }
+            let own: Set<String> = step == .kind ? ["kind"] : ["department", "division"]
+            let values = step.item.map { ItemForms.normalised($0, form) } ?? form.filter { own.contains($0.key) }
             do {
                 switch form["action"] {
                 case "add_row":
@@ -209,7 +210,12 @@ struct ApplyPages {
         switch try await service.linkState(token, purpose: purpose) {
         case .used:
             return pages.message(
-                "This link has already been used", ["Your application has been sent. We have emailed you its reference."], status: .gone)
+                "This link has already been used",
+                [
+                    purpose == .confirm
+                        ? "Your application has been sent."
+                        : "Each link to continue works once. Ask for a new one from the application's Save and come back later page."
+                ], status: .gone)
         case .expired:
             return pages.message(
                 "This link has expired",

@@ -99,7 +99,7 @@ enum ItemForms {
         }
         if let list = list(item) {
             let filled = rows.keys.sorted().filter { n in rows[n]!.values.contains { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty } }
-            for (i, n) in filled.enumerated() {
+            for (i, n) in filled.prefix(maxRows).enumerated() {
                 for (k, v) in rows[n]! { out["\(list.prefix)_\(i + 1)_\(k)"] = v }
             }
         }
