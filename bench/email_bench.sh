@@ -5,7 +5,7 @@
 # enqueue-to-sent latency on an idle queue (LISTEN/NOTIFY wake-up). Prints rates and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pg_port=${BENCH_PG_PORT:-54359}
+pg_port=${BENCH_PG_PORT:-25459}
 sink_port=${BENCH_SINK_PORT:-52600}
 n=${BENCH_EMAILS:-20000}
 [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard

@@ -10,7 +10,7 @@
 # Environment: BENCH_SKIP_BUILD=1, BENCH_RECORDS (default 100000), BENCH_PG_PORT, BENCH_HTTP_PORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pg_port=${BENCH_PG_PORT:-54354}
+pg_port=${BENCH_PG_PORT:-25454}
 http_port=${BENCH_HTTP_PORT:-18084}
 if [ "${1:-}" = --smoke ]; then
   mode=debug records=${BENCH_RECORDS:-2000} big=1048576

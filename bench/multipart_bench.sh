@@ -10,7 +10,7 @@
 # Environment: BENCH_SKIP_BUILD=1 (use the binary as built), BENCH_ROUNDS (default 10), BENCH_PG_PORT, BENCH_HTTP_PORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pg_port=${BENCH_PG_PORT:-54353}
+pg_port=${BENCH_PG_PORT:-25453}
 http_port=${BENCH_HTTP_PORT:-18083}
 target_ms=50
 if [ "${1:-}" = --smoke ]; then

@@ -4,7 +4,7 @@
 # which prints rates as ratios to pgbench measured on the same database in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pg_port=${BENCH_PG_PORT:-54349}
+pg_port=${BENCH_PG_PORT:-25449}
 http_port=${BENCH_HTTP_PORT:-18080}
 seconds=${BENCH_SECONDS:-8}
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Starts a private PostgreSQL 15 cluster in a project folder (created on first use).
+# Ports: callers use 25400-25499, below Linux's ephemeral range (32768-60999), so a client
+# socket of an earlier test can never hold a cluster's port.
 # Usage: scripts/postgres.sh DIR PORT   — prints nothing on success; the server listens on
 # 127.0.0.1:PORT and on the socket DIR/socket/.s.PGSQL.PORT, user postgres, trust auth (local only).
 #        scripts/postgres.sh stop DIR   — stops it (fast), if it runs.
@@ -34,6 +36,12 @@ if [ ! -f "$dir/data/PG_VERSION" ]; then
 fi
 as_pg mkdir -p "$dir/socket"
 if ! as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-  as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start \
-    -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on}" >/dev/null
+  # A failed start says why (the server's own log), so a CI log is enough to act on.
+  if ! as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start \
+    -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on}" >/dev/null; then
+    echo "PostgreSQL did not start on port $port; the end of $dir/server.log:" >&2
+    tail -n 20 "$dir/server.log" >&2 || true
+    (ss -ltnp 2>/dev/null || true) | grep ":$port " >&2 || true
+    exit 1
+  fi
 fi

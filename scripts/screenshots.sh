@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-port=${CALLBOARD_SCREENSHOT_PG_PORT:-54338}
+port=${CALLBOARD_SCREENSHOT_PG_PORT:-25438}
 pgdir=.local/screenshot-pg
 PG_FSYNC=off bash scripts/postgres.sh "$pgdir" "$port"
 trap 'bash scripts/postgres.sh stop "$pgdir"' EXIT

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-port=${CALLBOARD_TEST_PG_PORT:-54339}
+port=${CALLBOARD_TEST_PG_PORT:-25439}
 smtp_port=${CALLBOARD_TEST_SMTP_PORT:-52525}
 smtps_port=${CALLBOARD_TEST_SMTPS_PORT:-52465}
 pgdir=.local/test-pg

@@ -7,10 +7,12 @@ import HummingbirdCore
 /// and `cursor` are checked the same way everywhere, and every problem is reported at once.
 struct QueryReader {
     let parameters: Parameters
+    private let form: FormQuery
     var errors = ErrorCollector()
 
     init(_ uri: URI, allowed: [String]) {
         parameters = uri.queryParameters
+        form = FormQuery(uri)
         let known = Set(allowed + ["limit", "cursor"])
         for (key, value) in parameters {
             if !known.contains(String(key)) {
@@ -27,8 +29,11 @@ struct QueryReader {
         return v
     }
 
-    /// Free text, which may arrive form-encoded with + for a space.
-    func text(_ key: String) -> String? { string(key)?.replacingOccurrences(of: "+", with: " ") }
+    /// Free text, read as a form sends it: `+` for a space, `%2B` for a plus.
+    func text(_ key: String) -> String? {
+        guard string(key) != nil, let v = form.get(key), !v.unicodeScalars.contains("\u{0}") else { return nil }
+        return v
+    }
 
     mutating func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type) -> T? where T.RawValue == String {
         guard let s = string(key) else { return nil }

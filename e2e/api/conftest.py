@@ -9,7 +9,7 @@ Environment:
   CALLBOARD_BIN                the binary (default .build/debug/callboard, relative to the repo root);
                                its `*.resources` folders must sit beside it.
   CALLBOARD_TEST_DATABASE_URL  a PostgreSQL server to create the throwaway database on
-                               (default postgres://postgres@127.0.0.1:54339/postgres).
+                               (default postgres://postgres@127.0.0.1:25439/postgres).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:54339/postgres"
+DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:25439/postgres"
 ADMIN_EMAIL = "admin@callboard.test"
 READY_TIMEOUT = 30.0
 SHUTDOWN_TIMEOUT = 10.0

@@ -12,7 +12,7 @@ extension StaffPages {
         registerEmails(r)
         r.on(.get, "/staff/admin/staff") { request, _ in
             try await signedIn(request) { who, csrf in
-                try await staffPage(who, csrf, notice: request.uri.queryParameters.get("notice"))
+                try await staffPage(who, csrf, notice: FormQuery(request.uri).get("notice"))
             }
         }
         r.on(.post, "/staff/admin/staff") { request, context in

@@ -35,7 +35,7 @@ extension StaffPages {
         r.on(.get, "/staff/requests/:id/data-sets/:dsid") { request, context in
             try await signedIn(request) { who, csrf in
                 guard let id = uuid(context, "id"), let dsid = uuid(context, "dsid") else { return notFound() }
-                return try await dataSetPage(id, dsid, who, csrf, notice: request.uri.queryParameters.get("notice"))
+                return try await dataSetPage(id, dsid, who, csrf, notice: FormQuery(request.uri).get("notice"))
             }
         }
         r.on(.post, "/staff/requests/:id/data-sets/:dsid") { request, context in

@@ -16,7 +16,7 @@ extension StaffPages {
         }
         r.on(.get, "/staff/emails/suppressions") { request, _ in
             try await signedIn(request) { who, csrf in
-                try await suppressionsPage(who, csrf, errors: [], notice: request.uri.queryParameters.get("notice") == "removed")
+                try await suppressionsPage(who, csrf, errors: [], notice: FormQuery(request.uri).get("notice") == "removed")
             }
         }
         r.on(.post, "/staff/emails/suppressions/remove") { request, context in
@@ -36,7 +36,7 @@ extension StaffPages {
         r.on(.get, "/staff/emails/:id") { request, context in
             try await signedIn(request) { who, csrf in
                 guard let id = uuid(context, "id") else { return notFound() }
-                return try await emailPage(id, who, csrf, errors: [], notice: request.uri.queryParameters.get("notice"))
+                return try await emailPage(id, who, csrf, errors: [], notice: FormQuery(request.uri).get("notice"))
             }
         }
         for action in ["retry", "cancel"] {
@@ -57,7 +57,7 @@ extension StaffPages {
     }
 
     private func emailList(_ request: Request, _ who: Principal, _ csrf: String) async throws -> Response {
-        let q = request.uri.queryParameters
+        let q = FormQuery(request.uri)
         var filter = EmailStore.Filter()
         filter.status = q.get("status").flatMap(EmailStatus.init(rawValue:))
         filter.kind = q.get("kind").flatMap(EmailKind.init(rawValue:))?.rawValue
@@ -92,7 +92,7 @@ extension StaffPages {
         }
         if let next = page.next {
             context["next"] = Self.link(
-                "/staff/emails", q.map { (String($0.key), String($0.value)) }.filter { $0.0 != "cursor" } + [("cursor", next.encoded)])
+                "/staff/emails", q.pairs.map { ($0.key, $0.value) }.filter { $0.0 != "cursor" } + [("cursor", next.encoded)])
         }
         return pages.page("staff_emails", context)
     }

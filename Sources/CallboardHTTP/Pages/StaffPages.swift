@@ -89,7 +89,7 @@ struct StaffPages {
         r.on(.get, "/staff/requests/:id") { request, context in
             try await signedIn(request) { who, csrf in
                 guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { return notFound() }
-                let q = request.uri.queryParameters
+                let q = FormQuery(request.uri)
                 return try await requestPage(
                     id, who, csrf, errors: [], notice: q.get("notice"), before: q.get("before").flatMap { Int64($0) })
             }
@@ -186,7 +186,7 @@ struct StaffPages {
     // MARK: - Board
 
     private func board(_ request: Request, _ who: Principal, _ csrf: String) async throws -> Response {
-        let q = request.uri.queryParameters
+        let q = FormQuery(request.uri)
         var filter = RequestFilter()
         filter.order = .slaDue
         if let s = q.get("state").flatMap(RequestState.init(rawValue:)) { filter.states = [s] }
@@ -235,7 +235,7 @@ struct StaffPages {
         }
         // Pages are keyset cursors: the way back is the list of cursors that led here, carried along.
         let trail = (q.get("trail") ?? "").split(separator: ".").map(String.init).filter { !$0.isEmpty }.suffix(100)
-        let kept = q.map { (String($0.key), String($0.value)) }.filter { $0.0 != "cursor" && $0.0 != "trail" }
+        let kept = q.pairs.map { ($0.key, $0.value) }.filter { $0.0 != "cursor" && $0.0 != "trail" }
         func link(cursor: String?, trail: [String]) -> String {
             var items = kept
             if let cursor { items.append(("cursor", cursor)) }

@@ -11,7 +11,7 @@ extension StaffPages {
     func registerTokens(_ r: PageRoutes) {
         r.on(.get, "/staff/admin/tokens") { request, _ in
             try await signedIn(request) { who, csrf in
-                try await tokensPage(who, csrf, notice: request.uri.queryParameters.get("notice") == "revoked")
+                try await tokensPage(who, csrf, notice: FormQuery(request.uri).get("notice") == "revoked")
             }
         }
         r.on(.post, "/staff/admin/tokens") { request, context in
