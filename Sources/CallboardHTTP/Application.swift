@@ -73,6 +73,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     ops.registerAPI(CatalogedRoutes(group: router.group("api/v1"), prefix: "/api/v1", catalog: deps.catalog))
 
     let dataSets = DataSetService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla, outbox: outbox)
+    let stats = StatsService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla)
 
     // Pages for people who click links in emails: HTML, security headers, no API token.
     let pageRoutes = PageRoutes(
@@ -90,7 +91,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     StaffPages(
         signIn: StaffSignInService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox), requests: requests,
         dataSets: dataSets, writes: DataWriteService(db: deps.db, time: deps.time, logger: deps.logger), staff: staff,
-        emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger), pages: pages, time: deps.time,
+        emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger), stats: stats, pages: pages, time: deps.time,
         secureCookies: deps.email.baseURL.hasPrefix("https://"), baseURL: deps.email.baseURL
     ).register(pageRoutes)
     UploadPages(
@@ -121,6 +122,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     DataSetsController(
         dataSets: dataSets, writes: DataWriteService(db: deps.db, time: deps.time, logger: deps.logger), baseURL: deps.email.baseURL
     ).register(routes)
+    StatsController(stats: stats).register(routes)
     RemindersController(
         scheduler: ReminderScheduler(
             db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla,
