@@ -99,15 +99,21 @@ public struct StatsService: Sendable {
 
     public func figures(_ q: StatsQuery, by who: Principal) async throws -> TeamFigures {
         try who.require(.readRequests)
+        // `serve` puts its calendar in use at start-up; a database never prepared is prepared here.
+        var version = try await StatsStore.calendarInUse(on: db, logger: logger)
+        if version == nil {
+            try await Self.prepareCalendar(sla.current.holidays, db: db, logger: logger)
+            version = sla.current.holidays.version
+        }
         let holidays = sla.current.holidays
-        try await ensureOrdinals(holidays)
         let now = time.now()
         let scope = StatsStore.Scope(
             from: London.instant(q.period.from), to: London.instant(q.period.to.adding(days: 1)), now: now,
-            division: q.filters.division, department: q.filters.department, kind: q.filters.kind, calendarVersion: holidays.version)
+            division: q.filters.division, department: q.filters.department, kind: q.filters.kind, calendarVersion: version ?? holidays.version)
         async let promiseRows = StatsStore.promiseByMonth(scope, on: db, logger: logger)
         async let promiseNow = StatsStore.promiseNow(scope, on: db, logger: logger)
-        async let stageRows = StatsStore.stageDurations(scope, on: db, logger: logger)
+        async let stageRows = StatsStore.stageDistributions(scope, on: db, logger: logger)
+        async let endToEndRows = StatsStore.endToEndDistribution(scope, on: db, logger: logger)
         async let shareRows = StatsStore.whereTimeGoes(scope, on: db, logger: logger)
         async let flowRows = StatsStore.flowByMonth(scope, on: db, logger: logger)
         async let openRows = StatsStore.openNow(scope, on: db, logger: logger)
@@ -127,18 +133,23 @@ public struct StatsService: Sendable {
         let broken = promiseMonths.reduce(0) { $0 + $1.broken }
         let (breachedNow, atRiskNow) = try await promiseNow
 
-        let stageByName = Dictionary(uniqueKeysWithValues: try await stageRows.map { ($0.stage, $0) })
-        func durations(_ r: StatsStore.StageRow?) -> (Int, TeamFigures.Summary, TeamFigures.Summary) {
-            (
-                r?.count ?? 0, TeamFigures.Summary(median: Self.round(r?.workingMedian), p90: Self.round(r?.workingP90)),
-                TeamFigures.Summary(median: Self.round(r?.calendarMedian), p90: Self.round(r?.calendarP90))
+        let distributions = try await stageRows
+        func durations(_ d: StatsStore.Distribution?) -> (Int, TeamFigures.Summary, TeamFigures.Summary) {
+            let working = d?.working ?? []
+            let calendar = d?.calendar ?? []
+            return (
+                calendar.reduce(0) { $0 + $1.count },
+                TeamFigures.Summary(
+                    median: Self.round(Percentile.continuous(working, 0.5)), p90: Self.round(Percentile.continuous(working, 0.9))),
+                TeamFigures.Summary(
+                    median: Self.round(Percentile.continuous(calendar, 0.5)), p90: Self.round(Percentile.continuous(calendar, 0.9)))
             )
         }
         let stages = Stage.allCases.map { stage in
-            let (n, w, c) = durations(stageByName[stage.rawValue])
+            let (n, w, c) = durations(distributions[stage.rawValue])
             return TeamFigures.StageDurations(stage: stage, title: stage.title, count: n, workingDays: w, calendarDays: c)
         }
-        let (e2eCount, e2eWorking, e2eCalendar) = durations(stageByName["end_to_end"])
+        let (e2eCount, e2eWorking, e2eCalendar) = durations(try await endToEndRows)
 
         let shares = Dictionary(uniqueKeysWithValues: try await shareRows.map { ($0.stage, $0) })
         let totalSeconds = shares.values.reduce(0) { $0 + $1.seconds }
@@ -187,7 +198,7 @@ public struct StatsService: Sendable {
         return TeamFigures(
             period: .init(
                 from: q.period.from.description, to: q.period.to.description, label: q.period.label, months: months,
-                calendarVersion: holidays.version),
+                calendarVersion: version ?? holidays.version),
             filters: q.filters,
             promise: .init(
                 months: promiseMonths, kept: kept, broken: broken, keptShare: TeamFigures.share(kept, of: kept + broken), breachedNow: breachedNow,
@@ -199,29 +210,36 @@ public struct StatsService: Sendable {
             uploads: uploads)
     }
 
-    /// Writes the calendar's working-day ordinals the first time a snapshot's figures are asked for.
-    func ensureOrdinals(_ holidays: BankHolidays) async throws {
-        if try await StatsStore.hasOrdinals(version: holidays.version, on: db, logger: logger) { return }
-        let (first, last) = Self.ordinalSpan
-        try await db.transaction(logger: logger) { conn in
-            for division in Division.allCases {
-                let calendar = WorkingCalendar(holidays: holidays, division: division)
-                var days: [Date] = []
-                var ordinals: [Int32] = []
-                var n: Int32 = 0
-                var d = first
-                while d <= last {
-                    if calendar.isWorkingDay(d) { n += 1 }
-                    days.append(Date(timeIntervalSince1970: Double(d.daysSinceEpoch) * 86_400))
-                    ordinals.append(n)
-                    d = d.adding(days: 1)
+    /// Puts a calendar in use for the figures: its working-day ordinals are written the first time,
+    /// and every stretch's working days counted again when it is new to them (seconds for 100,000
+    /// requests). `serve` calls it at start-up, before it takes requests, so figures never wait for
+    /// it and instances of different versions do not take turns recounting.
+    public static func prepareCalendar(_ holidays: BankHolidays, db: PostgresClient, logger: Logger) async throws {
+        if try await StatsStore.calendarInUse(on: db, logger: logger) == holidays.version { return }
+        if try await !StatsStore.hasOrdinals(version: holidays.version, on: db, logger: logger) {
+            let (first, last) = Self.ordinalSpan
+            try await db.transaction(logger: logger) { conn in
+                for division in Division.allCases {
+                    let calendar = WorkingCalendar(holidays: holidays, division: division)
+                    var days: [Date] = []
+                    var ordinals: [Int32] = []
+                    var n: Int32 = 0
+                    var d = first
+                    while d <= last {
+                        if calendar.isWorkingDay(d) { n += 1 }
+                        days.append(Date(timeIntervalSince1970: Double(d.daysSinceEpoch) * 86_400))
+                        ordinals.append(n)
+                        d = d.adding(days: 1)
+                    }
+                    try await StatsStore.saveOrdinals(
+                        version: holidays.version, division: division.rawValue, days: days, ordinals: ordinals, on: conn, logger: logger)
                 }
-                try await StatsStore.saveOrdinals(
-                    version: holidays.version, division: division.rawValue, days: days, ordinals: ordinals, on: conn, logger: logger)
             }
+            // Fresh statistics, or the planner takes the new rows for a handful and loops over them.
+            try await StatsStore.analyzeOrdinals(on: db, logger: logger)
         }
-        // Fresh statistics, or the planner takes the new rows for a handful and loops over them.
-        try await StatsStore.analyzeOrdinals(on: db, logger: logger)
+        let counted = try await StatsStore.useCalendar(holidays.version, on: db, logger: logger)
+        logger.info("working days counted for the team's figures", metadata: ["calendar": "\(holidays.version)", "stretches": "\(counted)"])
     }
 
     /// One decimal place: the figures are days, and a tenth of a day is as exact as they mean.

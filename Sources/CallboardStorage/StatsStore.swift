@@ -26,24 +26,15 @@ public enum StatsStore {
         }
     }
 
-    /// The filtered requests as a CTE named `scoped` (id, division, created_at, state).
-    fileprivate static func scoped(_ s: Scope, _ b: inout SQLBinds) -> String {
-        """
-        scoped AS MATERIALIZED (
-            SELECT id, division, created_at, state FROM requests r
-            WHERE (\(b.add(s.division))::text IS NULL OR r.division = $\(b.bindings.count))
-              AND (\(b.add(s.department))::text IS NULL OR lower(r.department) = lower($\(b.bindings.count)))
-              AND (\(b.add(s.kind))::text IS NULL OR r.kind = $\(b.bindings.count))
-        )
-        """
-    }
-
-    /// Working days between two instants for a division: `ordinal(b) - ordinal(a)`, via joins the caller names.
-    fileprivate static func ordinalJoin(_ alias: String, division: String, instant: String, version: String) -> String {
-        """
-        LEFT JOIN working_day_ordinals \(alias) ON \(alias).calendar_version = \(version) AND \(alias).division = \(division)
-             AND \(alias).day = (\(instant) AT TIME ZONE 'Europe/London')::date
-        """
+    /// ` AND <column> IN (requests the filters select)`, or nothing without filters (most calls):
+    /// the figures then read their own tables alone.
+    fileprivate static func only(_ column: String, _ s: Scope, _ b: inout SQLBinds) -> String {
+        var conditions: [String] = []
+        if let d = s.division { conditions.append("r.division = \(b.add(d))") }
+        if let d = s.department { conditions.append("lower(r.department) = lower(\(b.add(d)))") }
+        if let k = s.kind { conditions.append("r.kind = \(b.add(k))") }
+        if conditions.isEmpty { return "" }
+        return " AND \(column) IN (SELECT id FROM requests r WHERE " + conditions.joined(separator: " AND ") + ")"
     }
 
     // MARK: - Working-day ordinals
@@ -71,6 +62,23 @@ public enum StatsStore {
         try await client.query("ANALYZE working_day_ordinals", logger: logger)
     }
 
+    /// The calendar the stretches' working days were counted with.
+    public static func calendarInUse(on client: PostgresClient, logger: Logger) async throws -> String? {
+        try await client.query("SELECT calendar_version FROM stats_calendar", logger: logger).collect().first?.decode(String.self)
+    }
+
+    /// Puts `version` in use: new stretches count by it from now, and every stretch is counted again.
+    /// Returns the stretches counted.
+    public static func useCalendar(_ version: String, on client: PostgresClient, logger: Logger) async throws -> Int {
+        try await client.query(
+            """
+            INSERT INTO stats_calendar (calendar_version) VALUES (\(version))
+            ON CONFLICT (only_row) DO UPDATE SET calendar_version = excluded.calendar_version
+            """, logger: logger)
+        let rows = try await client.query("SELECT request_intervals_count_working_days(\(version))", logger: logger).collect()
+        return Int(try rows.first?.decode(Int64.self) ?? 0)
+    }
+
     // MARK: - The preview promise
 
     public struct PromiseRow: Sendable {
@@ -86,13 +94,12 @@ public enum StatsStore {
     public static func promiseByMonth(_ s: Scope, on client: PostgresClient, logger: Logger) async throws -> [PromiseRow] {
         var b = SQLBinds()
         let sql = """
-            WITH \(scoped(s, &b))
             SELECT to_char(((r.sla_due_at - interval '1 second') AT TIME ZONE 'Europe/London'), 'YYYY-MM') AS month,
                    count(*) FILTER (WHERE r.sla_met_at < r.sla_due_at)::int8,
                    count(*) FILTER (WHERE r.sla_met_at >= r.sla_due_at OR (r.sla_met_at IS NULL AND r.sla_due_at <= \(b.add(s.now))))::int8
-            FROM requests r JOIN scoped ON scoped.id = r.id
+            FROM requests r
             WHERE r.sla_due_at IS NOT NULL AND r.state <> 'withdrawn'
-              AND r.sla_due_at > \(b.add(s.from)) AND r.sla_due_at <= \(b.add(s.to))
+              AND r.sla_due_at > \(b.add(s.from)) AND r.sla_due_at <= \(b.add(s.to))\(only("r.id", s, &b))
             GROUP BY 1 ORDER BY 1
             """
         return try await client.query(b.query(sql), logger: logger).collect().map { row in
@@ -106,11 +113,10 @@ public enum StatsStore {
         var b = SQLBinds()
         let now = b.add(s.now)
         let sql = """
-            WITH \(scoped(s, &b))
             SELECT count(*) FILTER (WHERE r.sla_due_at <= \(now))::int8,
                    count(*) FILTER (WHERE r.sla_at_risk_at <= \(now) AND r.sla_due_at > \(now))::int8
-            FROM requests r JOIN scoped ON scoped.id = r.id
-            WHERE r.sla_due_at IS NOT NULL AND r.sla_met_at IS NULL AND r.state <> 'withdrawn'
+            FROM requests r
+            WHERE r.sla_due_at IS NOT NULL AND r.sla_met_at IS NULL AND r.state <> 'withdrawn'\(only("r.id", s, &b))
             """
         guard let row = try await client.query(b.query(sql), logger: logger).collect().first else { return (0, 0) }
         let (breached, risk) = try row.decode((Int64, Int64).self)
@@ -119,67 +125,61 @@ public enum StatsStore {
 
     // MARK: - Stages
 
-    public struct StageRow: Sendable {
-        public var stage: String
-        public var count: Int
-        public var workingMedian: Double?
-        public var workingP90: Double?
-        public var calendarMedian: Double?
-        public var calendarP90: Double?
+    /// How many requests took each value: whole working days, or calendar days to a tenth.
+    public struct Distribution: Sendable {
+        public var working: [(value: Double, count: Int)] = []
+        public var calendar: [(value: Double, count: Int)] = []
+        public var count: Int { working.reduce(0) { $0 + $1.count } }
     }
 
-    /// The SQL name of each stretch's stage, as `Stage.of(_:approved:)` decides it.
-    static let stageCase = """
-        CASE i.state WHEN 'requested' THEN 'information' WHEN 'info_complete' THEN 'awaiting_sign_off_request'
-                     WHEN 'signoff_pending' THEN CASE WHEN i.approved THEN 'build' ELSE 'sign_off' END
-                     WHEN 'built' THEN 'preview' WHEN 'preview_published' THEN 'go_live' END
-        """
-
-    /// Per request and stage, every stretch in it summed; counted in the span its last stretch ended in.
-    /// The last row (stage `end_to_end`) is created to first live, for requests that went live in the span.
-    public static func stageDurations(_ s: Scope, on client: PostgresClient, logger: Logger) async throws -> [StageRow] {
+    /// Per stage, the requests whose time in it (every stretch summed) ended in the span: the
+    /// distribution of their working and calendar days, for percentiles worked out by the caller.
+    /// One scan of the stretches not superseded, grouped by stage, working days and tenths of a day.
+    public static func stageDistributions(_ s: Scope, on client: PostgresClient, logger: Logger) async throws -> [String: Distribution] {
         var b = SQLBinds()
-        let version = b.add(s.calendarVersion)
-        let from = b.add(s.from)
-        let to = b.add(s.to)
         let sql = """
-            WITH \(scoped(s, &b)),
-            stretches AS (
-                SELECT i.request_id, \(stageCase) AS stage, i.left_at,
-                       extract(epoch FROM i.left_at - i.entered_at) AS seconds,
-                       greatest(ob.ordinal - oa.ordinal, 0) AS working
-                FROM request_intervals i JOIN scoped ON scoped.id = i.request_id
-                \(ordinalJoin("oa", division: "scoped.division", instant: "i.entered_at", version: version))
-                \(ordinalJoin("ob", division: "scoped.division", instant: "i.left_at", version: version))
-                -- A stretch cut short by withdrawal finished no stage.
-                WHERE i.state IN ('requested', 'info_complete', 'signoff_pending', 'built', 'preview_published') AND i.left_by <> 'withdraw'
-                  AND i.request_id IN (SELECT request_id FROM request_intervals WHERE left_at >= \(from) AND left_at < \(to))
-            ), per_request AS (
-                SELECT request_id, stage, sum(seconds) AS seconds, sum(working) AS working, max(left_at) AS ended
-                FROM stretches GROUP BY request_id, stage
-            ), live AS (
-                SELECT i.request_id, min(i.left_at) AS live_at FROM request_intervals i JOIN scoped ON scoped.id = i.request_id
-                WHERE i.left_by = 'go_live' GROUP BY i.request_id
-            ), end_to_end AS (
-                SELECT 'end_to_end' AS stage, extract(epoch FROM live.live_at - scoped.created_at) AS seconds,
-                       greatest(ob.ordinal - oa.ordinal, 0) AS working
-                FROM live JOIN scoped ON scoped.id = live.request_id
-                \(ordinalJoin("oa", division: "scoped.division", instant: "scoped.created_at", version: version))
-                \(ordinalJoin("ob", division: "scoped.division", instant: "live.live_at", version: version))
-                WHERE live.live_at >= \(from) AND live.live_at < \(to)
-            ), measured AS (
-                SELECT stage, seconds, working FROM per_request WHERE ended >= \(from) AND ended < \(to)
-                UNION ALL SELECT stage, seconds, working FROM end_to_end
-            )
-            SELECT stage, count(*)::int8,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY working), percentile_cont(0.9) WITHIN GROUP (ORDER BY working),
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) / 86400, percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) / 86400
-            FROM measured GROUP BY stage
+            SELECT stage, total_working, round(total_seconds / 8640)::int8, count(*)::int8 FROM request_intervals
+            WHERE stage IS NOT NULL AND NOT superseded AND left_at >= \(b.add(s.from)) AND left_at < \(b.add(s.to))\(only("request_id", s, &b))
+            GROUP BY 1, 2, 3
             """
-        return try await client.query(b.query(sql), logger: logger).collect().map { row in
-            let (stage, n, wm, w9, cm, c9) = try row.decode((String, Int64, Double?, Double?, Double?, Double?).self)
-            return StageRow(stage: stage, count: Int(n), workingMedian: wm, workingP90: w9, calendarMedian: cm, calendarP90: c9)
+        return try await distributions(binds: b, sql: sql, on: client, logger: logger)
+    }
+
+    /// For requests that first went live in the span: end to end (the sum of all their stretches,
+    /// which run from the request to going live) under the key `end_to_end`.
+    public static func endToEndDistribution(_ s: Scope, on client: PostgresClient, logger: Logger) async throws -> Distribution {
+        var b = SQLBinds()
+        let sql = """
+            WITH live AS (
+                SELECT request_id FROM request_intervals
+                WHERE left_by = 'go_live' AND left_at >= \(b.add(s.from)) AND left_at < \(b.add(s.to))\(only("request_id", s, &b))
+            ), whole AS (
+                SELECT i.request_id, sum(i.total_seconds) AS seconds,
+                       CASE WHEN count(i.total_working) = count(*) THEN sum(i.total_working) END AS working
+                FROM request_intervals i JOIN live ON live.request_id = i.request_id
+                WHERE i.stage IS NOT NULL AND NOT i.superseded GROUP BY i.request_id
+            )
+            SELECT 'end_to_end', working::int4, round(seconds / 8640)::int8, count(*)::int8 FROM whole GROUP BY 2, 3
+            """
+        return try await distributions(binds: b, sql: sql, on: client, logger: logger)["end_to_end"] ?? .init()
+    }
+
+    private static func distributions(binds: SQLBinds, sql: String, on client: PostgresClient, logger: Logger) async throws
+        -> [String: Distribution]
+    {
+        var working: [String: [Int32: Int]] = [:]
+        var calendar: [String: [Int64: Int]] = [:]
+        for row in try await client.query(binds.query(sql), logger: logger).collect() {
+            let (stage, days, tenths, n) = try row.decode((String, Int32?, Int64, Int64).self)
+            if let days { working[stage, default: [:]][days, default: 0] += Int(n) }
+            calendar[stage, default: [:]][tenths, default: 0] += Int(n)
         }
+        var out: [String: Distribution] = [:]
+        for (stage, counts) in calendar {
+            out[stage] = Distribution(
+                working: (working[stage] ?? [:]).map { (Double($0.key), $0.value) }, calendar: counts.map { (Double($0.key) / 10, $0.value) })
+        }
+        return out
     }
 
     public struct ShareRow: Sendable {
@@ -192,22 +192,15 @@ public enum StatsStore {
     /// For requests that first went live in the span: each stage's total time across them.
     public static func whereTimeGoes(_ s: Scope, on client: PostgresClient, logger: Logger) async throws -> [ShareRow] {
         var b = SQLBinds()
-        let version = b.add(s.calendarVersion)
         let sql = """
-            WITH \(scoped(s, &b)),
-            live AS (
-                SELECT i.request_id FROM request_intervals i JOIN scoped ON scoped.id = i.request_id
-                WHERE i.left_by = 'go_live' GROUP BY i.request_id
-                HAVING min(i.left_at) >= \(b.add(s.from)) AND min(i.left_at) < \(b.add(s.to))
+            WITH live AS (
+                SELECT request_id FROM request_intervals
+                WHERE left_by = 'go_live' AND left_at >= \(b.add(s.from)) AND left_at < \(b.add(s.to))\(only("request_id", s, &b))
             )
-            SELECT \(stageCase) AS stage, count(DISTINCT i.request_id)::int8,
-                   coalesce(sum(extract(epoch FROM i.left_at - i.entered_at)), 0)::float8,
-                   coalesce(sum(greatest(ob.ordinal - oa.ordinal, 0)), 0)::int8
-            FROM request_intervals i JOIN live ON live.request_id = i.request_id JOIN scoped ON scoped.id = i.request_id
-            \(ordinalJoin("oa", division: "scoped.division", instant: "i.entered_at", version: version))
-            \(ordinalJoin("ob", division: "scoped.division", instant: "i.left_at", version: version))
-            WHERE i.state IN ('requested', 'info_complete', 'signoff_pending', 'built', 'preview_published')
-            GROUP BY 1
+            SELECT i.stage, count(*)::int8, sum(i.total_seconds)::float8, coalesce(sum(i.total_working), 0)::int8
+            FROM request_intervals i JOIN live ON live.request_id = i.request_id
+            WHERE i.stage IS NOT NULL AND NOT i.superseded
+            GROUP BY i.stage
             """
         return try await client.query(b.query(sql), logger: logger).collect().map { row in
             let (stage, n, secs, wd) = try row.decode((String, Int64, Double, Int64).self)
@@ -229,15 +222,14 @@ public enum StatsStore {
         let from = b.add(s.from)
         let to = b.add(s.to)
         let sql = """
-            WITH \(scoped(s, &b)),
-            happened AS (
-                SELECT created_at AS at, 'created' AS what FROM scoped WHERE created_at >= \(from) AND created_at < \(to)
+            WITH happened AS (
+                SELECT created_at AS at, 'created' AS what FROM requests WHERE created_at >= \(from) AND created_at < \(to)\(only("id", s, &b))
                 UNION ALL
-                SELECT i.left_at, 'withdrawn' FROM request_intervals i JOIN scoped ON scoped.id = i.request_id
-                WHERE i.left_by = 'withdraw' AND i.left_at >= \(from) AND i.left_at < \(to)
+                SELECT left_at, 'withdrawn' FROM request_intervals
+                WHERE left_by = 'withdraw' AND left_at >= \(from) AND left_at < \(to)\(only("request_id", s, &b))
                 UNION ALL
-                SELECT min(i.left_at), 'live' FROM request_intervals i JOIN scoped ON scoped.id = i.request_id
-                WHERE i.left_by = 'go_live' GROUP BY i.request_id HAVING min(i.left_at) >= \(from) AND min(i.left_at) < \(to)
+                SELECT left_at, 'live' FROM request_intervals
+                WHERE left_by = 'go_live' AND left_at >= \(from) AND left_at < \(to)\(only("request_id", s, &b))
             )
             SELECT to_char(at AT TIME ZONE 'Europe/London', 'YYYY-MM'),
                    count(*) FILTER (WHERE what = 'created')::int8, count(*) FILTER (WHERE what = 'withdrawn')::int8,
@@ -262,11 +254,10 @@ public enum StatsStore {
         var b = SQLBinds()
         let now = b.add(s.now)
         let sql = """
-            WITH \(scoped(s, &b))
             SELECT state, count(*)::int8,
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM \(now) - created_at)) / 86400,
                    max(extract(epoch FROM \(now) - created_at))::float8 / 86400
-            FROM scoped WHERE state NOT IN ('live', 'product_audit', 'withdrawn')
+            FROM requests WHERE state NOT IN ('live', 'product_audit', 'withdrawn')\(only("id", s, &b))
             GROUP BY state
             """
         return try await client.query(b.query(sql), logger: logger).collect().map { row in
@@ -281,11 +272,9 @@ public enum StatsStore {
     {
         var b = SQLBinds()
         let sql = """
-            WITH \(scoped(s, &b))
             SELECT to_char(e.sent_at AT TIME ZONE 'Europe/London', 'YYYY-MM'), rm.kind, count(DISTINCT e.id)::int8
-            FROM reminders rm JOIN scoped ON scoped.id = rm.request_id
-            JOIN reminder_emails re ON re.reminder_key = rm.dedup_key JOIN emails e ON e.id = re.email_id
-            WHERE e.status = 'sent' AND e.sent_at >= \(b.add(s.from)) AND e.sent_at < \(b.add(s.to))
+            FROM reminders rm JOIN reminder_emails re ON re.reminder_key = rm.dedup_key JOIN emails e ON e.id = re.email_id
+            WHERE e.status = 'sent' AND e.sent_at >= \(b.add(s.from)) AND e.sent_at < \(b.add(s.to))\(only("rm.request_id", s, &b))
             GROUP BY 1, 2 ORDER BY 1, 2
             """
         return try await client.query(b.query(sql), logger: logger).collect().map { row in
@@ -294,20 +283,22 @@ public enum StatsStore {
         }
     }
 
-    /// Reminders owed in the span per kind, and how many were settled within 2 working days.
+    /// Reminders owed in the span per kind, and how many were settled within 2 working days (by
+    /// the request's division and the calendar in use).
     public static func reminderFollowUp(_ s: Scope, on client: PostgresClient, logger: Logger) async throws -> [(
         kind: String, owed: Int, followed: Int
     )] {
         var b = SQLBinds()
         let version = b.add(s.calendarVersion)
         let sql = """
-            WITH \(scoped(s, &b))
             SELECT rm.kind, count(*)::int8,
                    count(*) FILTER (WHERE rm.settled_at IS NOT NULL AND ob.ordinal - oa.ordinal <= 2)::int8
-            FROM reminders rm JOIN scoped ON scoped.id = rm.request_id
-            \(ordinalJoin("oa", division: "scoped.division", instant: "rm.created_at", version: version))
-            \(ordinalJoin("ob", division: "scoped.division", instant: "rm.settled_at", version: version))
-            WHERE rm.created_at >= \(b.add(s.from)) AND rm.created_at < \(b.add(s.to))
+            FROM reminders rm JOIN requests r ON r.id = rm.request_id
+            LEFT JOIN working_day_ordinals oa ON oa.calendar_version = \(version) AND oa.division = r.division
+                 AND oa.day = (rm.created_at AT TIME ZONE 'Europe/London')::date
+            LEFT JOIN working_day_ordinals ob ON ob.calendar_version = \(version) AND ob.division = r.division
+                 AND ob.day = (rm.settled_at AT TIME ZONE 'Europe/London')::date
+            WHERE rm.created_at >= \(b.add(s.from)) AND rm.created_at < \(b.add(s.to))\(only("rm.request_id", s, &b))
             GROUP BY 1 ORDER BY 1
             """
         return try await client.query(b.query(sql), logger: logger).collect().map { row in
@@ -331,21 +322,22 @@ public enum StatsStore {
         public var received: [(periodStart: Date, at: Date)]
     }
 
-    /// Data sets of the selected requests, with the first upload per period ending in or after the span's start.
+    /// Data sets of the selected requests (at most 500), with the first upload per period ending
+    /// on or after the span's start.
     public static func dataSets(_ s: Scope, on client: PostgresClient, logger: Logger) async throws -> [DataSetRow] {
         var b = SQLBinds()
         let sql = """
-            WITH \(scoped(s, &b))
-            SELECT d.id, d.request_id, r.reference, d.name, d.cadence, d.due_working_days, scoped.division, d.created_at,
+            SELECT d.id, d.request_id, r.reference, d.name, d.cadence, d.due_working_days, r.division, d.created_at,
                    coalesce(array_agg(u.period_start::timestamp AT TIME ZONE 'UTC' ORDER BY u.period_start) FILTER (WHERE u.period_start IS NOT NULL), '{}'),
                    coalesce(array_agg(u.received ORDER BY u.period_start) FILTER (WHERE u.period_start IS NOT NULL), '{}')
-            FROM data_sets d JOIN scoped ON scoped.id = d.request_id JOIN requests r ON r.id = d.request_id
+            FROM data_sets d JOIN requests r ON r.id = d.request_id
             LEFT JOIN LATERAL (
                 SELECT period_start, min(received_at) AS received FROM data_set_uploads
                 WHERE data_set_id = d.id AND period_end >= (\(b.add(s.from)) AT TIME ZONE 'Europe/London')::date
                 GROUP BY period_start
             ) u ON true
-            GROUP BY d.id, r.reference, scoped.division
+            WHERE true\(only("d.request_id", s, &b))
+            GROUP BY d.id, r.reference, r.division
             ORDER BY r.reference, d.name
             LIMIT 500
             """

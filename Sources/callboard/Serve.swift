@@ -69,6 +69,7 @@ struct Serve: AsyncParsableCommand {
             // The newest bank-holiday snapshot stored by `callboard calendar refresh`, if any.
             sla.replace(try await .current(db: client, logger: logger, workingDays: settings.previewSLAWorkingDays))
             logger.info("calendar", metadata: ["version": .string(sla.current.holidays.version)])
+            try await StatsService.prepareCalendar(sla.current.holidays, db: client, logger: logger)
         }
         var addresses: Logger.Metadata = ["database": .string(url.description), "address": .string("\(host):\(port)")]
         if settings.metricsPort != 0 { addresses["metrics_address"] = .string("\(settings.metricsHostname):\(settings.metricsPort)") }
