@@ -84,3 +84,5 @@ echo "== benchmark smoke (bench/multipart_bench.sh --smoke: 1 MB adversarial bod
 BENCH_SKIP_BUILD=1 bash bench/multipart_bench.sh --smoke
 echo "== benchmark smoke (bench/ingest_bench.sh --smoke: the write API's ingest and its baseline, debug build)"
 BENCH_SKIP_BUILD=1 bash bench/ingest_bench.sh --smoke
+echo "== benchmark smoke (bench/stats_bench.sh --smoke: the team figures over 2,000 generated requests, debug build)"
+BENCH_SKIP_BUILD=1 bash bench/stats_bench.sh --smoke

@@ -107,9 +107,11 @@ public struct StatsService: Sendable {
         }
         let holidays = sla.current.holidays
         let now = time.now()
-        let scope = StatsStore.Scope(
+        var scope = StatsStore.Scope(
             from: London.instant(q.period.from), to: London.instant(q.period.to.adding(days: 1)), now: now,
             division: q.filters.division, department: q.filters.department, kind: q.filters.kind, calendarVersion: version ?? holidays.version)
+        scope.monthKeys = q.period.months
+        scope.monthStarts = q.period.monthStarts.map { London.instant($0) }
         async let promiseRows = StatsStore.promiseByMonth(scope, on: db, logger: logger)
         async let promiseNow = StatsStore.promiseNow(scope, on: db, logger: logger)
         async let stageRows = StatsStore.stageDistributions(scope, on: db, logger: logger)

@@ -1,3 +1,4 @@
+import CallboardDomain
 import Foundation
 import Logging
 import PostgresNIO
@@ -14,6 +15,9 @@ public enum StatsStore {
         public var department: String?
         public var kind: String?
         public var calendarVersion: String
+        /// The first instant of each calendar month the span touches (London), and the months' keys.
+        public var monthStarts: [Date] = []
+        public var monthKeys: [String] = []
 
         public init(from: Date, to: Date, now: Date, division: String?, department: String?, kind: String?, calendarVersion: String) {
             self.from = from
@@ -35,6 +39,16 @@ public enum StatsStore {
         if let k = s.kind { conditions.append("r.kind = \(b.add(k))") }
         if conditions.isEmpty { return "" }
         return " AND \(column) IN (SELECT id FROM requests r WHERE " + conditions.joined(separator: " AND ") + ")"
+    }
+
+    /// The month (of `monthKeys`) an instant falls in, as SQL: a comparison with each month's first
+    /// instant, much cheaper per row than converting every timestamp to London time.
+    fileprivate static func month(_ instant: String, _ s: Scope, _ b: inout SQLBinds) -> String {
+        "width_bucket(\(instant), \(b.add(s.monthStarts))::timestamptz[])"
+    }
+
+    fileprivate static func key(_ bucket: Int32, _ s: Scope) -> String {
+        bucket >= 1 && Int(bucket) <= s.monthKeys.count ? s.monthKeys[Int(bucket) - 1] : "outside"
     }
 
     // MARK: - Working-day ordinals
@@ -94,7 +108,7 @@ public enum StatsStore {
     public static func promiseByMonth(_ s: Scope, on client: PostgresClient, logger: Logger) async throws -> [PromiseRow] {
         var b = SQLBinds()
         let sql = """
-            SELECT to_char(((r.sla_due_at - interval '1 second') AT TIME ZONE 'Europe/London'), 'YYYY-MM') AS month,
+            SELECT \(month("r.sla_due_at - interval '1 second'", s, &b)) AS month,
                    count(*) FILTER (WHERE r.sla_met_at < r.sla_due_at)::int8,
                    count(*) FILTER (WHERE r.sla_met_at >= r.sla_due_at OR (r.sla_met_at IS NULL AND r.sla_due_at <= \(b.add(s.now))))::int8
             FROM requests r
@@ -103,9 +117,9 @@ public enum StatsStore {
             GROUP BY 1 ORDER BY 1
             """
         return try await client.query(b.query(sql), logger: logger).collect().map { row in
-            let (m, k, n) = try row.decode((String, Int64, Int64).self)
-            return PromiseRow(month: m, kept: Int(k), broken: Int(n))
-        }.filter { $0.kept + $0.broken > 0 }
+            let (m, k, n) = try row.decode((Int32, Int64, Int64).self)
+            return PromiseRow(month: key(m, s), kept: Int(k), broken: Int(n))
+        }.filter { $0.kept + $0.broken > 0 && $0.month != "outside" }
     }
 
     /// Open promises now: breached (due passed unmet) and at risk (at most a working day left).
@@ -231,15 +245,15 @@ public enum StatsStore {
                 SELECT left_at, 'live' FROM request_intervals
                 WHERE left_by = 'go_live' AND left_at >= \(from) AND left_at < \(to)\(only("request_id", s, &b))
             )
-            SELECT to_char(at AT TIME ZONE 'Europe/London', 'YYYY-MM'),
+            SELECT \(month("at", s, &b)),
                    count(*) FILTER (WHERE what = 'created')::int8, count(*) FILTER (WHERE what = 'withdrawn')::int8,
                    count(*) FILTER (WHERE what = 'live')::int8
             FROM happened GROUP BY 1 ORDER BY 1
             """
         return try await client.query(b.query(sql), logger: logger).collect().map { row in
-            let (m, c, w, l) = try row.decode((String, Int64, Int64, Int64).self)
-            return FlowRow(month: m, created: Int(c), withdrawn: Int(w), wentLive: Int(l))
-        }
+            let (m, c, w, l) = try row.decode((Int32, Int64, Int64, Int64).self)
+            return FlowRow(month: key(m, s), created: Int(c), withdrawn: Int(w), wentLive: Int(l))
+        }.filter { $0.month != "outside" }
     }
 
     public struct OpenRow: Sendable {
@@ -249,20 +263,23 @@ public enum StatsStore {
         public var oldestAgeDays: Double?
     }
 
-    /// Requests open now, by state, with their age since created in calendar days.
+    /// Requests open now, by state, with their age since created in calendar days (to a tenth):
+    /// counts per age, so the median is worked out from a few hundred rows, not sorted in SQL.
     public static func openNow(_ s: Scope, on client: PostgresClient, logger: Logger) async throws -> [OpenRow] {
         var b = SQLBinds()
-        let now = b.add(s.now)
         let sql = """
-            SELECT state, count(*)::int8,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM \(now) - created_at)) / 86400,
-                   max(extract(epoch FROM \(now) - created_at))::float8 / 86400
+            SELECT state, round(extract(epoch FROM \(b.add(s.now)) - created_at) / 8640)::int8, count(*)::int8
             FROM requests WHERE state NOT IN ('live', 'product_audit', 'withdrawn')\(only("id", s, &b))
-            GROUP BY state
+            GROUP BY 1, 2
             """
-        return try await client.query(b.query(sql), logger: logger).collect().map { row in
-            let (state, n, med, old) = try row.decode((String, Int64, Double?, Double?).self)
-            return OpenRow(state: state, count: Int(n), medianAgeDays: med, oldestAgeDays: old)
+        var ages: [String: [(value: Double, count: Int)]] = [:]
+        for row in try await client.query(b.query(sql), logger: logger).collect() {
+            let (state, tenths, n) = try row.decode((String, Int64, Int64).self)
+            ages[state, default: []].append((Double(tenths) / 10, Int(n)))
+        }
+        return ages.map { state, d in
+            OpenRow(
+                state: state, count: d.reduce(0) { $0 + $1.count }, medianAgeDays: Percentile.continuous(d, 0.5), oldestAgeDays: d.map(\.value).max())
         }
     }
 
@@ -272,14 +289,14 @@ public enum StatsStore {
     {
         var b = SQLBinds()
         let sql = """
-            SELECT to_char(e.sent_at AT TIME ZONE 'Europe/London', 'YYYY-MM'), rm.kind, count(DISTINCT e.id)::int8
+            SELECT \(month("e.sent_at", s, &b)), rm.kind, count(DISTINCT e.id)::int8
             FROM reminders rm JOIN reminder_emails re ON re.reminder_key = rm.dedup_key JOIN emails e ON e.id = re.email_id
             WHERE e.status = 'sent' AND e.sent_at >= \(b.add(s.from)) AND e.sent_at < \(b.add(s.to))\(only("rm.request_id", s, &b))
             GROUP BY 1, 2 ORDER BY 1, 2
             """
         return try await client.query(b.query(sql), logger: logger).collect().map { row in
-            let (m, k, n) = try row.decode((String, String, Int64).self)
-            return (m, k, Int(n))
+            let (m, k, n) = try row.decode((Int32, String, Int64).self)
+            return (key(m, s), k, Int(n))
         }
     }
 

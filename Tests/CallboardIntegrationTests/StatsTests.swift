@@ -221,7 +221,7 @@ import Testing
 
     @Test func theIntervalsAreTheHistoryReplayed() async throws {
         try await TestApp.run { app in
-            _ = try await history(app)
+            let (_, _, c, _) = try await history(app)
             // The trigger's rows equal the migration's backfill rule run over the events afterwards.
             let rows = try await app.db.query(
                 """
@@ -237,6 +237,19 @@ import Testing
             ).collect()
             #expect(try rows.first?.decode(Int64.self) == 0)
             #expect(try await app.count("request_intervals") == 16)
+
+            // Once a calendar is in use, the trigger counts working days itself: C waited from
+            // Monday 23 November to Tuesday 8 December (11 working days) after 1 day the first time.
+            #expect(try await app.call(.get, "/api/v1/stats").status == .ok)
+            let current = try await app.call(.get, "/api/v1/requests/\(c)")
+            let asked = try await app.call(
+                .post, "/api/v1/requests/\(c)/transitions/request_sign_off", json: .object([:]), headers: [.ifMatch: current.etag!])
+            #expect(asked.status == .ok, "\(asked.text)")
+            let stretches = try await app.db.query(
+                "SELECT working_days, total_working, superseded FROM request_intervals WHERE request_id = \(UUID(uuidString: c)!) AND stage = 'awaiting_sign_off_request' ORDER BY event_id",
+                logger: Self.logger
+            ).collect().map { try $0.decode((Int32?, Int32?, Bool).self) }
+            #expect(stretches.map { "\($0.0 ?? -1) \($0.1 ?? -1) \($0.2)" } == ["1 1 true", "11 12 false"])
         }
     }
 

@@ -73,6 +73,11 @@ public struct StatsPeriod: Sendable, Equatable {
         return out
     }
 
+    /// The first day of each month the span touches (the first is the month `from` is in).
+    public var monthStarts: [CivilDate] {
+        months.compactMap { CivilDate(iso: $0 + "-01") }
+    }
+
     public static func monthKey(_ year: Int, _ month: Int) -> String {
         "\(year)-" + (month < 10 ? "0\(month)" : "\(month)")
     }
