@@ -153,7 +153,7 @@ public enum WebhookStore {
             """
             INSERT INTO webhook_subscriptions (id, url, description, event_types, secret_ciphertext, secret_key_id, enabled, created_by,
                                                created_at, updated_at)
-            VALUES (\(s.id), \(s.url), \(s.description), \(s.eventTypes.map(\.rawValue)), \(secret.ciphertext), \(secret.keyID), \(s.enabled),
+            VALUES (\(s.id), \(s.url), \(s.description), \(s.eventTypes.map(\.rawValue)), \(ByteBuffer(bytes: secret.ciphertext)), \(secret.keyID), \(s.enabled),
                     \(s.createdBy), \(s.createdAt), \(s.updatedAt))
             """, logger: logger)
     }
@@ -198,13 +198,14 @@ public enum WebhookStore {
         var out: [(UUID, SealedSecret)] = []
         for try await (id, c, k) in try await conn.query(
             "SELECT id, secret_ciphertext, secret_key_id FROM webhook_subscriptions ORDER BY id FOR UPDATE", logger: logger
-        ).decode((UUID, [UInt8], String).self) { out.append((id, SealedSecret(ciphertext: c, keyID: k))) }
+        ).decode((UUID, ByteBuffer, String).self) { out.append((id, SealedSecret(ciphertext: Array(buffer: c), keyID: k))) }
         return out
     }
 
     public static func reseal(_ id: UUID, _ s: SealedSecret, on conn: PostgresConnection, logger: Logger) async throws {
         try await conn.query(
-            "UPDATE webhook_subscriptions SET secret_ciphertext = \(s.ciphertext), secret_key_id = \(s.keyID) WHERE id = \(id)", logger: logger)
+            "UPDATE webhook_subscriptions SET secret_ciphertext = \(ByteBuffer(bytes: s.ciphertext)), secret_key_id = \(s.keyID) WHERE id = \(id)",
+            logger: logger)
     }
 
     // MARK: - Deliveries for staff
@@ -300,7 +301,8 @@ public enum WebhookStore {
             let r = row.makeRandomAccess()
             return ClaimedWebhook(
                 delivery: try decodeDelivery(row), url: try r["url"].decode(String.self),
-                secret: SealedSecret(ciphertext: try r["secret_ciphertext"].decode([UInt8].self), keyID: try r["secret_key_id"].decode(String.self)))
+                secret: SealedSecret(
+                    ciphertext: Array(buffer: try r["secret_ciphertext"].decode(ByteBuffer.self)), keyID: try r["secret_key_id"].decode(String.self)))
         }
     }
 

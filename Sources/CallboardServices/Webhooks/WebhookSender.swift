@@ -55,7 +55,10 @@ public struct WebhookSender: Sendable {
         var config = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .milliseconds(Int64(timeoutSeconds * 1000)), read: .milliseconds(Int64(timeoutSeconds * 1000))))
-        if !isLiteral { config.dnsOverride = [bare: target, bare.lowercased(): target] }
+        if !isLiteral {
+            config.dnsOverride[bare] = target
+            config.dnsOverride[bare.lowercased()] = target
+        }
         config.decompression = .disabled
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
         let result: Result
