@@ -363,6 +363,32 @@ extension TestApp {
         }
     }
 
+    @Test func aBrokenPreviewPromiseIsOneEventFromTheScheduler() async throws {
+        try await TestApp.run { app in
+            let hook = try await app.createWebhook("https://example.com/x", ["promise.breached"])
+            let r = try await app.call(.post, "/api/v1/requests", json: Items.request(Items.all))
+            let id = try #require(r.json["id"]?.stringValue)
+            let due = try #require(r.json["sla"]?["due_at"])
+            #expect(try await app.scheduler().tick().remindersQueued == 0)
+            #expect(try await app.deliveries(hook.id).isEmpty)
+            // Wednesday 2 December, 10:00: past the promise, inside the sending window.
+            app.setClock("2026-12-02T10:00:00Z")
+            #expect(try await app.scheduler().tick().remindersQueued == 1)
+            #expect(try await app.scheduler().tick().remindersQueued == 0)
+            let items = try await app.deliveries(hook.id)
+            #expect(items.count == 1)
+            #expect(
+                items.first?["payload"]
+                    == .object([
+                        "type": .string("promise.breached"), "timestamp": .string(Timestamp.rfc3339(app.clock.now())),
+                        "data": .object([
+                            "request_id": .string(id), "reference": r.json["reference"]!, "state": .string("info_complete"), "version": .number(2),
+                            "due_at": due,
+                        ]),
+                    ]))
+        }
+    }
+
     @Test func rotatingTheKeyResealsEverySecretInOneGo() async throws {
         let receiver = WebhookReceiver()
         try await receiver.run { url in
