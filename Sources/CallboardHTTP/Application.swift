@@ -78,6 +78,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
 
     let dataSets = DataSetService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla, outbox: outbox)
     let webhooks = WebhookService(db: deps.db, time: deps.time, logger: deps.logger, settings: deps.webhooks)
+    let stats = StatsService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla)
 
     // Pages for people who click links in emails: HTML, security headers, no API token.
     let pageRoutes = PageRoutes(
@@ -95,7 +96,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     StaffPages(
         signIn: StaffSignInService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox), requests: requests,
         dataSets: dataSets, writes: DataWriteService(db: deps.db, time: deps.time, logger: deps.logger), staff: staff,
-        emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger), pages: pages, time: deps.time,
+        emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger), stats: stats, pages: pages, time: deps.time,
         secureCookies: deps.email.baseURL.hasPrefix("https://"), baseURL: deps.email.baseURL, webhooks: webhooks
     ).register(pageRoutes)
     UploadPages(
@@ -127,6 +128,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     DataSetsController(
         dataSets: dataSets, writes: DataWriteService(db: deps.db, time: deps.time, logger: deps.logger), baseURL: deps.email.baseURL
     ).register(routes)
+    StatsController(stats: stats).register(routes)
     RemindersController(
         scheduler: ReminderScheduler(
             db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla,

@@ -3,4 +3,13 @@ public enum Division: String, CaseIterable, Codable, Sendable {
     case englandAndWales = "england-and-wales"
     case scotland
     case northernIreland = "northern-ireland"
+
+    /// As people say it.
+    public var title: String {
+        switch self {
+        case .englandAndWales: return "England and Wales"
+        case .scotland: return "Scotland"
+        case .northernIreland: return "Northern Ireland"
+        }
+    }
 }

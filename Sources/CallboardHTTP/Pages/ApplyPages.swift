@@ -250,16 +250,8 @@ struct ApplyPages {
         ItemForms.Field(id: "department", label: "Department or agency", hint: "For example, Driver and Vehicle Licensing Agency"),
         ItemForms.Field(
             id: "division", label: "Which bank holidays does the service's team keep?", hint: "We count working days by them",
-            kind: .radios(Division.allCases.map { ($0.rawValue, Self.divisionName($0)) })),
+            kind: .radios(Division.allCases.map { ($0.rawValue, $0.title) })),
     ]
-
-    static func divisionName(_ d: Division) -> String {
-        switch d {
-        case .englandAndWales: return "England and Wales"
-        case .scotland: return "Scotland"
-        case .northernIreland: return "Northern Ireland"
-        }
-    }
 
     /// What a step's form means, for `ApplyService.answer`.
     static func json(_ step: ApplyStep, _ values: [String: String]) -> JSONValue {
@@ -342,7 +334,7 @@ struct ApplyPages {
                 case .organisation:
                     rows.append(["key": "Department or agency", "value": values["department"] ?? ""])
                     rows.append([
-                        "key": "Bank holidays", "value": values["division"].flatMap(Division.init(rawValue:)).map(Self.divisionName) ?? "",
+                        "key": "Bank holidays", "value": values["division"].flatMap(Division.init(rawValue:)).map(\.title) ?? "",
                     ])
                 default:
                     let item = step.item!

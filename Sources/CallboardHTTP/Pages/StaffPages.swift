@@ -15,6 +15,7 @@ struct StaffPages {
     let writes: DataWriteService
     let staff: StaffService
     let emails: EmailService
+    let stats: StatsService
     let pages: PageRenderer
     let time: any TimeSource
     let secureCookies: Bool
@@ -30,6 +31,7 @@ struct StaffPages {
         registerBulk(r)
         registerRequestForms(r)
         registerItemForms(r)
+        registerPerformance(r)
         r.on(.get, "/staff/sign-in") { _, _ in pages.page("staff_sign_in", ["title": "Sign in"]) }
         r.on(.post, "/staff/sign-in") { request, context in
             let form = try await request.formBody(context: context)

@@ -19,7 +19,7 @@ extension StaffPages {
             ItemForms.Field(id: "department", label: "Department or agency"),
             ItemForms.Field(
                 id: "division", label: "Bank holidays the service's team keeps",
-                kind: .radios(Division.allCases.map { ($0.rawValue, ApplyPages.divisionName($0)) })),
+                kind: .radios(Division.allCases.map { ($0.rawValue, $0.title) })),
             ItemForms.Field(
                 id: "assignee", label: "Assignee", hint: "A staff member's email address; empty for nobody", kind: .email, optional: true),
             ItemForms.Field(id: "assign_to_me", label: "Assign to me", kind: .checkbox, optional: true),
