@@ -23,6 +23,12 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:$port/callboard"
 export CALLBOARD_LOG_FORMAT=${CALLBOARD_LOG_FORMAT:-text}
 export CALLBOARD_EMAIL_TRANSPORT=${CALLBOARD_EMAIL_TRANSPORT:-file}
 export CALLBOARD_EMAIL_DIR=${CALLBOARD_EMAIL_DIR:-$PWD/.local/emails}
+# The key that seals webhook signing secrets: made once, kept with the local database.
+if [ ! -f .local/secret.key ]; then
+  (umask 077 && head -c 32 /dev/urandom | base64 > .local/secret.key)
+fi
+export CALLBOARD_SECRET_KEY_FILE=${CALLBOARD_SECRET_KEY_FILE:-$PWD/.local/secret.key}
+export CALLBOARD_WEBHOOKS_ALLOW_HTTP=${CALLBOARD_WEBHOOKS_ALLOW_HTTP:-true}
 
 # zlib's headers for the write API's gzip bodies (compress-nio links libz).
 if [ ! -f /usr/include/zlib.h ]; then

@@ -14,6 +14,8 @@ public enum Action: Hashable, Sendable {
     case manageWriteTokens
     /// Email bodies (links in them are always redacted); viewers see only who was sent what, when.
     case readEmailBodies
+    /// Webhook subscriptions and their deliveries (admin only: a target URL receives events).
+    case manageWebhooks
 
     public var name: String {
         switch self {
@@ -28,13 +30,14 @@ public enum Action: Hashable, Sendable {
         case .manageEmails: return "manage_emails"
         case .manageWriteTokens: return "manage_write_tokens"
         case .readEmailBodies: return "read_email_bodies"
+        case .manageWebhooks: return "manage_webhooks"
         }
     }
 
     public static var all: [Action] {
         [
             .readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails, .manageWriteTokens,
-            .readEmailBodies,
+            .readEmailBodies, .manageWebhooks,
         ]
             + TransitionName.allCases.map { .fire($0) }
     }
@@ -45,7 +48,7 @@ public enum Permissions {
     private static let grants: [ActorKind: Set<Action>] = [
         .admin: [
             .readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails, .manageWriteTokens,
-            .readEmailBodies,
+            .readEmailBodies, .manageWebhooks,
         ],
         .triager: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageEmails, .manageWriteTokens, .readEmailBodies],
         .viewer: [.readRequests],

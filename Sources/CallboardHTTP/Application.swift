@@ -28,13 +28,17 @@ public struct AppDependencies: Sendable {
     public var writeAPIMaxBytes: Int
     /// Who may apply at the front door; whose X-Forwarded-For is believed.
     public var frontDoor: FrontDoorSettings
+    /// The key that seals webhook secrets (none: webhooks cannot be created) and which targets are accepted.
+    public var webhooks: WebhookSettings
 
     public init(
         db: PostgresClient, time: any TimeSource = SystemTime(), logger: Logger,
         metrics: HTTPMetrics = HTTPMetrics(), catalog: RouteCatalog = RouteCatalog(), email: EmailSettings = EmailSettings(),
         sla: PreviewSLAHolder? = nil, scheduler: SchedulerSettings = SchedulerSettings(), monitor: DatabaseMonitor? = nil,
-        tracing: Bool = false, writeAPIMaxBytes: Int = 10_485_760, frontDoor: FrontDoorSettings = FrontDoorSettings()
+        tracing: Bool = false, writeAPIMaxBytes: Int = 10_485_760, frontDoor: FrontDoorSettings = FrontDoorSettings(),
+        webhooks: WebhookSettings = WebhookSettings()
     ) {
+        self.webhooks = webhooks
         self.frontDoor = frontDoor
         self.writeAPIMaxBytes = writeAPIMaxBytes
         self.monitor = monitor
@@ -73,6 +77,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     ops.registerAPI(CatalogedRoutes(group: router.group("api/v1"), prefix: "/api/v1", catalog: deps.catalog))
 
     let dataSets = DataSetService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla, outbox: outbox)
+    let webhooks = WebhookService(db: deps.db, time: deps.time, logger: deps.logger, settings: deps.webhooks)
     let stats = StatsService(db: deps.db, time: deps.time, logger: deps.logger, sla: sla)
 
     // Pages for people who click links in emails: HTML, security headers, no API token.
@@ -92,7 +97,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
         signIn: StaffSignInService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox), requests: requests,
         dataSets: dataSets, writes: DataWriteService(db: deps.db, time: deps.time, logger: deps.logger), staff: staff,
         emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger), stats: stats, pages: pages, time: deps.time,
-        secureCookies: deps.email.baseURL.hasPrefix("https://"), baseURL: deps.email.baseURL
+        secureCookies: deps.email.baseURL.hasPrefix("https://"), baseURL: deps.email.baseURL, webhooks: webhooks
     ).register(pageRoutes)
     UploadPages(
         service: UploadPageService(db: deps.db, time: deps.time, logger: deps.logger, dataSets: dataSets), pages: pages,
@@ -119,6 +124,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
     RequestsController(requests: requests).register(routes)
     StaffController(staff: staff).register(routes)
     EmailsController(emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger)).register(routes)
+    WebhooksController(webhooks: webhooks).register(routes)
     DataSetsController(
         dataSets: dataSets, writes: DataWriteService(db: deps.db, time: deps.time, logger: deps.logger), baseURL: deps.email.baseURL
     ).register(routes)

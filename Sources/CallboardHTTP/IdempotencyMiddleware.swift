@@ -79,6 +79,8 @@ struct IdempotencyMiddleware: RouterMiddleware {
         var stored = bytes
         if response.headers[.cacheControl] == "no-store", case .object(var o)? = try? JSONValue.parse(bytes) {
             o["token"] = .null
+            // A new webhook's signing secret.
+            if o["secret"] != nil { o["secret"] = .null }
             stored = JSONOutput.encode(.object(o))
         }
         try await IdempotencyStore.complete(

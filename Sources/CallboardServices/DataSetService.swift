@@ -153,6 +153,8 @@ public struct DataSetService: Sendable {
                 request, "upload_recorded", by: who,
                 // The same shape as an API or CSV upload's event (no records: staff record a feed's arrival).
                 data: DataWriteService.uploadEventData(record, source: "staff", tokenID: nil, records: nil, periods: [period]), on: conn)
+            try await WebhookStore.enqueue(
+                WebhookEvents.upload(request, dataSetID: dataSetID, source: "staff", periods: [period], at: now), on: conn, logger: logger)
         }
         return (upload, try await views([record], division: request.division)[0])
     }

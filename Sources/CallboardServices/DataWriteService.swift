@@ -141,6 +141,8 @@ public struct DataWriteService: Sendable {
             try await event(
                 r, "upload_recorded", Self.uploadEventData(d, source: "api", tokenID: token.id, records: records.count, periods: periods), now,
                 on: conn)
+            try await WebhookStore.enqueue(
+                WebhookEvents.upload(r, dataSetID: d.id, source: "api", periods: periods, at: now), on: conn, logger: logger)
         }
         return records.count
     }

@@ -77,6 +77,7 @@ public struct RequestService: Sendable {
         var data = extra
         data["fields"] = RequestDiff.describe(record)
         try await appendEvent(record, "created", by: who, data: .object(data), on: conn)
+        try await WebhookStore.enqueue(WebhookEvents.created(record), on: conn, logger: logger)
         try await completeIfReady(&record, on: conn)
         try await askForInformation(record, on: conn)
         return record
@@ -153,7 +154,8 @@ public struct RequestService: Sendable {
             guard
                 try await RequestStore.update(
                     record, event: event(record, "updated", by: who, data: .object(data)), emails: emails,
-                    settling: settling, links: links, at: record.updatedAt, on: conn, logger: logger)
+                    settling: settling, links: links, webhook: WebhookEvents.updated(record, fields: Array(diff.keys)), at: record.updatedAt,
+                    on: conn, logger: logger)
             else { throw await staleError(id) }
             try await completeIfReady(&record, on: conn)
             return record
@@ -268,7 +270,8 @@ public struct RequestService: Sendable {
         guard
             try await RequestStore.update(
                 record, event: event(record, "transitioned", by: who, data: plan.event), emails: emails,
-                settling: plan.settles, links: Array(pageLinks.values), at: now, on: conn, logger: logger)
+                settling: plan.settles, links: Array(pageLinks.values),
+                webhook: WebhookEvents.transitioned(record, plan.definition.name, from: plan.from), at: now, on: conn, logger: logger)
         else { throw await staleError(record.id) }
         return plan
     }

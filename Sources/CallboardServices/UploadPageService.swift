@@ -71,6 +71,8 @@ public struct UploadPageService: Sendable {
                 EventRecord(
                     requestID: r.id, version: r.version, kind: "upload_recorded", actorKind: .uploader,
                     actorID: link.email, occurredAt: now, data: .object(data)), on: conn, logger: logger)
+            try await WebhookStore.enqueue(
+                WebhookEvents.upload(r, dataSetID: view.record.id, source: "csv", periods: [view.period], at: now), on: conn, logger: logger)
         }
         return (upload, rows)
     }

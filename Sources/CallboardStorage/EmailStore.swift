@@ -182,7 +182,9 @@ public enum EmailStore {
                        lease_until = NULL, leased_by = NULL, updated_at = \(now),
                        last_error = 'worker stopped before finishing; lease expired'
                 FROM expired WHERE e.id = expired.id
-                RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, e.status
+                RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, e.status, e.updated_at
+            ), hooks AS (
+                \(unescaped: deadHook("returned"))
             ), event AS (
                 INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
                 SELECT returned.request_id, r.version, 'email_dead', 'system', NULL, \(now),
@@ -266,7 +268,10 @@ public enum EmailStore {
                        last_error = coalesce(nullif(i.error, ''), e.last_error), lease_until = NULL, updated_at = \(now),
                        sent_at = CASE WHEN i.status = 'sent' THEN \(now) ELSE e.sent_at END
                 FROM input i WHERE e.id = i.id AND e.attempts = i.attempt AND e.status = 'sending'
-                RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, e.leased_by, e.claimed_at, i.status, nullif(i.error, '') AS error
+                RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, e.leased_by, e.claimed_at, i.status, nullif(i.error, '') AS error,
+                          e.updated_at
+            ), hooks AS (
+                \(unescaped: deadHook("done"))
             ), attempt AS (
                 INSERT INTO email_attempts (email_id, attempt, worker, started_at, finished_at, outcome, error)
                 SELECT id, attempts, coalesce(leased_by, ''), coalesce(claimed_at, \(now)), \(now),
@@ -294,6 +299,16 @@ public enum EmailStore {
             }
         }
         return recorded
+    }
+
+    /// Queues `email.dead` webhooks for the rows of CTE `from` that went dead: the email's id, kind,
+    /// request and attempts (never its recipient or its words).
+    static func deadHook(_ from: String) -> String {
+        WebhookStore.insertFrom(
+            type: .emailDead,
+            data:
+                "jsonb_build_object('email_id', \(from).id, 'email_kind', \(from).kind, 'request_id', \(from).request_id, 'attempts', \(from).attempts)",
+            at: "\(from).updated_at", from: from, condition: "\(from).status = 'dead'")
     }
 
     /// Staff: stop a queued (or failed) email. Returns the email, or nil when it does not exist.

@@ -136,11 +136,13 @@ public enum RequestStore {
     /// (each with its own `email_queued`/`email_suppressed` event; workers are woken on commit),
     /// settles the reminders of the `settling` rules (cancelling their queued emails) and marks the
     /// request for the scheduler to look at again.
+    /// `webhook` is queued for every enabled subscription that wants it (with no subscriptions, a
+    /// lookup of an empty index).
     /// Every part hangs off the UPDATE, so when another change got there first nothing at all is
     /// written and the result is false. Being one statement, it is atomic without a transaction.
     public static func update(
         _ r: RequestRecord, event e: EventRecord, emails: [NewEmail] = [], settling: [ReminderRule] = [],
-        links: [NewLink] = [], at now: Date, on conn: PostgresConnection, logger: Logger
+        links: [NewLink] = [], webhook: WebhookEvent? = nil, at now: Date, on conn: PostgresConnection, logger: Logger
     ) async throws -> Bool {
         var binds = SQLBinds()
         func bind(_ v: some PostgresNonThrowingEncodable) -> String { binds.add(v) }
@@ -189,6 +191,11 @@ public enum RequestStore {
                 )
                 """
         }
+        var hooks = "0::int8"
+        if let w = webhook {
+            sql += ", hooks AS (\(WebhookStore.insertBound(w, from: "updated", &binds)))"
+            hooks = "(SELECT count(pg_notify(\(bind(WebhookStore.channel)), '')) FROM hooks)"
+        }
         if !emails.isEmpty {
             let rows = EmailStore.valuesRows(emails, &binds)
             sql += """
@@ -210,13 +217,14 @@ public enum RequestStore {
                     FROM queued CROSS JOIN updated CROSS JOIN event
                     ORDER BY queued.id
                 )
-                SELECT (SELECT count(*) FROM updated), (SELECT count(pg_notify(\(bind(EmailStore.channel)), '')) FROM queued WHERE status = 'queued')
+                SELECT (SELECT count(*) FROM updated), (SELECT count(pg_notify(\(bind(EmailStore.channel)), '')) FROM queued WHERE status = 'queued'),
+                       \(hooks)
                 """
         } else {
-            sql += " SELECT (SELECT count(*) FROM updated), 0::int8"
+            sql += " SELECT (SELECT count(*) FROM updated), 0::int8, \(hooks)"
         }
         guard let row = try await conn.query(binds.query(sql), logger: logger).collect().first else { return false }
-        let (updated, _) = try row.decode((Int64, Int64).self)
+        let (updated, _, _) = try row.decode((Int64, Int64, Int64).self)
         return updated == 1
     }
 

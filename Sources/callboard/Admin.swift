@@ -8,7 +8,7 @@ import Logging
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Bootstrap staff accounts and API tokens from the shell.",
-        subcommands: [CreateStaff.self, CreateToken.self])
+        subcommands: [CreateStaff.self, CreateToken.self, RotateSecretKey.self])
 }
 
 extension StaffRole: ExpressibleByArgument {}
@@ -62,6 +62,39 @@ struct CreateToken: AsyncParsableCommand {
             let (token, _) = try await StaffService(db: client, time: SystemTime(), logger: logger).createToken(
                 for: staff, name: name, expiresAt: expires)
             print(token)
+        }
+    }
+}
+
+struct RotateSecretKey: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate-secret-key",
+        abstract: "Re-seal every stored webhook secret with a new key, in one transaction; then point CALLBOARD_SECRET_KEY_FILE at the new file.")
+    @OptionGroup var database: DatabaseOptions
+    @Option(name: .long, help: "The key file the secrets are sealed with now") var old: String
+    @Option(name: .long, help: "The new key file (make one with: head -c 32 /dev/urandom | base64 > FILE)") var new: String
+
+    func run() async throws {
+        let settings = try database.settings()
+        let logger = Logs.bootstrap(settings)
+        let oldKey: SecretKey
+        let newKey: SecretKey
+        do {
+            oldKey = try SecretKey.load(file: old)
+            newKey = try SecretKey.load(file: new)
+        } catch {
+            throw ValidationError(String(describing: error))
+        }
+        try await withDatabase(settings, logger: logger) { client in
+            try await Migrator(migrations: try Migration.bundled(), logger: logger).requireCurrent(client)
+            do {
+                let r = try await SecretKeyRotation.rotate(from: oldKey, to: newKey, on: client, logger: logger)
+                print(
+                    "Re-sealed \(r.resealed) secret(s) with key \(newKey.id); \(r.alreadyNew) already were. Now set CALLBOARD_SECRET_KEY_FILE=\(new) and restart."
+                )
+            } catch let e as SecretKey.Invalid {
+                throw ValidationError("nothing changed: \(e.description)")
+            }
         }
     }
 }

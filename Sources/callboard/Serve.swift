@@ -59,7 +59,7 @@ struct Serve: AsyncParsableCommand {
             AppDependencies(
                 db: client, logger: logger, metrics: metrics, email: EmailSettings(settings), sla: sla,
                 scheduler: SchedulerSettings(settings), monitor: monitor, tracing: settings.tracingEnabled,
-                writeAPIMaxBytes: settings.writeAPIMaxBytes, frontDoor: FrontDoorSettings(settings)),
+                writeAPIMaxBytes: settings.writeAPIMaxBytes, frontDoor: FrontDoorSettings(settings), webhooks: try WebhookSettings(settings)),
             hostname: host, port: port, requestTimeoutSeconds: settings.requestTimeoutSeconds,
             idleTimeoutSeconds: settings.httpIdleTimeoutSeconds)
         let metricsApp = buildMetricsApplication(
@@ -85,6 +85,9 @@ struct Serve: AsyncParsableCommand {
         if settings.metricsPort != 0 { services.append(.init(service: GatedService(metricsApp, gate: startup.gate))) }
         if settings.withWorker {
             services.append(.init(service: GatedService(try makeWorker(settings, client: client, logger: logger), gate: startup.gate)))
+            if let hooks = try makeWebhookWorker(settings, client: client, logger: logger) {
+                services.append(.init(service: GatedService(hooks, gate: startup.gate)))
+            }
             services.append(.init(service: GatedService(try makeScheduler(settings, client: client, sla: sla, logger: logger), gate: startup.gate)))
             services.append(.init(service: GatedService(makeRetention(settings, client: client, logger: logger), gate: startup.gate)))
         }

@@ -9,7 +9,8 @@ import ServiceLifecycle
 
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Deliver queued emails and run the reminder scheduler and the retention job (run any number, on any number of machines).")
+        abstract:
+            "Deliver queued emails and webhooks and run the reminder scheduler and the retention job (run any number, on any number of machines).")
     @OptionGroup var database: DatabaseOptions
 
     @Flag(
@@ -31,6 +32,9 @@ struct Worker: AsyncParsableCommand {
             .init(service: client), .init(service: startup, successTerminationBehavior: .ignore),
             .init(service: GatedService(worker, gate: startup.gate)),
         ]
+        if let hooks = try makeWebhookWorker(settings, client: client, logger: logger) {
+            services.append(.init(service: GatedService(hooks, gate: startup.gate)))
+        }
         // First in, so last to stop: it flushes the spans of everything else's shutdown.
         if let tracing = try Traces.bootstrap(settings, logger: logger) { services.insert(.init(service: tracing), at: 0) }
         if !withoutScheduler {
@@ -64,4 +68,15 @@ func makeWorker(_ settings: Settings, client: PostgresClient, logger: Logger) th
     } catch let e as TransportConfiguration.Invalid {
         throw ValidationError(e.description)
     }
+}
+
+/// The webhook worker as `settings` configure it (nil, with a warning, without a secret key: it
+/// could not sign); shared by `worker` and `serve --with-worker`.
+func makeWebhookWorker(_ settings: Settings, client: PostgresClient, logger: Logger) throws -> WebhookWorker? {
+    let hooks = try WebhookSettings(settings)
+    guard let key = hooks.secretKey else {
+        logger.warning("webhook worker not started: CALLBOARD_SECRET_KEY_FILE is not set, so deliveries cannot be signed")
+        return nil
+    }
+    return WebhookWorker(db: client, listenURL: try settings.database(), settings: hooks, key: key, logger: logger)
 }

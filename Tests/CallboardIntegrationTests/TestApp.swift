@@ -23,20 +23,24 @@ struct TestApp: Sendable {
     let metricsResponder: RouterResponder<BasicRequestContext>
 
     /// Runs `body` against the router (in-process); `.live` when a real socket is wanted.
+    /// `webhooks`: by default the test key (`TestApp.secretKey`), http and private targets allowed
+    /// (the test's receiver listens on 127.0.0.1).
     static func run(
-        _ mode: TestingSetup = .router, tracing: Bool = false, _ body: @Sendable @escaping (TestApp) async throws -> Void
+        _ mode: TestingSetup = .router, tracing: Bool = false, webhooks: WebhookSettings = TestApp.webhookSettings,
+        logger: Logger = TestDatabase.logger, _ body: @Sendable @escaping (TestApp) async throws -> Void
     ) async throws {
         try await TestDatabase.with { db, _ in
             let clock = TestClock()
             let catalog = RouteCatalog()
             let metrics = HTTPMetrics()
-            let deps = AppDependencies(db: db, time: clock, logger: TestDatabase.logger, metrics: metrics, catalog: catalog, tracing: tracing)
-            let staff = StaffService(db: db, time: clock, logger: TestDatabase.logger)
+            let deps = AppDependencies(
+                db: db, time: clock, logger: logger, metrics: metrics, catalog: catalog, tracing: tracing, webhooks: webhooks)
+            let staff = StaffService(db: db, time: clock, logger: logger)
             let admin = try await staff.createStaff(email: "admin@callboard.test", name: "Admin", role: .admin)
             let token = try await staff.createToken(for: admin, name: "test", expiresAt: nil).token
             let app = Application(
                 router: try buildRouter(deps), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                logger: TestDatabase.logger)
+                logger: logger)
             try await app.test(mode) { client in
                 try await body(
                     TestApp(
@@ -45,6 +49,11 @@ struct TestApp: Sendable {
             }
         }
     }
+
+    /// The tests' key for sealing webhook secrets (a fresh one each test process).
+    static let secretKeyBase64 = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+    static let secretKey = try! SecretKey(base64: secretKeyBase64)
+    static let webhookSettings = WebhookSettings(secretKey: secretKey, allowHTTP: true, allowPrivate: true)
 
     /// `path` (by default `GET /metrics`) on the metrics listener.
     func scrapeMetrics(_ path: String = "/metrics") async throws -> TestResponse {

@@ -14,6 +14,7 @@ Environment:
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import json
@@ -152,6 +153,10 @@ def running_callboard(workdir: Path, pg_url: str | None = None) -> Iterator[Serv
                    CALLBOARD_LOG_LEVEL=os.environ.get("CALLBOARD_LOG_LEVEL", "warning"),
                    CALLBOARD_DB_POOL_SIZE=os.environ.get("CALLBOARD_DB_POOL_SIZE", "8"))
         env.pop("CALLBOARD_MIGRATE_ON_START", None)
+        # The key that seals webhook signing secrets (base64 of 32 random bytes).
+        key_file = workdir / "secret.key"
+        key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        env["CALLBOARD_SECRET_KEY_FILE"] = str(key_file)
         # Metrics have a listener of their own (default 9090): a free port each, as servers run side by side.
         metrics_port = free_port()
         env["CALLBOARD_METRICS_PORT"] = str(metrics_port)

@@ -408,6 +408,51 @@ def test_emails_and_suppressions(api, contract, viewer_api):
     assert [e["pointer"] for e in body["errors"]] == ["/address"]
 
 
+WEBHOOKS = "/api/v1/webhooks"
+WEBHOOK = "/api/v1/webhooks/{id}"
+DELIVERIES = "/api/v1/webhooks/{id}/deliveries"
+REPLAY = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay"
+
+
+def test_webhooks(api, contract, viewer_api, server_info):
+    """No worker runs here: a delivery is queued by a change, then marked dead in the database to be replayed."""
+    body = {"url": "https://example.com/" + unique("hook"), "event_types": ["request.created", "request.transitioned"]}
+    resp = api.post(WEBHOOKS, body, headers={"Idempotency-Key": unique("wh")})
+    hook = contract.check(resp, WEBHOOKS, 201)
+    assert resp.header("Cache-Control") == "no-store" and hook["secret"].startswith("whsec_")
+    assert hook["event_types"] == ["request.created", "request.transitioned"] and hook["enabled"] is True
+    listed = contract.check(api.get(WEBHOOKS), WEBHOOKS, 200)
+    assert "secret" not in next(h for h in listed["items"] if h["id"] == hook["id"])
+    got = contract.check(api.get(path(WEBHOOK, id=hook["id"])), WEBHOOK, 200)
+    assert "secret" not in got
+    r = create(api, contract, items=ALL_ITEMS, department=unique("Pytest Webhooks"))
+    page = contract.check(api.get(path(DELIVERIES, id=hook["id"]), query={"limit": 1}), DELIVERIES, 200)
+    assert page["next_cursor"] is not None and page["items"][0]["status"] == "queued"
+    page = contract.check(api.get(path(DELIVERIES, id=hook["id"]), query={"cursor": page["next_cursor"]}), DELIVERIES, 200)
+    payloads = {d["payload"]["type"]: d["payload"]["data"] for d in contract.check(
+        api.get(path(DELIVERIES, id=hook["id"])), DELIVERIES, 200)["items"]}
+    assert payloads["request.created"] == {"request_id": r["id"], "reference": r["reference"], "state": "requested", "version": 1}
+    delivery = page["items"][0]["id"]
+    assert problem_type(contract.check(api.post(path(REPLAY, id=hook["id"], delivery_id=delivery)), REPLAY, 409)) == "conflict"
+    psql(database_url_for(server_info.pg_url, server_info.dbname),
+         f"UPDATE webhook_deliveries SET status = 'dead' WHERE id = '{delivery}'")
+    replayed = contract.check(api.post(path(REPLAY, id=hook["id"], delivery_id=delivery)), REPLAY, 202)
+    assert replayed["status"] == "queued" and replayed["id"] == delivery
+    disabled = contract.check(api.patch(path(WEBHOOK, id=hook["id"]), {"enabled": False}), WEBHOOK, 200)
+    assert disabled["enabled"] is False and disabled["disabled_reason"] == "disabled by admin@callboard.test"
+
+    bad = contract.check(api.post(WEBHOOKS, {"url": "http://example.com/x", "event_types": ["nope"]}), WEBHOOKS, 422)
+    assert [e["pointer"] for e in bad["errors"]] == ["/url", "/event_types/0"]
+    for resp, template in ((viewer_api.get(WEBHOOKS), WEBHOOKS), (viewer_api.post(WEBHOOKS, body), WEBHOOKS),
+                           (viewer_api.get(path(WEBHOOK, id=hook["id"])), WEBHOOK),
+                           (viewer_api.get(path(DELIVERIES, id=hook["id"])), DELIVERIES)):
+        assert problem_type(contract.check(resp, template, 403)) == "forbidden"
+    missing = str(uuid.uuid4())
+    assert problem_type(contract.check(api.get(path(WEBHOOK, id=missing)), WEBHOOK, 404)) == "not-found"
+    contract.check(api.call("DELETE", path(WEBHOOK, id=hook["id"])), WEBHOOK, 204)
+    assert problem_type(contract.check(api.call("DELETE", path(WEBHOOK, id=hook["id"])), WEBHOOK, 404)) == "not-found"
+
+
 def test_data_sets_and_uploads(api, contract, viewer_api):
     r = create(api, contract, items=ALL_ITEMS, department=unique("Pytest Data"))
     body = {"name": "Channel volumes", "cadence": "monthly", "due_working_days_after_period": 5,

@@ -21,10 +21,12 @@ struct StaffPages {
     let secureCookies: Bool
     /// Where write URLs point (`CALLBOARD_BASE_URL`).
     let baseURL: String
+    let webhooks: WebhookService
     static let cookie = "cb_session"
 
     func register(_ r: PageRoutes) {
         registerAdmin(r)
+        registerWebhooks(r)
         registerDataSets(r)
         registerBulk(r)
         registerRequestForms(r)

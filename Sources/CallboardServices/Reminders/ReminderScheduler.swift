@@ -169,6 +169,11 @@ public struct ReminderScheduler: Sendable {
         for p in planned {
             Counter(label: "callboard_reminders_queued_total", dimensions: [("kind", p.reminder.owed.kind.rawValue)]).increment()
         }
+        // A breached preview promise is an event (queued once: the reminder's dedup key settles it).
+        for p in planned where p.reminder.owed.kind == .previewBreached {
+            guard let r = e.records[p.reminder.requestID] else { continue }
+            try await WebhookStore.enqueue(WebhookEvents.breached(r, at: now), on: conn, logger: logger)
+        }
         // A due product audit starts (as `system`); its transition tells the team and the service contact.
         for p in planned where p.reminder.owed.kind == .productAuditDue {
             guard var record = e.records[p.reminder.requestID], record.state == .live else { continue }

@@ -156,6 +156,17 @@ extension Settings {
         .setting(
             "CALLBOARD_EMAIL_BODY_RETENTION_DAYS", \.emailBodyRetentionDays, .int(atLeast: 0),
             help: "days after sending that an email's body and template data are emptied (its metadata and attempts stay)"),
+        // Webhooks and secrets
+        .setting(
+            "CALLBOARD_SECRET_KEY_FILE", \.secretKeyFile, SettingKind<String>.secretKeyFile.optional, default: "— (no webhooks)",
+            help: "a file holding base64 of 32 random bytes (`head -c 32 /dev/urandom | base64`): the AES-256-GCM key that seals "
+                + "webhook signing secrets; without it webhooks cannot be created or delivered (see docs/security.md for rotation)"),
+        .setting(
+            "CALLBOARD_WEBHOOKS_ALLOW_HTTP", \.webhooksAllowHTTP, .bool,
+            help: "accept `http://` webhook URLs (local use only); otherwise only `https://`"),
+        .setting(
+            "CALLBOARD_WEBHOOKS_ALLOW_PRIVATE", \.webhooksAllowPrivate, .bool,
+            help: "deliver webhooks to private, loopback and link-local addresses (tests and local use only)"),
         // Tracing (standard OpenTelemetry names; off unless one of the first three is set)
         .setting(
             "OTEL_TRACES_EXPORTER", \.tracesExporter, SettingKind<TracesExporter>.choice.optional,
@@ -218,6 +229,17 @@ extension SettingKind where Value == String {
             accepted: "an email address",
             parse: { (raw: String) throws(SettingRejected) -> String in
                 if let problem = FieldRules.emailProblem(raw) { throw SettingRejected(problem) }
+                return raw
+            },
+            display: { $0 })
+    }
+
+    /// A readable file holding a `SecretKey` (base64 of 32 bytes); the key is read again where it is used.
+    static var secretKeyFile: SettingKind {
+        SettingKind(
+            accepted: "the path of a readable file holding base64 of 32 bytes",
+            parse: { (raw: String) throws(SettingRejected) -> String in
+                do { _ = try SecretKey.load(file: raw) } catch { throw SettingRejected(String(describing: error)) }
                 return raw
             },
             display: { $0 })

@@ -105,6 +105,11 @@ public struct Settings: Sendable {
     public var sessionRetentionDays = 30
     public var idempotencyRetentionHours = 24
     public var emailBodyRetentionDays = 90
+    // Webhooks and secrets
+    /// nil: no key, so no webhook can be created (and the webhook worker does not run).
+    public var secretKeyFile: String?
+    public var webhooksAllowHTTP = false
+    public var webhooksAllowPrivate = false
     // Tracing: the standard OpenTelemetry variables (only those read here have any effect)
     /// nil: `otlp` when an OTLP endpoint is set, otherwise none.
     public var tracesExporter: TracesExporter?
