@@ -535,6 +535,25 @@ def test_reminders_preview(api, contract, viewer_api):
 # ---------------------------------------------------------------------------------- errors
 
 
+STATS = "/api/v1/stats"
+
+
+def test_stats(api, contract, viewer_api):
+    r = create(api, contract, items=ALL_ITEMS, department=unique("Pytest Stats"))
+    for name, body in (("request_sign_off", None), ("approve_sign_off", {"evidence": "Email"}), ("mark_built", None),
+                       ("publish_preview", {"preview_url": "https://www.gov.uk/performance/x"}),
+                       ("go_live", {"live_url": "https://www.gov.uk/performance/x"})):
+        r = fire(api, contract, r, name, body)
+    figures = contract.check(viewer_api.get(STATS, query={"department": r["department"]}), STATS, 200)
+    assert figures["end_to_end"]["count"] == 1
+    assert figures["where_time_goes"]["requests"] == 1
+    assert [s["count"] for s in figures["stages"]] == [1, 1, 1, 1, 1, 1]
+    quarter = contract.check(api.get(STATS, query={"period": "FY2025-26"}), STATS, 200)
+    assert (quarter["period"]["from"], quarter["period"]["to"]) == ("2025-04-01", "2026-03-31")
+    bad = contract.check(api.get(STATS, query={"period": "soon", "kind": "x"}), STATS, 422)
+    assert sorted(e["pointer"] for e in bad["errors"]) == ["/query/kind", "/query/period"]
+
+
 def test_401_without_or_with_unknown_token(api, contract):
     for client in (api.with_token(None), api.with_token("cb_" + "A" * 43)):
         resp = client.get(REQUESTS)
