@@ -13,7 +13,7 @@ for arg in "$@"; do
   esac
 done
 
-port=${CALLBOARD_DEV_PG_PORT:-54329}
+port=${CALLBOARD_DEV_PG_PORT:-25429}
 bash scripts/postgres.sh .local/dev-pg "$port"
 psql_() { psql -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
 if [ "$(psql_ -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'callboard'")" != "1" ]; then
