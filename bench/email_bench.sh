@@ -3,13 +3,22 @@
 # transport and through a local SMTP sink with 1 and 4 `callboard worker` processes, beside a
 # pgbench one-insert-per-transaction baseline on the same database in the same run, then measures
 # enqueue-to-sent latency on an idle queue (LISTEN/NOTIFY wake-up). Prints rates and ratios.
+#
+# Usage: bench/email_bench.sh            release build, 20,000 emails
+#        bench/email_bench.sh --smoke    the debug binary, 500 emails, 2 s of pgbench: checks it runs
+# Environment: BENCH_SKIP_BUILD=1, BENCH_EMAILS, BENCH_PG_PORT, BENCH_SINK_PORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pg_port=${BENCH_PG_PORT:-25459}
 sink_port=${BENCH_SINK_PORT:-52600}
-n=${BENCH_EMAILS:-20000}
-[ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
-cb=$PWD/.build/release/callboard
+if [ "${1:-}" = --smoke ]; then
+  mode=debug n=${BENCH_EMAILS:-500} pg_seconds=2 idle=20
+  [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build --product callboard
+else
+  mode=release n=${BENCH_EMAILS:-20000} pg_seconds=8 idle=200
+  [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
+fi
+cb=$PWD/.build/$mode/callboard
 
 rm -rf .local/bench-email-pg .local/bench-mail
 mkdir -p .local/bench-mail/files .local/bench-mail/smtp
@@ -36,10 +45,10 @@ cat > .local/bench-mail/insert.sql <<'SQL'
 INSERT INTO emails (id, kind, recipient, subject, body_text, body_html, run_at, message_id, created_at, updated_at)
 VALUES (gen_random_uuid(), 'live', 'bench@example.gov.uk', 'Benchmark', 'Hello', '<p>Hello</p>', now(), gen_random_uuid()::text, now(), now());
 SQL
-pg_tps=$(pgbench -n -f .local/bench-mail/insert.sql -c 16 -j 2 -T 8 -h 127.0.0.1 -p "$pg_port" -U postgres bench 2>/dev/null | awk '/^tps =/ {print int($3)}')
+pg_tps=$(pgbench -n -f .local/bench-mail/insert.sql -c 16 -j 2 -T "$pg_seconds" -h 127.0.0.1 -p "$pg_port" -U postgres bench 2>/dev/null | awk '/^tps =/ {print int($3)}')
 
 enqueue() {
-  psql_ -d bench -c "TRUNCATE emails, email_attempts"
+  psql_ -d bench -c "TRUNCATE emails, email_attempts CASCADE"
   psql_ -d bench -c "INSERT INTO emails (id, kind, recipient, subject, body_text, body_html, run_at, message_id, created_at, updated_at)
     SELECT gen_random_uuid(), 'live', 'bench' || g || '@example.gov.uk', 'Benchmark ' || g, repeat('Hello. ', 100), '<p>' || repeat('Hello. ', 100) || '</p>',
            now(), '<' || gen_random_uuid() || '@bench>', now(), now() FROM generate_series(1, $n) g"
@@ -71,11 +80,11 @@ file4=$(drain 4 "${file_env[@]}")
 smtp1=$(drain 1 "${smtp_env[@]}")
 smtp4=$(drain 4 "${smtp_env[@]}")
 
-# Idle latency: one worker waiting on LISTEN; 200 emails queued one at a time, 50 ms apart.
-psql_ -d bench -c "TRUNCATE emails, email_attempts"
+# Idle latency: one worker waiting on LISTEN; $idle emails queued one at a time, 50 ms apart.
+psql_ -d bench -c "TRUNCATE emails, email_attempts CASCADE"
 env "${file_env[@]}" CALLBOARD_WORKER_POLL_SECONDS=30 $cb worker & pids+=($!)
 sleep 1
-for i in $(seq 1 200); do
+for i in $(seq 1 "$idle"); do
   echo "BEGIN; INSERT INTO emails (id, kind, recipient, subject, body_text, body_html, run_at, message_id, created_at, updated_at)
         VALUES (gen_random_uuid(), 'live', 'idle$i@example.gov.uk', 's', 't', 'h', clock_timestamp(), gen_random_uuid()::text, clock_timestamp(), clock_timestamp());
         SELECT pg_notify('callboard_email', ''); COMMIT; SELECT pg_sleep(0.05);"
