@@ -14,6 +14,8 @@ public enum Action: Hashable, Sendable {
     case manageWriteTokens
     /// Email bodies (links in them are always redacted); viewers see only who was sent what, when.
     case readEmailBodies
+    /// Contact names, emails and phone numbers in the CSV exports (viewers get those cells empty).
+    case readContactDetails
 
     public var name: String {
         switch self {
@@ -28,13 +30,14 @@ public enum Action: Hashable, Sendable {
         case .manageEmails: return "manage_emails"
         case .manageWriteTokens: return "manage_write_tokens"
         case .readEmailBodies: return "read_email_bodies"
+        case .readContactDetails: return "read_contact_details"
         }
     }
 
     public static var all: [Action] {
         [
             .readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails, .manageWriteTokens,
-            .readEmailBodies,
+            .readEmailBodies, .readContactDetails,
         ]
             + TransitionName.allCases.map { .fire($0) }
     }
@@ -45,9 +48,12 @@ public enum Permissions {
     private static let grants: [ActorKind: Set<Action>] = [
         .admin: [
             .readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails, .manageWriteTokens,
-            .readEmailBodies,
+            .readEmailBodies, .readContactDetails,
         ],
-        .triager: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageEmails, .manageWriteTokens, .readEmailBodies],
+        .triager: [
+            .readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageEmails, .manageWriteTokens, .readEmailBodies,
+            .readContactDetails,
+        ],
         .viewer: [.readRequests],
         .serviceContact: [.supplyItems],
     ]
