@@ -15,7 +15,7 @@ struct Seed: AsyncParsableCommand {
     var force = false
 
     @Option(help: "How many back-dated requests to create over the past 12 months (0: only the nine examples)")
-    var history = 240
+    var history = 150
 
     func run() async throws {
         let settings = try database.settings()
