@@ -16,6 +16,8 @@ public enum Action: Hashable, Sendable {
     case readEmailBodies
     /// Webhook subscriptions and their deliveries (admin only: a target URL receives events).
     case manageWebhooks
+    /// Contact names, emails and phone numbers in the CSV exports (viewers get those cells empty).
+    case readContactDetails
 
     public var name: String {
         switch self {
@@ -31,13 +33,14 @@ public enum Action: Hashable, Sendable {
         case .manageWriteTokens: return "manage_write_tokens"
         case .readEmailBodies: return "read_email_bodies"
         case .manageWebhooks: return "manage_webhooks"
+        case .readContactDetails: return "read_contact_details"
         }
     }
 
     public static var all: [Action] {
         [
             .readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails, .manageWriteTokens,
-            .readEmailBodies, .manageWebhooks,
+            .readEmailBodies, .manageWebhooks, .readContactDetails,
         ]
             + TransitionName.allCases.map { .fire($0) }
     }
@@ -48,9 +51,12 @@ public enum Permissions {
     private static let grants: [ActorKind: Set<Action>] = [
         .admin: [
             .readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageStaff, .manageTokens, .manageEmails, .manageWriteTokens,
-            .readEmailBodies, .manageWebhooks,
+            .readEmailBodies, .manageWebhooks, .readContactDetails,
         ],
-        .triager: [.readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageEmails, .manageWriteTokens, .readEmailBodies],
+        .triager: [
+            .readRequests, .createRequest, .updateRequest, .supplyItems, .comment, .manageEmails, .manageWriteTokens, .readEmailBodies,
+            .readContactDetails,
+        ],
         .viewer: [.readRequests],
         .serviceContact: [.supplyItems],
     ]

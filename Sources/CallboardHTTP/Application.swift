@@ -66,8 +66,9 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
 
     let outbox = EmailOutbox(settings: deps.email, templates: try EmailTemplates.bundled())
     let sla = try deps.sla ?? PreviewSLAHolder(.bundled())
-    let requests = RequestService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla)
+    let requests = RequestService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla, stages: deps.metrics.stages)
     let staff = StaffService(db: deps.db, time: deps.time, logger: deps.logger)
+    let exports = ExportService(db: deps.db, time: deps.time, logger: deps.logger)
     let ops = OperationsController(
         db: deps.db, migrator: Migrator(migrations: try Migration.bundled(), logger: deps.logger),
         logger: deps.logger, monitor: deps.monitor)
@@ -91,12 +92,13 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: pages.css)))
     }
     SignOffPages(
-        service: SignOffService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), pages: pages
+        service: SignOffService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla, stages: deps.metrics.stages),
+        pages: pages
     ).register(pageRoutes)
     StaffPages(
         signIn: StaffSignInService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox), requests: requests,
         dataSets: dataSets, writes: DataWriteService(db: deps.db, time: deps.time, logger: deps.logger), staff: staff,
-        emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger), stats: stats, pages: pages, time: deps.time,
+        emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger), stats: stats, exports: exports, pages: pages, time: deps.time,
         secureCookies: deps.email.baseURL.hasPrefix("https://"), baseURL: deps.email.baseURL, webhooks: webhooks
     ).register(pageRoutes)
     UploadPages(
@@ -104,7 +106,8 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
         baseURL: deps.email.baseURL
     ).register(pageRoutes)
     TaskListPages(
-        service: TaskListService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla), sla: sla, pages: pages
+        service: TaskListService(db: deps.db, time: deps.time, logger: deps.logger, outbox: outbox, sla: sla, stages: deps.metrics.stages),
+        sla: sla, pages: pages
     ).register(pageRoutes)
 
     ApplyPages(
@@ -122,6 +125,7 @@ public func buildRouter(_ deps: AppDependencies) throws -> Router<AppContext> {
         .add(middleware: IdempotencyMiddleware(db: deps.db))
     let routes = CatalogedRoutes(group: api, prefix: "/api/v1", catalog: deps.catalog)
     RequestsController(requests: requests).register(routes)
+    ExportController(exports: exports).register(routes)
     StaffController(staff: staff).register(routes)
     EmailsController(emails: EmailService(db: deps.db, time: deps.time, logger: deps.logger)).register(routes)
     WebhooksController(webhooks: webhooks).register(routes)

@@ -1,4 +1,5 @@
 import CallboardDomain
+import CallboardServices
 import CallboardStorage
 import HTTPTypes
 import Hummingbird
@@ -13,6 +14,16 @@ public final class HTTPMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
     }
+
+    /// swift-metrics over this registry (`serve` bootstraps it), with the stage histograms' buckets.
+    public var factory: PrometheusMetricsFactory {
+        var f = PrometheusMetricsFactory(registry: registry)
+        f.valueHistogramBuckets[StageDurations.label] = StageDurations.buckets
+        return f
+    }
+
+    /// Where the services record how long requests spent in each stage.
+    public var stages: StageDurations { StageDurations(factory: factory) }
 
     static let buckets: [Duration] = [
         .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),

@@ -86,15 +86,30 @@ struct RequestsController {
         JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record)), next: next)
     }
 
-    /// Filters: state (comma-separated), kind, assignee (email or `none`), missing, department, q; limit; cursor.
+    /// The list's filters (the CSV export takes the same): state (comma-separated), kind, assignee
+    /// (email or `none`), missing, department, sla, q.
+    static let filterParameters = ["state", "kind", "assignee", "missing", "department", "q", "sla"]
+
+    /// Filters; sort; limit; cursor.
     func parseListQuery(_ uri: URI) throws -> (RequestFilter, ListCursor?, Int) {
-        var q = QueryReader(uri, allowed: ["state", "kind", "assignee", "missing", "department", "q", "sla", "sort"])
+        var q = QueryReader(uri, allowed: Self.filterParameters + ["sort"])
+        var filter = Self.readFilter(&q)
+        filter.order = q.choice("sort", RequestOrder.self) ?? .created
+        // A cursor belongs to the order it was made in.
+        let order = filter.order
+        let cursor = q.cursor { ListCursor(encoded: $0).flatMap { c in (c.dueMicros != nil) == (order == .slaDue) ? c : nil } }
+        let limit = q.limit()
+        try q.finish()
+        return (filter, cursor, limit)
+    }
+
+    /// Reads `filterParameters`; problems are added to `q.errors`.
+    static func readFilter(_ q: inout QueryReader) -> RequestFilter {
         var filter = RequestFilter()
         filter.states = q.choices("state", RequestState.self)
         filter.kind = q.choice("kind", RequestKind.self)
         filter.missing = q.choice("missing", ItemName.self)
         filter.sla = q.choice("sla", SLAFilter.self)
-        filter.order = q.choice("sort", RequestOrder.self) ?? .created
         if let a = q.string("assignee") {
             if a == "none" {
                 filter.unassigned = true
@@ -112,11 +127,6 @@ struct RequestsController {
                 filter.text = text
             }
         }
-        // A cursor belongs to the order it was made in.
-        let order = filter.order
-        let cursor = q.cursor { ListCursor(encoded: $0).flatMap { c in (c.dueMicros != nil) == (order == .slaDue) ? c : nil } }
-        let limit = q.limit()
-        try q.finish()
-        return (filter, cursor, limit)
+        return filter
     }
 }

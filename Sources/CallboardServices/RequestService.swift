@@ -13,9 +13,14 @@ public struct RequestService: Sendable {
     let logger: Logger
     let outbox: EmailOutbox
     let slaHolder: PreviewSLAHolder
+    let stages: StageDurations
     var sla: PreviewSLASettings { slaHolder.current }
 
-    public init(db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox, sla: PreviewSLAHolder) {
+    public init(
+        db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox, sla: PreviewSLAHolder,
+        stages: StageDurations = StageDurations()
+    ) {
+        self.stages = stages
         self.db = db
         self.time = time
         self.logger = logger
@@ -57,15 +62,19 @@ public struct RequestService: Sendable {
         try who.require(.createRequest)
         let input = try RequestInput.parse(body, creating: true)
         let assignee = try await resolveAssignee(input.assigneeEmail)
-        return try await db.transaction(logger: logger) { conn in
-            try await create(input, assignee: assignee, by: who, on: conn)
+        let spans = StageSpans()
+        let record = try await db.transaction(logger: logger) { conn in
+            try await create(input, assignee: assignee, by: who, on: conn, spans: spans)
         }
+        spans.record(to: stages)
+        return record
     }
 
     /// Stores a new request from checked input, in the caller's transaction: the API's and the
     /// front door's one way in. `created` records `extra` beside the fields (the front door's application).
     func create(
-        _ input: RequestInput, assignee: StaffRecord?, by who: Principal, extra: [String: JSONValue] = [:], on conn: PostgresConnection
+        _ input: RequestInput, assignee: StaffRecord?, by who: Principal, extra: [String: JSONValue] = [:], on conn: PostgresConnection,
+        spans: StageSpans? = nil
     ) async throws -> RequestRecord {
         let now = time.now()
         var record = RequestRecord(
@@ -78,7 +87,7 @@ public struct RequestService: Sendable {
         data["fields"] = RequestDiff.describe(record)
         try await appendEvent(record, "created", by: who, data: .object(data), on: conn)
         try await WebhookStore.enqueue(WebhookEvents.created(record), on: conn, logger: logger)
-        try await completeIfReady(&record, on: conn)
+        try await completeIfReady(&record, on: conn, spans: spans)
         try await askForInformation(record, on: conn)
         return record
     }
@@ -91,7 +100,8 @@ public struct RequestService: Sendable {
             && input.assigneeEmail == nil && input.notes == nil && input.optionalModules == nil
         try who.require(touchesOnlyItems ? .supplyItems : .updateRequest)
         let assignee = try await resolveAssignee(input.assigneeEmail)
-        return try await db.transaction(logger: logger) { conn in
+        let spans = StageSpans()
+        let updated = try await db.transaction(logger: logger) { conn in
             var record = try await load(id, expectedVersion: expectedVersion, on: conn)
             guard !record.state.isFinal else { throw ServiceError.conflict("the request is \(record.state.rawValue) and can no longer be changed") }
             let before = record
@@ -157,9 +167,11 @@ public struct RequestService: Sendable {
                     settling: settling, links: links, webhook: WebhookEvents.updated(record, fields: Array(diff.keys)), at: record.updatedAt,
                     on: conn, logger: logger)
             else { throw await staleError(id) }
-            try await completeIfReady(&record, on: conn)
+            try await completeIfReady(&record, on: conn, spans: spans)
             return record
         }
+        spans.record(to: stages)
+        return updated
     }
 
     public func transition(_ id: UUID, _ name: TransitionName, _ body: JSONValue?, expectedVersion: Int, by who: Principal) async throws
@@ -177,11 +189,14 @@ public struct RequestService: Sendable {
         do { arguments = try TransitionArguments.parse(body, for: Lifecycle.definition(name)) } catch { throw ServiceError.validation(error.errors) }
         // The row is locked before the write: a scheduler batch holding it (queuing a reminder this
         // change may settle) finishes first, so the write's settling sees that reminder.
-        return try await db.transaction(logger: logger) { conn in
+        let spans = StageSpans()
+        let result = try await db.transaction(logger: logger) { conn in
             var record = try await load(id, expectedVersion: expectedVersion, on: conn)
-            let plan = try await fire(permit, arguments, on: &record, by: who, conn: conn)
+            let plan = try await fire(permit, arguments, on: &record, by: who, conn: conn, spans: spans)
             return (record, plan)
         }
+        spans.record(to: stages)
+        return result
     }
 
     public func comment(_ id: UUID, _ body: JSONValue, by who: Principal) async throws -> EventRecord {
@@ -246,8 +261,9 @@ public struct RequestService: Sendable {
     @discardableResult
     private func fire(
         _ permit: TransitionPermit, _ arguments: TransitionArguments, on record: inout RequestRecord, by who: Principal,
-        conn: PostgresConnection
+        conn: PostgresConnection, spans: StageSpans? = nil
     ) async throws -> TransitionPlan {
+        let left = (state: record.state, approved: record.signOffDecision == .approved, enteredAt: record.stateEnteredAt)
         let calendar = sla.calendar(for: record.division)
         let context = TransitionContext(
             now: time.now(), calendar: calendar, previewWorkingDays: sla.workingDays, holdsPreviewPromise: record.sla != nil)
@@ -273,7 +289,26 @@ public struct RequestService: Sendable {
                 settling: plan.settles, links: Array(pageLinks.values),
                 webhook: WebhookEvents.transitioned(record, plan.definition.name, from: plan.from), at: now, on: conn, logger: logger)
         else { throw await staleError(record.id) }
+        if let spans, let span = try await endedSpan(plan, left: left, requestID: record.id, on: conn) { spans.add(span) }
         return plan
+    }
+
+    /// The stage a firing ended, if any: a change of state ends the stage of the state left; an
+    /// approval ends `sign_off` (the request stays in signoff_pending, now building). Each is timed
+    /// from `state_entered_at`, except `build`, which starts at the approval: the latest
+    /// approve_sign_off event's time (one row, by the request's index); none found, nothing is recorded.
+    private func endedSpan(
+        _ plan: TransitionPlan, left: (state: RequestState, approved: Bool, enteredAt: Date), requestID: UUID, on conn: PostgresConnection
+    ) async throws -> StageSpan? {
+        guard plan.from != plan.to || plan.definition.name == .approveSignOff,
+            let stage = Stage.of(left.state, approved: left.approved && plan.definition.name != .approveSignOff)
+        else { return nil }
+        var start = left.enteredAt
+        if stage == .build {
+            guard let approved = try await EventStore.latestApproval(requestID: requestID, on: conn, logger: logger) else { return nil }
+            start = approved
+        }
+        return StageSpan(stage: stage, seconds: plan.at.timeIntervalSince(start))
     }
 
     /// The stored promise after a planned change.
@@ -324,9 +359,9 @@ public struct RequestService: Sendable {
     }
 
     /// `complete_information` fires by itself (actor `system`) once every required item is settled.
-    private func completeIfReady(_ record: inout RequestRecord, on conn: PostgresConnection) async throws {
+    private func completeIfReady(_ record: inout RequestRecord, on conn: PostgresConnection, spans: StageSpans? = nil) async throws {
         guard record.state == .requested, record.checklist.isComplete(for: record.kind) else { return }
-        try await fire(try Self.permit(.completeInformation, by: .system), .init(), on: &record, by: .system, conn: conn)
+        try await fire(try Self.permit(.completeInformation, by: .system), .init(), on: &record, by: .system, conn: conn, spans: spans)
     }
 
     private func event(_ r: RequestRecord, _ kind: String, by who: Principal, data: JSONValue) -> EventRecord {

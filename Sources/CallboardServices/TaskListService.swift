@@ -14,13 +14,16 @@ public struct TaskListService: Sendable {
     let sla: PreviewSLAHolder
     let requests: RequestService
 
-    public init(db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox, sla: PreviewSLAHolder) {
+    public init(
+        db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox, sla: PreviewSLAHolder,
+        stages: StageDurations = StageDurations()
+    ) {
         self.db = db
         self.time = time
         self.logger = logger
         self.outbox = outbox
         self.sla = sla
-        requests = RequestService(db: db, time: time, logger: logger, outbox: outbox, sla: sla)
+        requests = RequestService(db: db, time: time, logger: logger, outbox: outbox, sla: sla, stages: stages)
     }
 
     public enum View: Sendable {

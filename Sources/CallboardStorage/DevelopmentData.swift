@@ -50,6 +50,28 @@ public struct DevelopmentData: Sendable, Equatable {
         return 0
     }
 
+    /// Marks `cancelled` every email still queued for one of the command's requests (directly, or
+    /// through a reminder digest covering one), so that back-dated history never reaches a real
+    /// outbox; returns how many. Only for a command that knows its requests by `createdBy`.
+    public func cancelQueuedEmails(at now: Date, on db: PostgresClient, logger: Logger) async throws -> Int {
+        guard let createdBy else { return 0 }
+        let rows = try await db.query(
+            """
+            WITH own AS (
+                SELECT request_id FROM request_events WHERE kind = 'created' AND actor_id = \(createdBy)
+            )
+            UPDATE emails SET status = 'cancelled', updated_at = \(now)
+            WHERE status = 'queued' AND (
+                request_id IN (SELECT request_id FROM own)
+                OR id IN (SELECT re.email_id FROM reminder_emails re JOIN reminders m ON m.dedup_key = re.reminder_key
+                          WHERE m.request_id IN (SELECT request_id FROM own)))
+            RETURNING id
+            """, logger: logger)
+        var n = 0
+        for try await _ in rows { n += 1 }
+        return n
+    }
+
     /// Throws `ForeignDataRefused` when the database holds requests the command did not create,
     /// unless `force`. Reads only.
     public func requireOwnData(force: Bool, database: String, on db: PostgresClient, logger: Logger) async throws {

@@ -41,6 +41,19 @@ public enum EventStore {
         return try await decode(rows).first
     }
 
+    /// When the request was last approved (its latest approve_sign_off event), inside the caller's
+    /// transaction: one row, by the request's index.
+    public static func latestApproval(requestID: UUID, on conn: PostgresConnection, logger: Logger) async throws -> Date? {
+        let rows = try await conn.query(
+            """
+            SELECT occurred_at FROM request_events
+            WHERE request_id = \(requestID) AND kind = 'transitioned' AND data->>'transition' = 'approve_sign_off'
+            ORDER BY id DESC LIMIT 1
+            """, logger: logger)
+        for try await at in rows.decode(Date.self) { return at }
+        return nil
+    }
+
     /// The names of the fields that `updated` events after `version` changed, in the order they were
     /// first changed (alphabetical within one event). Only the names are read, one row each.
     public static func fieldsChanged(requestID: UUID, afterVersion version: Int, on client: PostgresClient, logger: Logger) async throws

@@ -246,24 +246,8 @@ public enum RequestStore {
         logger: Logger
     ) async throws -> (records: [RequestSummary], next: ListCursor?) {
         var binds = SQLBinds()
-        var conditions: [String] = []
+        var conditions = filterConditions(filter, &binds)
         func bind(_ value: some PostgresNonThrowingEncodable) -> String { binds.add(value) }
-        if !filter.states.isEmpty { conditions.append("r.state = ANY(\(bind(filter.states.map(\.rawValue))))") }
-        if let kind = filter.kind { conditions.append("r.kind = \(bind(kind.rawValue))") }
-        if let a = filter.assigneeEmail { conditions.append("r.assignee_id = (SELECT id FROM staff WHERE lower(email) = lower(\(bind(a))))") }
-        if filter.unassigned { conditions.append("r.assignee_id IS NULL") }
-        if let m = filter.missing { conditions.append("r.missing_items @> ARRAY[\(bind(m.rawValue))]::text[]") }
-        if let d = filter.department { conditions.append("lower(r.department) = lower(\(bind(d)))") }
-        if let q = filter.text { conditions.append("r.search @@ websearch_to_tsquery('simple', \(bind(q)))") }
-        switch filter.sla {
-        case .atRisk?:
-            let now = bind(filter.now)
-            conditions.append("r.sla_due_at IS NOT NULL AND r.sla_met_at IS NULL AND r.sla_at_risk_at <= \(now) AND r.sla_due_at > \(now)")
-        case .breached?:
-            let now = bind(filter.now)
-            conditions.append("r.sla_due_at IS NOT NULL AND ((r.sla_met_at IS NULL AND r.sla_due_at <= \(now)) OR r.sla_met_at >= r.sla_due_at)")
-        case nil: break
-        }
         // A met promise is no longer due: in the due-date order it sorts with those that have none.
         let due = "(CASE WHEN r.sla_met_at IS NULL THEN r.sla_due_at END)"
         if let c = cursor {
@@ -312,6 +296,29 @@ public enum RequestStore {
             ? records.last.map { ListCursor(createdMicros: lastMicros, id: $0.id, dueMicros: filter.order == .slaDue ? .some(lastDue) : .none) }
             : nil
         return (records, next)
+    }
+
+    /// The list's filters as SQL conditions on `requests r`, their values bound in `binds`.
+    static func filterConditions(_ filter: RequestFilter, _ binds: inout SQLBinds) -> [String] {
+        var conditions: [String] = []
+        func bind(_ value: some PostgresNonThrowingEncodable) -> String { binds.add(value) }
+        if !filter.states.isEmpty { conditions.append("r.state = ANY(\(bind(filter.states.map(\.rawValue))))") }
+        if let kind = filter.kind { conditions.append("r.kind = \(bind(kind.rawValue))") }
+        if let a = filter.assigneeEmail { conditions.append("r.assignee_id = (SELECT id FROM staff WHERE lower(email) = lower(\(bind(a))))") }
+        if filter.unassigned { conditions.append("r.assignee_id IS NULL") }
+        if let m = filter.missing { conditions.append("r.missing_items @> ARRAY[\(bind(m.rawValue))]::text[]") }
+        if let d = filter.department { conditions.append("lower(r.department) = lower(\(bind(d)))") }
+        if let q = filter.text { conditions.append("r.search @@ websearch_to_tsquery('simple', \(bind(q)))") }
+        switch filter.sla {
+        case .atRisk?:
+            let now = bind(filter.now)
+            conditions.append("r.sla_due_at IS NOT NULL AND r.sla_met_at IS NULL AND r.sla_at_risk_at <= \(now) AND r.sla_due_at > \(now)")
+        case .breached?:
+            let now = bind(filter.now)
+            conditions.append("r.sla_due_at IS NOT NULL AND ((r.sla_met_at IS NULL AND r.sla_due_at <= \(now)) OR r.sla_met_at >= r.sla_due_at)")
+        case nil: break
+        }
+        return conditions
     }
 
     /// Requests per state, for the metrics page.

@@ -14,6 +14,9 @@ struct Seed: AsyncParsableCommand {
     @Flag(help: "Seed even a database that holds requests `seed` did not create")
     var force = false
 
+    @Option(help: "How many back-dated requests to create over the past 12 months (0: only the nine examples)")
+    var history = 150
+
     func run() async throws {
         let settings = try database.settings()
         let logger = Logs.bootstrap(settings)
@@ -23,10 +26,21 @@ struct Seed: AsyncParsableCommand {
             // Seeded requests are recognised by their `created` event's actor (DevelopmentData.seed).
             try await DevelopmentData.seed.requireOwnData(force: force, database: url.description, on: client, logger: logger)
             let outbox = EmailOutbox(settings: EmailSettings(settings), templates: try EmailTemplates.bundled())
-            let service = RequestService(
-                db: client, time: SystemTime(), logger: logger, outbox: outbox,
-                sla: PreviewSLAHolder(try await .current(db: client, logger: logger, workingDays: settings.previewSLAWorkingDays)))
+            let sla = PreviewSLAHolder(try await .current(db: client, logger: logger, workingDays: settings.previewSLAWorkingDays))
+            let service = RequestService(db: client, time: SystemTime(), logger: logger, outbox: outbox, sla: sla)
             let seeder = Principal(actor: .admin, email: DevelopmentData.seed.createdBy)
+            if history > 0 {
+                // The past year first, on a clock of its own; what it queued is never sent.
+                let started = Date()
+                let past = try await DemoHistory(
+                    db: client, logger: logger, outbox: outbox, sla: sla, count: history,
+                    staffEmail: DevelopmentData.seed.createdBy!
+                ).run(until: started)
+                let cancelled = try await DevelopmentData.seed.cancelQueuedEmails(at: Date(), on: client, logger: logger)
+                print(
+                    "history: \(past.requests) requests over 12 months, \(past.transitions) transitions, \(past.uploads) uploads, "
+                        + "\(cancelled) back-dated emails cancelled (\(Int(Date().timeIntervalSince(started))) s)")
+            }
             for example in ExampleRequests.all {
                 var record = try await service.create(example.body, by: seeder)
                 for (name, args) in example.path {

@@ -52,7 +52,7 @@ struct Serve: AsyncParsableCommand {
 
         let metrics = HTTPMetrics()
         // Library metrics (the email worker's sends and latencies) land in the same registry as /metrics.
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
+        MetricsSystem.bootstrap(metrics.factory)
         let sla = PreviewSLAHolder(try .bundled(workingDays: settings.previewSLAWorkingDays))
         let monitor = DatabaseMonitor(url: url, logger: logger)
         let app = try buildApplication(

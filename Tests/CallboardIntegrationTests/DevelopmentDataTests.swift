@@ -59,4 +59,64 @@ import Testing
             #expect(ForeignDataRefused(command: "probe", database: url, foreignRequests: 2).description.contains("holds 2 requests it did not"))
         }
     }
+
+    /// `seed`'s back-dated year: through the real services on a clock moved day by day, spanning
+    /// at least 11 months, every stage passed by some request, its emails cancelled, the same every run.
+    @Test func theBackDatedHistorySpansAYearThroughEveryStage() async throws {
+        try await TestApp.run { app in
+            let end = app.clock.now()
+            let history = DemoHistory(
+                db: app.db, logger: Self.logger, outbox: EmailOutbox(settings: EmailSettings(), templates: try EmailTemplates.bundled()),
+                sla: try PreviewSLAHolder(.bundled()), count: 60, staffEmail: "seed@callboard.local")
+            let summary = try await history.run(until: end)
+            #expect(summary.requests == 60)
+            let cancelled = try await DevelopmentData.seed.cancelQueuedEmails(at: end, on: app.db, logger: Self.logger)
+            #expect(cancelled > 0)
+            func number(_ sql: String) async throws -> Int {
+                let rows = try await app.db.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger)
+                for try await n in rows.decode(Int64.self) { return Int(n) }
+                return -1
+            }
+            #expect(try await number("SELECT count(*) FROM emails WHERE status = 'queued'") == 0)
+            #expect(try await DevelopmentData.seed.foreignRequests(on: app.db, logger: Self.logger) == 0)
+            let days = try await number("SELECT (extract(epoch FROM max(created_at) - min(created_at)) / 86400)::int8 FROM requests")
+            #expect(days >= 335, "created over \(days) days")
+            #expect(try await number("SELECT count(*) FROM request_events WHERE occurred_at > '\(Timestamp.rfc3339(end))'") == 0)
+            // Each request's history is in time order (the clock only moves forward).
+            #expect(
+                try await number(
+                    """
+                    SELECT count(*) FROM (SELECT occurred_at < lag(occurred_at) OVER (ORDER BY id) AS back FROM request_events) t WHERE back
+                    """) == 0)
+            for transition in [
+                "complete_information", "request_sign_off", "approve_sign_off", "mark_built", "publish_preview", "go_live",
+                "reopen_information", "request_changes", "withdraw",
+            ] {
+                #expect(
+                    try await number("SELECT count(*) FROM request_events WHERE data->>'transition' = '\(transition)'") > 0, "\(transition)")
+            }
+            #expect(try await number("SELECT count(DISTINCT division) FROM requests") == 3)
+            #expect(try await number("SELECT count(*) FROM data_set_uploads") > 0)
+            #expect(try await number("SELECT count(*) FROM reminders") > 0)
+            // Sign-off is longer than building on average, as in real life.
+            let signOff = try await number(
+                """
+                SELECT avg(extract(epoch FROM a.occurred_at - s.occurred_at))::int8 FROM request_events a
+                JOIN LATERAL (SELECT occurred_at FROM request_events s WHERE s.request_id = a.request_id AND s.id < a.id
+                    AND s.data->>'transition' = 'request_sign_off' ORDER BY s.id DESC LIMIT 1) s ON true
+                WHERE a.data->>'transition' = 'approve_sign_off'
+                """)
+            let build = try await number(
+                """
+                SELECT avg(extract(epoch FROM b.occurred_at - a.occurred_at))::int8 FROM request_events b
+                JOIN LATERAL (SELECT occurred_at FROM request_events a WHERE a.request_id = b.request_id AND a.id < b.id
+                    AND a.data->>'transition' = 'approve_sign_off' ORDER BY a.id DESC LIMIT 1) a ON true
+                WHERE b.data->>'transition' = 'mark_built'
+                """)
+            #expect(signOff > build)
+            // The same history every run (a fixed seed): the same counts again on a second run.
+            let again = try await history.run(until: end)
+            #expect(again == summary)
+        }
+    }
 }

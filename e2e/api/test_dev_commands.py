@@ -15,7 +15,8 @@ from conftest import database_url_for, psql, run_cli
 
 TABLES = ("requests", "request_events", "emails", "links", "data_sets", "reminders", "staff")
 COMMANDS = {
-    "seed": ["seed"],
+    # A short back-dated history (12 requests over the past year) before the nine examples.
+    "seed": ["seed", "--history", "12"],
     "bench-scheduler": ["bench-scheduler", "--requests", "20", "--data-sets", "20", "--due", "2", "--rounds", "1",
                         "--idle-ticks", "1"],
     "probe": ["probe", "--count", "16"],
@@ -64,17 +65,17 @@ def own_database(server_info):
 
 def test_seed_runs_again_on_its_own_requests_and_others_refuse_them(server_info, own_database):
     env = own_database
-    run_cli(server_info.bin, env, "seed")
+    run_cli(server_info.bin, env, *COMMANDS["seed"])
     first = counts(env["DATABASE_URL"])
-    assert first["requests"] == 9
+    assert first["requests"] == 12 + 9
     # Its own requests do not stop it.
-    run_cli(server_info.bin, env, "seed")
-    assert counts(env["DATABASE_URL"])["requests"] == 18
+    run_cli(server_info.bin, env, *COMMANDS["seed"])
+    assert counts(env["DATABASE_URL"])["requests"] == 42
     # bench-scheduler did not make them; probe makes none.
     for command in ("bench-scheduler", "probe"):
         before = counts(env["DATABASE_URL"])
         result = run(server_info, env, *COMMANDS[command])
-        assert result.returncode == 1 and "holds 18 requests it did not create" in result.stderr, result.stderr
+        assert result.returncode == 1 and "holds 42 requests it did not create" in result.stderr, result.stderr
         assert counts(env["DATABASE_URL"]) == before
 
 
@@ -89,7 +90,7 @@ def test_bench_scheduler_runs_on_a_fresh_database_and_again_on_its_own(server_in
 
 def test_force_runs_anyway(server_info, own_database):
     env = own_database
-    run_cli(server_info.bin, env, "seed")
+    run_cli(server_info.bin, env, *COMMANDS["seed"])
     result = run(server_info, env, *COMMANDS["probe"], "--force")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("round ") == 3

@@ -251,6 +251,23 @@ def test_list_filters_and_cursor(api, contract):
     assert seen == [a["id"], b["id"], c["id"]]
 
 
+def test_csv_exports(api, contract, viewer_api):
+    dept = unique("Pytest Export")
+    a = create(api, contract, department=dept, items=ALL_ITEMS)
+    csv = contract.check(api.get("/api/v1/requests.csv", query={"department": dept}), "/api/v1/requests.csv", 200)
+    lines = csv.split("\r\n")
+    assert lines[0].startswith("id,reference,kind,state,") and lines[1].startswith(a["id"] + ",") and lines[2:] == [""]
+    # A viewer gets the same row with the contact cells empty.
+    seen = contract.check(viewer_api.get("/api/v1/requests.csv", query={"department": dept}), "/api/v1/requests.csv", 200)
+    assert seen.split("\r\n")[1].endswith(",,,,,")
+    events = contract.check(api.get("/api/v1/events.csv", query={"from": a["created_at"]}), "/api/v1/events.csv", 200)
+    assert events.startswith("id,request_id,reference,version,kind,") and a["id"] in events
+    bad = contract.check(api.get("/api/v1/events.csv", query={"from": "tomorrow"}), "/api/v1/events.csv", 422)
+    assert [e["pointer"] for e in bad["errors"]] == ["/query/from"]
+    bad = contract.check(api.get("/api/v1/requests.csv", query={"limit": "5"}), "/api/v1/requests.csv", 422)
+    assert [e["pointer"] for e in bad["errors"]] == ["/query/limit"]
+
+
 def test_full_lifecycle(api, contract):
     r = create(api, contract, items=ALL_ITEMS, department=unique("Pytest Lifecycle"))
     assert (r["state"], r["version"], r["missing_items"]) == ("info_complete", 2, [])

@@ -16,6 +16,7 @@ struct StaffPages {
     let staff: StaffService
     let emails: EmailService
     let stats: StatsService
+    let exports: ExportService
     let pages: PageRenderer
     let time: any TimeSource
     let secureCookies: Bool
@@ -32,6 +33,7 @@ struct StaffPages {
         registerRequestForms(r)
         registerItemForms(r)
         registerPerformance(r)
+        registerExports(r)
         r.on(.get, "/staff/sign-in") { _, _ in pages.page("staff_sign_in", ["title": "Sign in"]) }
         r.on(.post, "/staff/sign-in") { request, context in
             let form = try await request.formBody(context: context)
@@ -191,17 +193,11 @@ struct StaffPages {
 
     private func board(_ request: Request, _ who: Principal, _ csrf: String) async throws -> Response {
         let q = FormQuery(request.uri)
-        var filter = RequestFilter()
+        var filter = Self.boardFilter(q)
         filter.order = .slaDue
-        if let s = q.get("state").flatMap(RequestState.init(rawValue:)) { filter.states = [s] }
-        filter.sla = q.get("sla").flatMap(SLAFilter.init(rawValue:))
-        filter.missing = q.get("missing").flatMap(ItemName.init(rawValue:))
         let assignee = Self.plain(q.get("assignee") ?? "")
-        if assignee == "none" { filter.unassigned = true } else if !assignee.isEmpty { filter.assigneeEmail = assignee }
         let text = Self.plain(q.get("q") ?? "")
-        if !text.isEmpty { filter.text = String(text.prefix(200)) }
         let department = Self.plain(q.get("department") ?? "")
-        if !department.isEmpty { filter.department = String(department.prefix(200)) }
         filter.now = time.now()
         let cursor = q.get("cursor").flatMap(ListCursor.init(encoded:))
         let page = try await requests.list(filter, cursor: cursor, limit: 50, by: who)
@@ -246,11 +242,30 @@ struct StaffPages {
             if !trail.isEmpty { items.append(("trail", trail.joined(separator: "."))) }
             return "/staff" + (items.isEmpty ? "" : "?" + items.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&"))
         }
+        let filters = kept.filter { ["state", "sla", "missing", "assignee", "q", "department"].contains($0.0) && !$0.1.isEmpty }
+        context["export_link"] =
+            "/staff/export/requests.csv"
+            + (filters.isEmpty ? "" : "?" + filters.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&"))
         if let next = page.next { context["next"] = link(cursor: next.encoded, trail: Array(trail) + [cursor?.encoded ?? "first"]) }
         if let back = trail.last {
             context["previous"] = link(cursor: back == "first" ? nil : back, trail: Array(trail.dropLast()))
         }
         return pages.page("staff_board", context)
+    }
+
+    /// The board's filters from its query string (the CSV export link carries the same).
+    static func boardFilter(_ q: FormQuery) -> RequestFilter {
+        var filter = RequestFilter()
+        if let s = q.get("state").flatMap(RequestState.init(rawValue:)) { filter.states = [s] }
+        filter.sla = q.get("sla").flatMap(SLAFilter.init(rawValue:))
+        filter.missing = q.get("missing").flatMap(ItemName.init(rawValue:))
+        let assignee = plain(q.get("assignee") ?? "")
+        if assignee == "none" { filter.unassigned = true } else if !assignee.isEmpty { filter.assigneeEmail = assignee }
+        let text = plain(q.get("q") ?? "")
+        if !text.isEmpty { filter.text = String(text.prefix(200)) }
+        let department = plain(q.get("department") ?? "")
+        if !department.isEmpty { filter.department = String(department.prefix(200)) }
+        return filter
     }
 
     // MARK: - Request page
