@@ -78,9 +78,8 @@ struct IdempotencyMiddleware: RouterMiddleware {
         }
         var stored = bytes
         if response.headers[.cacheControl] == "no-store", case .object(var o)? = try? JSONValue.parse(bytes) {
-            o["token"] = .null
-            // A new webhook's signing secret.
-            if o["secret"] != nil { o["secret"] = .null }
+            // A new API or write token, or a new webhook's signing secret: only the keys present.
+            for key in ["token", "secret"] where o[key] != nil { o[key] = .null }
             stored = JSONOutput.encode(.object(o))
         }
         try await IdempotencyStore.complete(
