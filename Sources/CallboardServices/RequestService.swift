@@ -166,7 +166,7 @@ public struct RequestService: Sendable {
                     record, event: event(record, "updated", by: who, data: .object(data)), emails: emails,
                     settling: settling, links: links, webhook: WebhookEvents.updated(record, fields: Array(diff.keys)), at: record.updatedAt,
                     on: conn, logger: logger)
-            else { throw await staleError(id) }
+            else { throw await staleError(id, on: conn) }
             try await completeIfReady(&record, on: conn, spans: spans)
             return record
         }
@@ -243,8 +243,10 @@ public struct RequestService: Sendable {
         return record
     }
 
-    private func staleError(_ id: UUID) async -> ServiceError {
-        let current = (try? await RequestStore.fetch(id, on: db, logger: logger))?.version ?? 0
+    /// Read on the transaction's own connection: asking the pool for a second one while holding the
+    /// first could starve it when many callers race for the same request.
+    private func staleError(_ id: UUID, on conn: PostgresConnection) async -> ServiceError {
+        let current = (try? await RequestStore.fetch(id, on: conn, logger: logger))?.version ?? 0
         return .stale(current: current)
     }
 
@@ -288,7 +290,7 @@ public struct RequestService: Sendable {
                 record, event: event(record, "transitioned", by: who, data: plan.event), emails: emails,
                 settling: plan.settles, links: Array(pageLinks.values),
                 webhook: WebhookEvents.transitioned(record, plan.definition.name, from: plan.from), at: now, on: conn, logger: logger)
-        else { throw await staleError(record.id) }
+        else { throw await staleError(record.id, on: conn) }
         if let spans, let span = try await endedSpan(plan, left: left, requestID: record.id, on: conn) { spans.add(span) }
         return plan
     }
