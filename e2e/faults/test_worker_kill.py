@@ -98,9 +98,10 @@ def sql(database_url: str, query: str) -> list[list[str]]:
 
 
 def listeners(database_url: str) -> int:
-    """Connections listening for new emails: one per running worker."""
+    """Connections listening for new emails: one per running worker (its webhook worker listens on
+    a channel of its own, not counted)."""
     return int(sql(database_url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                 "AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%'")[0][0])
+                                 "AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%callboard_email%'")[0][0])
 
 
 def wait_for(condition, seconds: float, message: str) -> None:
