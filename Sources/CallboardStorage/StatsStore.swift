@@ -143,7 +143,6 @@ public enum StatsStore {
     public struct Distribution: Sendable {
         public var working: [(value: Double, count: Int)] = []
         public var calendar: [(value: Double, count: Int)] = []
-        public var count: Int { working.reduce(0) { $0 + $1.count } }
     }
 
     /// Per stage, the requests whose time in it (every stretch summed) ended in the span: the

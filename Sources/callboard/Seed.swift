@@ -61,41 +61,10 @@ enum ExampleRequests {
         var path: [(TransitionName, [String: String])]
     }
 
-    static func person(_ name: String, _ email: String, _ phone: String) -> JSONValue {
-        .object(["status": .string("provided"), "value": .object(["name": .string(name), "email": .string(email), "phone": .string(phone)])])
-    }
-
-    static func service(_ name: String, _ description: String, _ slug: String) -> JSONValue {
-        .object([
-            "status": .string("provided"),
-            "value": .object([
-                "name": .string(name), "description": .string(description), "start_page_url": .string("https://www.gov.uk/\(slug)"),
-            ]),
-        ])
-    }
-
-    static let rest: [String: JSONValue] = [
-        "cost_per_transaction": .object([
-            "status": .string("provided"), "value": .object(["not_on_explorer_note": .string("Costs are in the annual report")]),
-        ]),
-        "user_satisfaction": .object(["status": .string("provided"), "value": .object(["done_page_url": .string("https://www.gov.uk/done/example")])]
-        ),
-        "completion_rate": .object([
-            "status": .string("provided"),
-            "value": .object([
-                "analytics_provider": .string("google_analytics"), "read_access_granted": .bool(true),
-                "goals": .array([.object(["start": .string("/start"), "completion": .string("/confirmation")])]),
-            ]),
-        ]),
-        "digital_take_up": .object([
-            "status": .string("provided"),
-            "value": .object([
-                "spreadsheet_reference": .string("channel-volumes.xlsx"),
-                "uploaders": .array([.object(["name": .string("Sam Patel"), "email": .string("sam.patel@example.gov.uk")])]),
-            ]),
-        ]),
-        "service_availability": .object(["status": .string("not_available"), "reason": .string("No health page yet")]),
-    ]
+    // The items are the demo history's own (ExampleItems), so both seeds describe services alike.
+    static func person(_ name: String, _ email: String, _ phone: String) -> JSONValue { ExampleItems.person(name, email, phone) }
+    static func service(_ name: String, _ description: String, _ slug: String) -> JSONValue { ExampleItems.service(name, description, slug) }
+    static let rest = ExampleItems.rest
 
     static func full(_ dept: String, _ name: String, _ description: String, _ slug: String) -> JSONValue {
         var items: [String: JSONValue] = rest
