@@ -1,6 +1,6 @@
 -- The database work of one transition, for pgbench: update one row by id and version,
--- append one event, queue one outbox row.
-\set n random(1, 100000)
+-- append one event, queue one outbox row. -D rows=N: the number of rows in bench_ids.
+\set n random(1, :rows)
 BEGIN;
 UPDATE requests SET version = version + 1, updated_at = now()
  WHERE id = (SELECT id FROM bench_ids WHERE n = :n) AND version = (SELECT version FROM requests r JOIN bench_ids b ON b.id = r.id WHERE b.n = :n);
