@@ -2,27 +2,38 @@
 # CSV export benchmark (issue 12): 100,000 requests (bench/seed.sql, each with its `created`
 # event) exported over HTTP as /api/v1/requests.csv and /api/v1/events.csv, timing each and
 # sampling the server's RSS every 50 ms: an export streamed in batches keeps it flat.
-# BENCH_BIN: the binary (default: build and use the release one). --smoke: 10,000 rows.
+#
+# Usage: bench/export_bench.sh            release build, 100,000 requests
+#        bench/export_bench.sh --smoke    the debug binary, 10,000 requests: checks the rows and the flat memory
+# Environment: BENCH_SKIP_BUILD=1 (use the binary as built), BENCH_BIN (this binary instead, never built),
+#              BENCH_PG_PORT, BENCH_HTTP_PORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pg_port=${BENCH_PG_PORT:-25451}
 http_port=${BENCH_HTTP_PORT:-18082}
-rows=100000
-[ "${1:-}" = "--smoke" ] && rows=10000
-
-if [ -n "${BENCH_BIN:-}" ]; then cb=$BENCH_BIN; else swift build -c release --product callboard; cb=.build/release/callboard; fi
+if [ "${1:-}" = --smoke ]; then
+  mode=debug rows=10000 build=(swift build --product callboard)
+else
+  mode=release rows=100000 build=(swift build -c release --product callboard)
+fi
+if [ -n "${BENCH_BIN:-}" ]; then
+  cb=$BENCH_BIN
+else
+  [ -n "${BENCH_SKIP_BUILD:-}" ] || "${build[@]}"
+  cb=$PWD/.build/$mode/callboard
+fi
 
 rm -rf .local/export-pg
 bash scripts/postgres.sh .local/export-pg "$pg_port"
 stop() {
-  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
+  [ -n "${server:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
   bash scripts/postgres.sh stop .local/export-pg
 }
 trap stop EXIT
 psql_() { psql -h 127.0.0.1 -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
 psql_ -d postgres -c "CREATE DATABASE bench"
 export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/bench" CALLBOARD_LOG_LEVEL=warning
-$cb migrate
+$cb migrate >/dev/null
 psql_ -d bench -v n="$rows" -f bench/seed.sql
 $cb admin create-staff --email bench@callboard.local --role admin >/dev/null
 token=$($cb admin create-token --email bench@callboard.local)
