@@ -2,7 +2,8 @@
 # Email delivery benchmark (issue: email outbox). Drains 20,000 queued emails through the file
 # transport and through a local SMTP sink with 1 and 4 `callboard worker` processes, beside a
 # pgbench one-insert-per-transaction baseline on the same database in the same run, then measures
-# enqueue-to-sent latency on an idle queue (LISTEN/NOTIFY wake-up). Prints rates and ratios.
+# enqueue-to-sent latency on an idle queue (LISTEN/NOTIFY wake-up). Prints rates and ratios, and
+# whether the idle worker stopped within 3 s of SIGTERM (a warning, and SIGKILL, when it did not).
 #
 # Usage: bench/email_bench.sh            release build, 20,000 emails
 #        bench/email_bench.sh --smoke    the debug binary, 500 emails, 2 s of pgbench: checks it runs
@@ -25,11 +26,13 @@ mkdir -p .local/bench-mail/files .local/bench-mail/smtp
 bash scripts/postgres.sh .local/bench-email-pg "$pg_port"
 pids=()
 cleanup() {
+  # Stopped and reaped before PostgreSQL stops, so nothing of theirs outlives the run (or prints into the next command's output).
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   bash scripts/postgres.sh stop .local/bench-email-pg
 }
 trap cleanup EXIT
-psql_() { psql -h 127.0.0.1 -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+psql_() { PGOPTIONS='-c client_min_messages=warning' psql -h 127.0.0.1 -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
 psql_ -d postgres -c "CREATE DATABASE bench"
 export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/bench" CALLBOARD_LOG_LEVEL=error
 $cb migrate >/dev/null
@@ -82,7 +85,8 @@ smtp4=$(drain 4 "${smtp_env[@]}")
 
 # Idle latency: one worker waiting on LISTEN; $idle emails queued one at a time, 50 ms apart.
 psql_ -d bench -c "TRUNCATE emails, email_attempts CASCADE"
-env "${file_env[@]}" CALLBOARD_WORKER_POLL_SECONDS=30 $cb worker & pids+=($!)
+env "${file_env[@]}" CALLBOARD_WORKER_POLL_SECONDS=30 $cb worker & idle_worker=$!
+pids+=("$idle_worker")
 sleep 1
 for i in $(seq 1 "$idle"); do
   echo "BEGIN; INSERT INTO emails (id, kind, recipient, subject, body_text, body_html, run_at, message_id, created_at, updated_at)
@@ -90,9 +94,24 @@ for i in $(seq 1 "$idle"); do
         SELECT pg_notify('callboard_email', ''); COMMIT; SELECT pg_sleep(0.05);"
 done | psql_ -d bench >/dev/null
 for _ in $(seq 1 100); do [ "$(psql_ -d bench -c "SELECT count(*) FROM emails WHERE status <> 'sent'")" = "0" ] && break; sleep 0.05; done
+sent=$(psql_ -d bench -c "SELECT count(*) FROM emails WHERE status = 'sent'")
+[ "$sent" = "$idle" ] || { echo "idle queue: only $sent of $idle sent" >&2; exit 1; }
 latency=$(psql_ -d bench -c "SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)) * 1000)::numeric, 1) || ' ' ||
                                     round((percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)) * 1000)::numeric, 1)
                              FROM emails WHERE status = 'sent'")
+
+# Stop the idle worker as a deployment would (SIGTERM), allowing it 3 s. An idle worker waits out
+# its poll interval (30 s here) before it stops; left alone it would be ended by ServiceLifecycle's
+# fatal error ("Cancellation took longer than allowed") and a backtrace 9 s later, after this script.
+kill -TERM "$idle_worker"
+for _ in $(seq 1 30); do kill -0 "$idle_worker" 2>/dev/null || break; sleep 0.1; done
+idle_stop="stopped within 3 s of SIGTERM"
+if kill -0 "$idle_worker" 2>/dev/null; then
+  idle_stop="still running 3 s after SIGTERM (killed): it waits out CALLBOARD_WORKER_POLL_SECONDS=30 before it stops"
+  echo "WARNING: the idle-latency callboard worker (pid $idle_worker) is $idle_stop" >&2
+  kill -KILL "$idle_worker"
+fi
+wait "$idle_worker" 2>/dev/null || true
 
 echo
 echo "pgbench, one INSERT into emails per transaction, 16 clients: $pg_tps tx/s"
@@ -102,3 +121,4 @@ for row in "file, 1 worker:$file1" "file, 4 workers:$file4" "smtp sink, 1 worker
   printf "%-22s %10s %10s\n" "$name" "$rate" "$(echo "$rate $pg_tps" | awk '{printf "%.2f", $1 / $2}')"
 done
 echo "enqueue-to-sent on an idle queue (file transport, LISTEN wake-up): p50 ${latency% *} ms, p99 ${latency#* } ms"
+echo "the idle worker: $idle_stop"
