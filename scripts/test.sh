@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what is missing, starts a throwaway PostgreSQL
 # (.local/test-pg) and a real SMTP server with STARTTLS, TLS and AUTH (e2e/support/smtp_server.py),
-# runs the Swift suites (unit + integration), then the black-box API tests (e2e/api, pytest) and
-# the page tests in headless Chromium (e2e/pages, selenium).
+# runs the Swift suites (unit + integration), then the black-box API tests (e2e/api, pytest), the
+# page tests in headless Chromium (e2e/pages, selenium), the fault and deploy tests, and every
+# benchmark's smoke mode (tiny sizes, the debug binary, no build) so a change cannot break one silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -86,3 +87,11 @@ echo "== benchmark smoke (bench/ingest_bench.sh --smoke: the write API's ingest 
 BENCH_SKIP_BUILD=1 bash bench/ingest_bench.sh --smoke
 echo "== benchmark smoke (bench/stats_bench.sh --smoke: the team figures over 2,000 generated requests, debug build)"
 BENCH_SKIP_BUILD=1 bash bench/stats_bench.sh --smoke
+echo "== benchmark smoke (scripts/bench.sh --smoke: transitions, lists and creates over 2,000 seeded requests at 1 and 4 clients, debug build)"
+BENCH_SKIP_BUILD=1 bash scripts/bench.sh --smoke
+echo "== benchmark smoke (bench/scheduler_bench.sh --smoke: scheduler ticks over 2,000 requests and 6,000 data sets, debug build)"
+BENCH_SKIP_BUILD=1 bash bench/scheduler_bench.sh --smoke
+echo "== benchmark smoke (bench/email_bench.sh --smoke: 500 emails drained by file and SMTP workers, debug build)"
+BENCH_SKIP_BUILD=1 bash bench/email_bench.sh --smoke
+echo "== benchmark smoke (bench/export_bench.sh --smoke: the CSV exports of 10,000 requests, debug build)"
+BENCH_SKIP_BUILD=1 bash bench/export_bench.sh --smoke
