@@ -74,4 +74,45 @@ import Testing
             #expect(outcomes == ["lease_expired", "sent"])
         }
     }
+
+    /// An idle worker with a long poll stops at once on SIGTERM: its wait for work is cancelled,
+    /// not slept out past the service group's cancellation deadline (which ends in a fatal error).
+    @Test func idleWorkerWithALongPollStopsPromptlyOnSIGTERM() async throws {
+        try await TestDatabase.with { db, url in
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("idle-worker-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let worker = Process()
+            worker.executableURL = URL(fileURLWithPath: Self.binary)
+            worker.arguments = ["worker"]
+            var env = ProcessInfo.processInfo.environment
+            env["DATABASE_URL"] = "postgres://\(url.username)@\(url.host):\(url.port)/\(url.database)"
+            env["CALLBOARD_EMAIL_TRANSPORT"] = "file"
+            env["CALLBOARD_EMAIL_DIR"] = dir.path
+            env["CALLBOARD_WORKER_POLL_SECONDS"] = "600"
+            env["CALLBOARD_LOG_LEVEL"] = "error"
+            worker.environment = env
+            try worker.run()
+            // Idle once its LISTEN connection is open and its first poll found nothing.
+            var listening = false
+            for _ in 0..<500 where !listening {
+                listening =
+                    try await db.query(
+                        """
+                        SELECT count(*)::int8 FROM pg_stat_activity
+                        WHERE datname = current_database() AND query ILIKE 'LISTEN%callboard_email%'
+                        """, logger: TestDatabase.logger
+                    ).collect()[0].decode(Int64.self) == 1
+                if !listening { try await Task.sleep(nanoseconds: 20_000_000) }
+            }
+            #expect(listening, "the worker never listened")
+            let sent = Date()
+            kill(worker.processIdentifier, SIGTERM)
+            for _ in 0..<1000 where worker.isRunning { try await Task.sleep(nanoseconds: 10_000_000) }
+            let took = Date().timeIntervalSince(sent)
+            if worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
+            worker.waitUntilExit()
+            #expect(worker.terminationReason == .exit && worker.terminationStatus == 0)
+            #expect(took < 3, "stopped after \(took) s")
+        }
+    }
 }

@@ -314,7 +314,17 @@ actor Doorbell {
             try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
             await self?.ring()
         }
-        await withCheckedContinuation { waiter = $0 }
+        // Shutdown cancels the waiting task: it rings, so a worker with a long poll stops at once
+        // rather than sleeping out the interval past the service group's cancellation deadline.
+        // The ring hops onto this actor, so it runs after the continuation is stored, or the
+        // check below has already seen the cancellation.
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { c in
+                if Task.isCancelled { c.resume() } else { waiter = c }
+            }
+        } onCancel: {
+            Task { await self.ring() }
+        }
         rung = false
         timeout.cancel()
     }
