@@ -241,6 +241,7 @@ public struct StatsService: Sendable {
             try await StatsStore.analyzeOrdinals(on: db, logger: logger)
         }
         let counted = try await StatsStore.useCalendar(holidays.version, on: db, logger: logger)
+        if counted > 0 { try await StatsStore.vacuumIntervals(on: db, logger: logger) }
         logger.info("working days counted for the team's figures", metadata: ["calendar": "\(holidays.version)", "stretches": "\(counted)"])
     }
 
