@@ -3,14 +3,16 @@
 # seeds 100,000 requests over all states (bench/seed.sql), serves on a loopback port and runs
 # bench/api_bench.py: transitions, triage lists and creates (POST /api/v1/requests with all eight
 # items, each a distinct request) at 1, 4 and 16 clients, with rates as ratios to pgbench measured
-# on the same database in the same run.
+# on the same database in the same run: transition3 and a replay of the SQL a transition sends, which
+# api_bench.py first captures from PostgreSQL's log (docs/performance.md, "The SQL limit").
 #
 # Usage: scripts/bench.sh            release build, 100,000 requests, 8 s a phase, 1, 4 and 16 clients
 #        scripts/bench.sh --smoke    the debug binary, 2,000 requests, 1 s a phase, 1 and 4 clients:
 #                                    checks every phase made progress with no non-2xx answer
 # Environment: BENCH_SKIP_BUILD=1 (use the binary as built), BENCH_REQUESTS, BENCH_SECONDS,
 #              BENCH_CLIENTS (e.g. 1,4,16), BENCH_CLIENT (wrk, the default, or python),
-#              BENCH_PG_PORT, BENCH_HTTP_PORT.
+#              BENCH_PG_PORT, BENCH_HTTP_PORT, BENCH_PROFILE=DIR (perf samples of the server in each wrk
+#              phase: DIR/PHASE-CLIENTS.data and .txt, the top frames).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pg_port=${BENCH_PG_PORT:-25449}
@@ -48,4 +50,4 @@ CALLBOARD_METRICS_PORT=0 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} $cb serve --hos
 server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$http_port/health/ready" >/dev/null && break; sleep 0.1; done
 python3 bench/api_bench.py --port "$http_port" --token "$token" --server-pid "$server" --pg-port "$pg_port" \
-  --seconds "$seconds" --clients "$clients" --ids .local/bench-ids.txt --client "${BENCH_CLIENT:-wrk}" $check
+  --pg-log .local/bench-pg/server.log --seconds "$seconds" --clients "$clients" --ids .local/bench-ids.txt --client "${BENCH_CLIENT:-wrk}" ${BENCH_PROFILE:+--profile "$BENCH_PROFILE"} $check
