@@ -13,10 +13,10 @@ cd "$(dirname "$0")/.."
 pg_port=${BENCH_PG_PORT:-25459}
 sink_port=${BENCH_SINK_PORT:-52600}
 if [ "${1:-}" = --smoke ]; then
-  mode=debug n=${BENCH_EMAILS:-500} pg_seconds=2 idle=20
+  mode=debug n=${BENCH_EMAILS:-500} pg_seconds=2 idle=20 drain_limit=120
   [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build --product callboard
 else
-  mode=release n=${BENCH_EMAILS:-20000} pg_seconds=8 idle=200
+  mode=release n=${BENCH_EMAILS:-20000} pg_seconds=8 idle=200 drain_limit=600
   [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
 fi
 cb=$PWD/.build/$mode/callboard
@@ -41,8 +41,10 @@ $cb migrate >/dev/null
 [ -x .local/venv/bin/python ] || { python3 -m venv .local/venv; .local/venv/bin/pip install -q aiosmtpd; }
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout .local/bench-mail/key.pem -out .local/bench-mail/cert.pem 2>/dev/null
 .local/venv/bin/python e2e/support/smtp_server.py --port $((sink_port + 1)) --tls-port $((sink_port + 2)) --sink-port "$sink_port" \
-  --dir .local/bench-mail/smtp --cert .local/bench-mail/cert.pem --key .local/bench-mail/key.pem >/dev/null 2>&1 &
+  --dir .local/bench-mail/smtp --cert .local/bench-mail/cert.pem --key .local/bench-mail/key.pem >.local/bench-mail/sink.log 2>&1 &
 pids+=($!)
+for _ in $(seq 1 100); do grep -q "smtp ready" .local/bench-mail/sink.log && break; sleep 0.1; done
+grep -q "smtp ready" .local/bench-mail/sink.log || { cat .local/bench-mail/sink.log >&2; echo "FAILED: the SMTP sink did not start" >&2; exit 1; }
 
 cat > .local/bench-mail/insert.sql <<'SQL'
 INSERT INTO emails (id, kind, recipient, subject, body_text, body_html, run_at, message_id, created_at, updated_at)
@@ -58,34 +60,53 @@ enqueue() {
   psql_ -d bench -c "VACUUM ANALYZE emails"
 }
 
-# Drains the queue with $1 worker processes; prints emails per second.
+# Drains the queue with $2 worker processes ($1 names their logs, the rest is their environment);
+# prints emails per second. Each worker logs to .local/bench-mail/worker-*.log; if every worker
+# exits, or the queue is not drained within $drain_limit seconds, it prints the counts by status,
+# the last errors and the workers' logs, and the script fails.
 drain() {
-  local workers=$1; shift
+  local name=$1 workers=$2; shift 2
   enqueue
-  local start end wp=()
+  local start end wp=() logs=() deadline failure=""
   start=$(date +%s.%N)
-  for _ in $(seq 1 "$workers"); do env "$@" CALLBOARD_WORKER_BATCH=200 CALLBOARD_WORKER_CONCURRENCY=16 $cb worker & wp+=($!); done
-  for _ in $(seq 1 6000); do
-    [ "$(psql_ -d bench -c "SELECT count(*) FROM emails WHERE status <> 'sent'")" = "0" ] && break
+  deadline=$(($(date +%s) + drain_limit))
+  for w in $(seq 1 "$workers"); do
+    local log=.local/bench-mail/worker-$name-$workers-$w.log
+    logs+=("$log")
+    env "$@" CALLBOARD_LOG_LEVEL=warning CALLBOARD_WORKER_BATCH=200 CALLBOARD_WORKER_CONCURRENCY=16 $cb worker </dev/null >"$log" 2>&1 & wp+=($!)
+  done
+  while [ "$(psql_ -d bench -c "SELECT count(*) FROM emails WHERE status <> 'sent'")" != "0" ]; do
+    local alive=0
+    for p in "${wp[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 1 ] || { failure="every worker exited"; break; }
+    [ "$(date +%s)" -lt "$deadline" ] || { failure="not drained within $drain_limit s"; break; }
     sleep 0.05
   done
   end=$(date +%s.%N)
   kill "${wp[@]}" 2>/dev/null; wait "${wp[@]}" 2>/dev/null || true
   local sent; sent=$(psql_ -d bench -c "SELECT count(*) FROM emails WHERE status = 'sent'")
-  [ "$sent" = "$n" ] || { echo "only $sent of $n sent" >&2; exit 1; }
+  if [ "$sent" != "$n" ]; then
+    {
+      echo "FAILED: only $sent of $n sent by $workers worker(s) ($*): ${failure:-the queue emptied but not as sent}"
+      echo "emails by status:"; psql_ -d bench -c "SELECT status, count(*), max(attempts) FROM emails GROUP BY 1 ORDER BY 1"
+      echo "last errors:"; psql_ -d bench -c "SELECT DISTINCT coalesce(last_error, '-') FROM emails LIMIT 5"
+      for log in "${logs[@]}"; do echo "--- $log (last 40 lines)"; tail -n 40 "$log"; done
+    } >&2
+    exit 1
+  fi
   echo "$n $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
 }
 
 file_env=(CALLBOARD_EMAIL_TRANSPORT=file CALLBOARD_EMAIL_DIR=$PWD/.local/bench-mail/files)
 smtp_env=(CALLBOARD_EMAIL_TRANSPORT=smtp CALLBOARD_SMTP_HOST=127.0.0.1 CALLBOARD_SMTP_PORT=$sink_port CALLBOARD_SMTP_SECURITY=none)
-file1=$(drain 1 "${file_env[@]}")
-file4=$(drain 4 "${file_env[@]}")
-smtp1=$(drain 1 "${smtp_env[@]}")
-smtp4=$(drain 4 "${smtp_env[@]}")
+file1=$(drain file 1 "${file_env[@]}")
+file4=$(drain file 4 "${file_env[@]}")
+smtp1=$(drain smtp 1 "${smtp_env[@]}")
+smtp4=$(drain smtp 4 "${smtp_env[@]}")
 
 # Idle latency: one worker waiting on LISTEN; $idle emails queued one at a time, 50 ms apart.
 psql_ -d bench -c "TRUNCATE emails, email_attempts CASCADE"
-env "${file_env[@]}" CALLBOARD_WORKER_POLL_SECONDS=30 $cb worker & idle_worker=$!
+env "${file_env[@]}" CALLBOARD_WORKER_POLL_SECONDS=30 $cb worker </dev/null >.local/bench-mail/worker-idle.log 2>&1 & idle_worker=$!
 pids+=("$idle_worker")
 sleep 1
 for i in $(seq 1 "$idle"); do
@@ -95,7 +116,7 @@ for i in $(seq 1 "$idle"); do
 done | psql_ -d bench >/dev/null
 for _ in $(seq 1 100); do [ "$(psql_ -d bench -c "SELECT count(*) FROM emails WHERE status <> 'sent'")" = "0" ] && break; sleep 0.05; done
 sent=$(psql_ -d bench -c "SELECT count(*) FROM emails WHERE status = 'sent'")
-[ "$sent" = "$idle" ] || { echo "idle queue: only $sent of $idle sent" >&2; exit 1; }
+[ "$sent" = "$idle" ] || { echo "FAILED: idle queue: only $sent of $idle sent" >&2; tail -n 40 .local/bench-mail/worker-idle.log >&2; exit 1; }
 latency=$(psql_ -d bench -c "SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)) * 1000)::numeric, 1) || ' ' ||
                                     round((percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)) * 1000)::numeric, 1)
                              FROM emails WHERE status = 'sent'")
