@@ -12,7 +12,9 @@
 # Environment: BENCH_SKIP_BUILD=1 (use the binary as built), BENCH_REQUESTS, BENCH_SECONDS,
 #              BENCH_CLIENTS (e.g. 1,4,16), BENCH_CLIENT (wrk, the default, or python),
 #              BENCH_PG_PORT, BENCH_HTTP_PORT, BENCH_PROFILE=DIR (perf samples of the server in each wrk
-#              phase: DIR/PHASE-CLIENTS.data and .txt, the top frames).
+#              phase: DIR/PHASE-CLIENTS.data and .txt, the top frames), BENCH_WITH_WORKER=1 (serve
+#              --with-worker: the email worker, scheduler and retention job in the server's process, sending
+#              the transitions' emails as files to .local/bench-api-mail, so RSS is measured with them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pg_port=${BENCH_PG_PORT:-25449}
@@ -46,8 +48,14 @@ psql_ -d bench -c "SELECT id FROM requests WHERE state = 'info_complete' ORDER B
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 # glibc's per-thread malloc arenas inflate RSS on many-threaded servers; two are plenty here.
 # No metrics listener: it would need port 9090 free, and the benchmark does not read it.
-CALLBOARD_METRICS_PORT=0 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} $cb serve --hostname 127.0.0.1 --port "$http_port" &
+with_worker=()
+if [ -n "${BENCH_WITH_WORKER:-}" ]; then
+  rm -rf .local/bench-api-mail && mkdir -p .local/bench-api-mail
+  with_worker=(--with-worker)
+  export CALLBOARD_EMAIL_TRANSPORT=file CALLBOARD_EMAIL_DIR=$PWD/.local/bench-api-mail
+fi
+CALLBOARD_METRICS_PORT=0 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} $cb serve --hostname 127.0.0.1 --port "$http_port" "${with_worker[@]}" &
 server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$http_port/health/ready" >/dev/null && break; sleep 0.1; done
 python3 bench/api_bench.py --port "$http_port" --token "$token" --server-pid "$server" --pg-port "$pg_port" \
-  --pg-log .local/bench-pg/server.log --seconds "$seconds" --clients "$clients" --ids .local/bench-ids.txt --client "${BENCH_CLIENT:-wrk}" ${BENCH_PROFILE:+--profile "$BENCH_PROFILE"} $check
+  --pg-log .local/bench-pg/server.log --seconds "$seconds" --clients "$clients" --ids .local/bench-ids.txt --client "${BENCH_CLIENT:-wrk}" ${BENCH_PROFILE:+--profile "$BENCH_PROFILE"} ${BENCH_WITH_WORKER:+--with-worker} $check
