@@ -148,53 +148,54 @@ public enum EmailStore {
         limit: Int, worker: String, leaseSeconds: Double, at now: Date, on client: PostgresClient,
         logger: Logger
     ) async throws -> [EmailRecord] {
-        let rows = try await client.query(
-            """
-            WITH next AS (
-                SELECT id FROM emails WHERE status = 'queued' AND run_at <= \(now)
-                ORDER BY run_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
-            ), claimed AS (
-                UPDATE emails e SET status = 'sending', attempts = e.attempts + 1, lease_until = \(now.addingTimeInterval(leaseSeconds)),
-                       leased_by = \(worker), claimed_at = \(now), updated_at = \(now)
-                FROM next WHERE e.id = next.id
-                RETURNING e.*
-            )
-            SELECT \(unescaped: columns) FROM claimed ORDER BY run_at
-            """, logger: logger)
-        return try await decodeAll(rows)
+        let rows = try await client.run(
+            NamedStatement(
+                noNulls: """
+                    WITH next AS (
+                        SELECT id FROM emails WHERE status = 'queued' AND run_at <= \(now)
+                        ORDER BY run_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                    ), claimed AS (
+                        UPDATE emails e SET status = 'sending', attempts = e.attempts + 1, lease_until = \(now.addingTimeInterval(leaseSeconds)),
+                               leased_by = \(worker), claimed_at = \(now), updated_at = \(now)
+                        FROM next WHERE e.id = next.id
+                        RETURNING e.*
+                    )
+                    SELECT \(unescaped: columns) FROM claimed ORDER BY run_at
+                    """), logger: logger)
+        return try rows.map(decode)
     }
 
     /// Returns emails whose worker vanished (lease expired) to the queue, or marks them `dead` when
     /// that was their last attempt: an email that kills its worker every time stops being retried.
     @discardableResult
     public static func reclaimExpired(at now: Date, on client: PostgresClient, logger: Logger) async throws -> Int {
-        let rows = try await client.query(
-            """
-            WITH expired AS (
-                SELECT id, attempts, leased_by, claimed_at FROM emails WHERE status = 'sending' AND lease_until < \(now)
-                LIMIT 1000 FOR UPDATE SKIP LOCKED
-            ), done AS (
-                INSERT INTO email_attempts (email_id, attempt, worker, started_at, finished_at, outcome)
-                SELECT id, attempts, coalesce(leased_by, ''), coalesce(claimed_at, \(now)), \(now), 'lease_expired' FROM expired
-                ON CONFLICT DO NOTHING
-            ), returned AS (
-                UPDATE emails e SET status = CASE WHEN e.attempts >= e.max_attempts THEN 'dead' ELSE 'queued' END,
-                       lease_until = NULL, leased_by = NULL, updated_at = \(now),
-                       last_error = 'worker stopped before finishing; lease expired'
-                FROM expired WHERE e.id = expired.id
-                RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, e.status, e.updated_at
-            ), hooks AS (
-                \(unescaped: deadHook("returned"))
-            ), event AS (
-                INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
-                SELECT returned.request_id, r.version, 'email_dead', 'system', NULL, \(now),
-                       jsonb_build_object('email_id', returned.id, 'email_kind', returned.kind, 'recipient', returned.recipient,
-                                          'attempt', returned.attempts, 'detail', 'worker stopped before finishing; lease expired')
-                FROM returned JOIN requests r ON r.id = returned.request_id WHERE returned.status = 'dead'
-            )
-            SELECT id FROM returned
-            """, logger: logger
-        ).collect()
+        let rows = try await client.run(
+            NamedStatement(
+                noNulls: """
+                    WITH expired AS (
+                        SELECT id, attempts, leased_by, claimed_at FROM emails WHERE status = 'sending' AND lease_until < \(now)
+                        LIMIT 1000 FOR UPDATE SKIP LOCKED
+                    ), done AS (
+                        INSERT INTO email_attempts (email_id, attempt, worker, started_at, finished_at, outcome)
+                        SELECT id, attempts, coalesce(leased_by, ''), coalesce(claimed_at, \(now)), \(now), 'lease_expired' FROM expired
+                        ON CONFLICT DO NOTHING
+                    ), returned AS (
+                        UPDATE emails e SET status = CASE WHEN e.attempts >= e.max_attempts THEN 'dead' ELSE 'queued' END,
+                               lease_until = NULL, leased_by = NULL, updated_at = \(now),
+                               last_error = 'worker stopped before finishing; lease expired'
+                        FROM expired WHERE e.id = expired.id
+                        RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, e.status, e.updated_at
+                    ), hooks AS (
+                        \(unescaped: deadHook("returned"))
+                    ), event AS (
+                        INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
+                        SELECT returned.request_id, r.version, 'email_dead', 'system', NULL, \(now),
+                               jsonb_build_object('email_id', returned.id, 'email_kind', returned.kind, 'recipient', returned.recipient,
+                                                  'attempt', returned.attempts, 'detail', 'worker stopped before finishing; lease expired')
+                        FROM returned JOIN requests r ON r.id = returned.request_id WHERE returned.status = 'dead'
+                    )
+                    SELECT id FROM returned
+                    """), logger: logger)
         return rows.count
     }
 
@@ -258,36 +259,36 @@ public enum EmailStore {
                 errors.append(e)
             }
         }
-        let rows = try await client.query(
-            """
-            WITH input AS (
-                SELECT * FROM unnest(\(ids), \(attempts), \(statuses), \(runAts), \(errors)) AS t(id, attempt, status, run_at, error)
-            ), done AS (
-                UPDATE emails e SET status = i.status,
-                       run_at = CASE WHEN i.status = 'queued' THEN i.run_at ELSE e.run_at END,
-                       last_error = coalesce(nullif(i.error, ''), e.last_error), lease_until = NULL, updated_at = \(now),
-                       sent_at = CASE WHEN i.status = 'sent' THEN \(now) ELSE e.sent_at END
-                FROM input i WHERE e.id = i.id AND e.attempts = i.attempt AND e.status = 'sending'
-                RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, e.leased_by, e.claimed_at, i.status, nullif(i.error, '') AS error,
-                          e.updated_at
-            ), hooks AS (
-                \(unescaped: deadHook("done"))
-            ), attempt AS (
-                INSERT INTO email_attempts (email_id, attempt, worker, started_at, finished_at, outcome, error)
-                SELECT id, attempts, coalesce(leased_by, ''), coalesce(claimed_at, \(now)), \(now),
-                       CASE status WHEN 'queued' THEN 'retry' ELSE status END, error
-                FROM done
-            ), event AS (
-                INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
-                SELECT done.request_id, r.version, CASE done.status WHEN 'sent' THEN 'email_sent' WHEN 'dead' THEN 'email_dead' ELSE 'email_failed' END,
-                       'system', NULL, \(now),
-                       jsonb_strip_nulls(jsonb_build_object('email_id', done.id, 'email_kind', done.kind, 'recipient', done.recipient,
-                                                            'attempt', done.attempts, 'detail', done.error))
-                FROM done JOIN requests r ON r.id = done.request_id
-            )
-            SELECT id FROM done
-            """, logger: logger
-        ).collect()
+        let rows = try await client.run(
+            NamedStatement(
+                noNulls: """
+                    WITH input AS (
+                        SELECT * FROM unnest(\(ids), \(attempts), \(statuses), \(runAts), \(errors)) AS t(id, attempt, status, run_at, error)
+                    ), done AS (
+                        UPDATE emails e SET status = i.status,
+                               run_at = CASE WHEN i.status = 'queued' THEN i.run_at ELSE e.run_at END,
+                               last_error = coalesce(nullif(i.error, ''), e.last_error), lease_until = NULL, updated_at = \(now),
+                               sent_at = CASE WHEN i.status = 'sent' THEN \(now) ELSE e.sent_at END
+                        FROM input i WHERE e.id = i.id AND e.attempts = i.attempt AND e.status = 'sending'
+                        RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, e.leased_by, e.claimed_at, i.status, nullif(i.error, '') AS error,
+                                  e.updated_at
+                    ), hooks AS (
+                        \(unescaped: deadHook("done"))
+                    ), attempt AS (
+                        INSERT INTO email_attempts (email_id, attempt, worker, started_at, finished_at, outcome, error)
+                        SELECT id, attempts, coalesce(leased_by, ''), coalesce(claimed_at, \(now)), \(now),
+                               CASE status WHEN 'queued' THEN 'retry' ELSE status END, error
+                        FROM done
+                    ), event AS (
+                        INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
+                        SELECT done.request_id, r.version, CASE done.status WHEN 'sent' THEN 'email_sent' WHEN 'dead' THEN 'email_dead' ELSE 'email_failed' END,
+                               'system', NULL, \(now),
+                               jsonb_strip_nulls(jsonb_build_object('email_id', done.id, 'email_kind', done.kind, 'recipient', done.recipient,
+                                                                    'attempt', done.attempts, 'detail', done.error))
+                        FROM done JOIN requests r ON r.id = done.request_id
+                    )
+                    SELECT id FROM done
+                    """), logger: logger)
         let recorded = Set(try rows.map { try $0.decode(UUID.self) })
         let toSuppress = suppressions.filter { recorded.contains($0.0) }
         if !toSuppress.isEmpty {

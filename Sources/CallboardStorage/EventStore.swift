@@ -6,12 +6,13 @@ import PostgresNIO
 /// The append-only history of requests. Only INSERT and SELECT here; the database refuses the rest.
 public enum EventStore {
     public static func append(_ e: EventRecord, on conn: PostgresConnection, logger: Logger) async throws {
-        try await conn.query(
-            """
+        var b = SQLBinds()
+        let sql = """
             INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
-            VALUES (\(e.requestID), \(e.version), \(e.kind), \(e.actorKind.rawValue), \(e.actorID), \(e.occurredAt),
-                    \(JSONText.encode(e.data))::jsonb)
-            """, logger: logger)
+            VALUES (\(b.add(e.requestID)), \(b.add(e.version)), \(b.add(e.kind)), \(b.add(e.actorKind.rawValue)), \(b.add(e.actorID)),
+                    \(b.add(e.occurredAt)), \(b.add(JSONText.encode(e.data)))::jsonb)
+            """
+        _ = try await conn.run(b.statement(sql), logger: logger)
     }
 
     /// The newest `limit` events before `beforeID` (nil: the newest of all), newest first; `older` is

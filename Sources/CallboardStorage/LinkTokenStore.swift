@@ -80,22 +80,22 @@ public enum LinkTokenStore {
     public static func mint(_ tokens: [Minted], at now: Date, on client: PostgresClient, logger: Logger) async throws -> [Minted] {
         guard !tokens.isEmpty else { return [] }
         let hashes = tokens.map { Data(SHA256.hash(data: Data($0.token.utf8))).map { String(format: "%02x", $0) }.joined() }
-        let rows = try await client.query(
-            """
-            WITH input AS (
-                SELECT * FROM unnest(\(hashes), \(tokens.map(\.linkID)), \(tokens.map(\.emailID))) AS t(hash_hex, link_id, email_id)
-            )
-            INSERT INTO link_tokens (token_hash, link_id, email_id, created_at)
-            SELECT decode(i.hash_hex, 'hex'), i.link_id, i.email_id, \(now)
-            FROM input i JOIN emails e ON e.id = i.email_id
-            WHERE EXISTS (SELECT 1 FROM links l WHERE l.id = i.link_id AND lower(l.email) = lower(e.recipient))
-               OR EXISTS (SELECT 1 FROM staff_sign_in_links s JOIN staff st ON st.id = s.staff_id
-                          WHERE s.id = i.link_id AND lower(st.email) = lower(e.recipient))
-               OR EXISTS (SELECT 1 FROM application_links a WHERE a.id = i.link_id AND lower(a.email) = lower(e.recipient))
-            RETURNING encode(token_hash, 'hex')
-            """, logger: logger)
-        var stored = Set<String>()
-        for try await h in rows.decode(String.self) { stored.insert(h) }
+        let rows = try await client.run(
+            NamedStatement(
+                noNulls: """
+                    WITH input AS (
+                        SELECT * FROM unnest(\(hashes), \(tokens.map(\.linkID)), \(tokens.map(\.emailID))) AS t(hash_hex, link_id, email_id)
+                    )
+                    INSERT INTO link_tokens (token_hash, link_id, email_id, created_at)
+                    SELECT decode(i.hash_hex, 'hex'), i.link_id, i.email_id, \(now)
+                    FROM input i JOIN emails e ON e.id = i.email_id
+                    WHERE EXISTS (SELECT 1 FROM links l WHERE l.id = i.link_id AND lower(l.email) = lower(e.recipient))
+                       OR EXISTS (SELECT 1 FROM staff_sign_in_links s JOIN staff st ON st.id = s.staff_id
+                                  WHERE s.id = i.link_id AND lower(st.email) = lower(e.recipient))
+                       OR EXISTS (SELECT 1 FROM application_links a WHERE a.id = i.link_id AND lower(a.email) = lower(e.recipient))
+                    RETURNING encode(token_hash, 'hex')
+                    """), logger: logger)
+        let stored = Set(try rows.map { try $0.decode(String.self) })
         return zip(tokens, hashes).filter { stored.contains($0.1) }.map(\.0)
     }
 }

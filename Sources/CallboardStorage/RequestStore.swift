@@ -115,20 +115,22 @@ public enum RequestStore {
 
     /// Stores a new request; its reference (made by the database's default) is returned.
     public static func insert(_ r: RequestRecord, on conn: PostgresConnection, logger: Logger) async throws -> String {
-        let rows = try await conn.query(
-            """
+        var binds = SQLBinds()
+        func bind(_ v: some PostgresNonThrowingEncodable) -> String { binds.add(v) }
+        func bind(_ v: (some PostgresNonThrowingEncodable)?) -> String { binds.add(v) }
+        let sql = """
             INSERT INTO requests (id, kind, state, version, department, division, assignee_id, items, missing_items,
                 optional_modules, service_name, notes, sign_off_decision, preview_url, live_url, audit_outcome,
                 info_complete_at, created_at, updated_at, state_entered_at, next_reminder_at)
-            VALUES (\(r.id), \(r.kind.rawValue), \(r.state.rawValue), \(r.version), \(r.department), \(r.division),
-                \(r.assigneeID), \(r.checklist.storedJSON)::jsonb, \(r.checklist.unsettledRequiredItems(for: r.kind).map(\.rawValue)),
-                \(r.optionalModules.map(\.rawValue)), \(r.checklist.serviceName ?? ""), \(r.notes),
-                \(r.signOffDecision?.rawValue), \(r.previewURL), \(r.liveURL), \(r.auditOutcome?.rawValue),
-                \(r.infoCompleteAt), \(r.createdAt), \(r.updatedAt), \(r.stateEnteredAt), \(r.createdAt))
+            VALUES (\(bind(r.id)), \(bind(r.kind.rawValue)), \(bind(r.state.rawValue)), \(bind(r.version)), \(bind(r.department)),
+                \(bind(r.division)), \(bind(r.assigneeID)), \(bind(r.checklist.storedJSON))::jsonb,
+                \(bind(r.checklist.unsettledRequiredItems(for: r.kind).map(\.rawValue))), \(bind(r.optionalModules.map(\.rawValue))),
+                \(bind(r.checklist.serviceName ?? "")), \(bind(r.notes)), \(bind(r.signOffDecision?.rawValue)), \(bind(r.previewURL)),
+                \(bind(r.liveURL)), \(bind(r.auditOutcome?.rawValue)), \(bind(r.infoCompleteAt)), \(bind(r.createdAt)),
+                \(bind(r.updatedAt)), \(bind(r.stateEnteredAt)), \(bind(r.createdAt)))
             RETURNING reference
-            """, logger: logger)
-        for try await reference in rows.decode(String.self) { return reference }
-        return ""
+            """
+        return try await conn.run(binds.statement(sql), logger: logger).first?.decode(String.self) ?? ""
     }
 
     /// Compare-and-set in one statement: writes `r` (whose `version` is already the new one) only if
@@ -223,7 +225,7 @@ public enum RequestStore {
         } else {
             sql += " SELECT (SELECT count(*) FROM updated), 0::int8, \(hooks)"
         }
-        guard let row = try await conn.query(binds.query(sql), logger: logger).collect().first else { return false }
+        guard let row = try await conn.run(binds.statement(sql), logger: logger).first else { return false }
         let (updated, _, _) = try row.decode((Int64, Int64, Int64).self)
         return updated == 1
     }
@@ -233,7 +235,7 @@ public enum RequestStore {
         let sql = "SELECT \(columns) FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id WHERE r.id = $1" + (lock ? " FOR UPDATE OF r" : "")
         var binds = SQLBinds()
         _ = binds.add(id)
-        return try await conn.query(binds.query(sql), logger: logger).collect().first.map(decode)
+        return try await conn.run(binds.statement(sql), logger: logger).first.map(decode)
     }
 
     public static func fetch(_ id: UUID, on client: PostgresClient, logger: Logger) async throws -> RequestRecord? {
@@ -269,27 +271,28 @@ public enum RequestStore {
             FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id
             \(whereClause) ORDER BY \(orderBy) LIMIT \(bind(limit + 1))
             """
-        let rows = try await client.query(binds.query(sql), logger: logger).collect()
+        let rows = try await client.run(binds.statement(sql), logger: logger)
         var records: [RequestSummary] = []
         var lastMicros: Int64 = 0
         var lastDue: Int64?
         for row in rows.prefix(limit) {
+            // By position, in `summaryColumns`' order (then due_us): a lookup by name hashes the name.
             let r = row.makeRandomAccess()
-            lastDue = try r["due_us"].decode(Int64?.self)
-            let name = try r["service_name"].decode(String.self)
+            lastDue = try r[18].decode(Int64?.self)
+            let name = try r[4].decode(String.self)
             records.append(
                 RequestSummary(
-                    id: try r["id"].decode(UUID.self), kind: RequestKind(rawValue: try r["kind"].decode(String.self))!,
-                    state: RequestState(rawValue: try r["state"].decode(String.self))!, version: try r["version"].decode(Int.self),
-                    serviceName: name.isEmpty ? nil : name, department: try r["department"].decode(String.self),
-                    division: try r["division"].decode(String.self), assigneeEmail: try r["assignee_email"].decode(String?.self),
-                    missingItems: try r["missing_items"].decode([String].self).compactMap(ItemName.init(rawValue:)),
-                    signOffDecision: try r["sign_off_decision"].decode(String?.self).flatMap(SignOffDecision.init(rawValue:)),
-                    infoCompleteAt: try r["info_complete_at"].decode(Date?.self), createdAt: try r["created_at"].decode(Date.self),
-                    updatedAt: try r["updated_at"].decode(Date.self), slaDueAt: try r["sla_due_at"].decode(Date?.self),
-                    slaAtRiskAt: try r["sla_at_risk_at"].decode(Date?.self), slaMetAt: try r["sla_met_at"].decode(Date?.self),
-                    reference: try r["reference"].decode(String.self)))
-            lastMicros = try r["created_us"].decode(Int64.self)
+                    id: try r[0].decode(UUID.self), kind: RequestKind(rawValue: try r[1].decode(String.self))!,
+                    state: RequestState(rawValue: try r[2].decode(String.self))!, version: try r[3].decode(Int.self),
+                    serviceName: name.isEmpty ? nil : name, department: try r[5].decode(String.self),
+                    division: try r[6].decode(String.self), assigneeEmail: try r[7].decode(String?.self),
+                    missingItems: try r[8].decode([String].self).compactMap(ItemName.init(rawValue:)),
+                    signOffDecision: try r[9].decode(String?.self).flatMap(SignOffDecision.init(rawValue:)),
+                    infoCompleteAt: try r[10].decode(Date?.self), createdAt: try r[11].decode(Date.self),
+                    updatedAt: try r[12].decode(Date.self), slaDueAt: try r[13].decode(Date?.self),
+                    slaAtRiskAt: try r[14].decode(Date?.self), slaMetAt: try r[15].decode(Date?.self),
+                    reference: try r[16].decode(String.self)))
+            lastMicros = try r[17].decode(Int64.self)
         }
         let next =
             rows.count > limit
@@ -332,34 +335,35 @@ public enum RequestStore {
         return out
     }
 
+    /// A row of `columns`, by position in their order.
     static func decode(_ row: PostgresRow) throws -> RequestRecord {
         let r = row.makeRandomAccess()
         var record = RequestRecord(
-            id: try r["id"].decode(UUID.self),
-            kind: RequestKind(rawValue: try r["kind"].decode(String.self))!,
-            state: RequestState(rawValue: try r["state"].decode(String.self))!,
-            version: try r["version"].decode(Int.self),
-            department: try r["department"].decode(String.self),
-            division: try r["division"].decode(String.self),
-            assigneeID: try r["assignee_id"].decode(UUID?.self),
-            assigneeEmail: try r["assignee_email"].decode(String?.self),
-            checklist: try Checklist.fromStored(try r["items"].decode(String.self)),
-            optionalModules: try r["optional_modules"].decode([String].self).compactMap(OptionalModule.init(rawValue:)),
-            notes: try r["notes"].decode(String.self),
-            signOffDecision: try r["sign_off_decision"].decode(String?.self).flatMap(SignOffDecision.init(rawValue:)),
-            previewURL: try r["preview_url"].decode(String?.self),
-            liveURL: try r["live_url"].decode(String?.self),
-            auditOutcome: try r["audit_outcome"].decode(String?.self).flatMap(AuditOutcome.init(rawValue:)),
-            infoCompleteAt: try r["info_complete_at"].decode(Date?.self),
-            createdAt: try r["created_at"].decode(Date.self),
-            updatedAt: try r["updated_at"].decode(Date.self),
-            sla: try r["sla_due_at"].decode(Date?.self).map { due in
+            id: try r[0].decode(UUID.self),
+            kind: RequestKind(rawValue: try r[1].decode(String.self))!,
+            state: RequestState(rawValue: try r[2].decode(String.self))!,
+            version: try r[3].decode(Int.self),
+            department: try r[4].decode(String.self),
+            division: try r[5].decode(String.self),
+            assigneeID: try r[6].decode(UUID?.self),
+            assigneeEmail: try r[7].decode(String?.self),
+            checklist: try Checklist.fromStored(try r[8].decode(String.self)),
+            optionalModules: try r[9].decode([String].self).compactMap(OptionalModule.init(rawValue:)),
+            notes: try r[10].decode(String.self),
+            signOffDecision: try r[11].decode(String?.self).flatMap(SignOffDecision.init(rawValue:)),
+            previewURL: try r[12].decode(String?.self),
+            liveURL: try r[13].decode(String?.self),
+            auditOutcome: try r[14].decode(String?.self).flatMap(AuditOutcome.init(rawValue:)),
+            infoCompleteAt: try r[15].decode(Date?.self),
+            createdAt: try r[16].decode(Date.self),
+            updatedAt: try r[17].decode(Date.self),
+            sla: try r[19].decode(Date?.self).map { due in
                 StoredSLA(
-                    startedAt: try r["sla_started_at"].decode(Date.self), dueAt: due, atRiskAt: try r["sla_at_risk_at"].decode(Date.self),
-                    metAt: try r["sla_met_at"].decode(Date?.self), calendarVersion: try r["sla_calendar_version"].decode(String.self))
+                    startedAt: try r[18].decode(Date.self), dueAt: due, atRiskAt: try r[20].decode(Date.self),
+                    metAt: try r[21].decode(Date?.self), calendarVersion: try r[22].decode(String.self))
             },
-            stateEnteredAt: try r["state_entered_at"].decode(Date.self))
-        record.reference = try r["reference"].decode(String.self)
+            stateEnteredAt: try r[23].decode(Date.self))
+        record.reference = try r[24].decode(String.self)
         return record
     }
 }

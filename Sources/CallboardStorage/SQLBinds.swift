@@ -5,6 +5,8 @@ import PostgresNIO
 /// into `PostgresQuery` cannot be used.
 struct SQLBinds {
     var bindings = PostgresBindings()
+    /// The positions bound NULL, for `NamedStatement`'s name.
+    var nulls = ""
 
     mutating func add(_ v: some PostgresNonThrowingEncodable) -> String {
         bindings.append(v)
@@ -13,8 +15,12 @@ struct SQLBinds {
 
     mutating func add(_ v: (some PostgresNonThrowingEncodable)?) -> String {
         bindings.append(v)
+        if v == nil { nulls += "\(bindings.count)," }
         return "$\(bindings.count)"
     }
 
     func query(_ sql: String) -> PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
+
+    /// The statement as a named prepared statement (see `NamedStatement`).
+    func statement(_ sql: String) -> NamedStatement { NamedStatement(query(sql), nulls: nulls) }
 }

@@ -115,14 +115,14 @@ public enum TokenStore {
         StaffRecord, UUID, [UInt8]
     )? {
         // Read the row to the end before acting on it: a row stream left half-read holds its buffers.
-        let rows = try await client.query(
-            """
-            SELECT s.id, s.email, s.name, s.role, s.created_at, t.id, t.token_hash, t.last_used_at
-            FROM api_tokens t JOIN staff s ON s.id = t.staff_id
-            WHERE t.token_hash = \(ByteBuffer(bytes: hash)) AND t.revoked_at IS NULL
-              AND (t.expires_at IS NULL OR t.expires_at > \(now)) AND s.disabled_at IS NULL
-            """, logger: logger
-        ).collect()
+        let rows = try await client.run(
+            NamedStatement(
+                noNulls: """
+                    SELECT s.id, s.email, s.name, s.role, s.created_at, t.id, t.token_hash, t.last_used_at
+                    FROM api_tokens t JOIN staff s ON s.id = t.staff_id
+                    WHERE t.token_hash = \(ByteBuffer(bytes: hash)) AND t.revoked_at IS NULL
+                      AND (t.expires_at IS NULL OR t.expires_at > \(now)) AND s.disabled_at IS NULL
+                    """), logger: logger)
         guard let row = rows.first else { return nil }
         let (id, email, name, role, created, tokenID, stored, lastUsed) = try row.decode(
             (UUID, String, String, String, Date, UUID, ByteBuffer, Date?).self)

@@ -142,7 +142,7 @@ public enum WebhookStore {
         var binds = SQLBinds()
         let insert = insertBound(e, from: nil, &binds)
         let sql = "WITH ins AS (\(insert)) SELECT count(pg_notify(\(binds.add(channel)), ''))::int8 FROM ins"
-        guard let row = try await conn.query(binds.query(sql), logger: logger).collect().first else { return 0 }
+        guard let row = try await conn.run(binds.statement(sql), logger: logger).first else { return 0 }
         return Int(try row.decode(Int64.self))
     }
 
