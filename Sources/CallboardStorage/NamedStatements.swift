@@ -2,7 +2,7 @@ import Logging
 import PostgresNIO
 import Synchronization
 
-/// A statement for the hot paths (token lookup, the locking read, the list, a transition's settle
+/// A statement for the hot paths (token lookup, the locking read, a transition's settle
 /// statement, a create), sent as a named prepared statement: each connection parses it once and
 /// then only binds and executes it. An unnamed statement is parsed again on every call, and for
 /// the settle statement parsing cost more than executing (docs/performance.md).
