@@ -401,8 +401,10 @@ def main():
     by = {r[0]: r for r in rows}
     targets = [f"RSS < 64 MB: {hwm / 1024:.0f} MB"]
     if 16 in by:
-        _, base, own, _, tr, ls, _ = by[16]
-        targets[:0] = [f"transitions >= 0.8 x own SQL at 16 clients: {tr['rps'] / own:.2f}",
+        _, base, own, own_prepared, tr, ls, _ = by[16]
+        # The server sends its hot statements prepared, so the prepared replay is the fair bound.
+        targets[:0] = [f"transitions >= 0.8 x own SQL at 16 clients: {tr['rps'] / own:.2f} "
+                       f"({tr['rps'] / own_prepared:.2f} of the prepared replay)",
                        f"transitions >= 0.5 x transition3 at 16 clients: {tr['rps'] / base:.2f}",
                        f"list p99 < 20 ms at 16 clients: {ls['p99_ms']:.1f} ms"]
     if 4 in by:
