@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pg_port=${BENCH_PG_PORT:-25459}
-sink_port=${BENCH_SINK_PORT:-52600}
+# Below 32768, outside Linux's ephemeral range (a client socket once held 52600 in CI).
+sink_port=${BENCH_SINK_PORT:-25600}
 if [ "${1:-}" = --smoke ]; then
   mode=debug n=${BENCH_EMAILS:-500} pg_seconds=2 idle=20 drain_limit=120
   [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build --product callboard

@@ -7,9 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Fixed ports sit below 32768, outside Linux's ephemeral range, so no outgoing connection holds one.
 port=${CALLBOARD_TEST_PG_PORT:-25439}
-smtp_port=${CALLBOARD_TEST_SMTP_PORT:-52525}
-smtps_port=${CALLBOARD_TEST_SMTPS_PORT:-52465}
+smtp_port=${CALLBOARD_TEST_SMTP_PORT:-25525}
+smtps_port=${CALLBOARD_TEST_SMTPS_PORT:-25465}
 pgdir=.local/test-pg
 smtp_pid=""
 
