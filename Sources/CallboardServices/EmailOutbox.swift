@@ -49,11 +49,7 @@ public struct EmailTemplates: Sendable {
         guard let dir = Bundle.module.url(forResource: "Templates", withExtension: nil) else {
             throw MigrationError.missingBundle
         }
-        var templates: [String: MustacheTemplate] = [:]
-        for file in try FileManager.default.contentsOfDirectory(atPath: dir.path) where file.hasSuffix(".mustache") {
-            let text = try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
-            templates[String(file.dropLast(".mustache".count))] = try MustacheTemplate(string: text)
-        }
+        let templates = try TemplateFiles.load(from: dir)
         for kind in EmailKind.allCases {
             for part in ["subject", "text", "html"] where templates["\(kind.rawValue).\(part)"] == nil {
                 throw TemplateMissing(name: "\(kind.rawValue).\(part)")
@@ -127,8 +123,8 @@ public struct EmailOutbox: Sendable {
         var out: [String: Any] = [:]
         for (key, value) in context {
             switch value {
-            case let s as String where key != "link": out[key] = s.replacingOccurrences(of: "cblink_", with: "cblink-")
-            case let list as [String]: out[key] = list.map { $0.replacingOccurrences(of: "cblink_", with: "cblink-") }
+            case let s as String where key != "link": out[key] = LinkPlaceholder.neutralise(s)
+            case let list as [String]: out[key] = list.map(LinkPlaceholder.neutralise)
             case let nested as [String: Any]: out[key] = neutralisePlaceholders(nested)
             case let many as [[String: Any]]: out[key] = many.map(neutralisePlaceholders)
             default: out[key] = value

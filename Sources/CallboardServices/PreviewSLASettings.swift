@@ -18,7 +18,7 @@ public struct PreviewSLASettings: Sendable {
 
     /// A snapshot's version: a hash of its bytes, so the same feed always has the same version.
     public static func version(of data: Data) -> String {
-        "govuk-" + SHA256.hash(data: data).prefix(6).map { String(format: "%02x", $0) }.joined()
+        "govuk-" + SHA256.hash(data: data).prefix(6).hexString
     }
 
     /// Parses a feed snapshot (the GOV.UK JSON) with its content version.

@@ -84,16 +84,23 @@ public enum EmailStore {
         try await enqueueMany([e], at: now, on: conn, logger: logger)[e.id]
     }
 
-    /// The column names of `valuesRows`, for `(VALUES …) AS v(…)`.
-    static let valuesColumns = "id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, run_at, max_attempts, message_id"
-
-    /// Typed VALUES rows for new emails, bound into `binds`.
-    static func valuesRows(_ emails: [NewEmail], _ binds: inout SQLBinds) -> String {
-        emails.map { m in
-            "(\(binds.add(m.id))::uuid, \(binds.add(m.kind))::text, \(binds.add(m.recipient))::text, \(binds.add(m.subject))::text, "
-                + "\(binds.add(m.bodyText))::text, \(binds.add(m.bodyHTML))::text, \(binds.add(JSONText.encode(m.templateData)))::jsonb, "
-                + "\(binds.add(m.dedupKey))::text, \(binds.add(m.runAt))::timestamptz, \(binds.add(m.maxAttempts))::int, \(binds.add(m.messageID))::text)"
-        }.joined(separator: ", ")
+    /// New emails as a row source for `FROM … AS v` (columns id, request_id, kind, recipient,
+    /// subject, body_text, body_html, template_data, dedup_key, run_at, max_attempts, message_id),
+    /// bound into `binds` as one array a column: the text is the same for any number of emails, so
+    /// a connection parses it once. PostgresNIO cannot bind an array holding NULL, so an absent
+    /// request or dedup key travels as '' and becomes NULL again here (neither is ever empty).
+    static func rowSource(_ emails: [NewEmail], _ binds: inout SQLBinds) -> String {
+        """
+        (SELECT u.id, nullif(u.request_id, '')::uuid AS request_id, u.kind, u.recipient, u.subject, u.body_text, u.body_html,
+                u.template_data::jsonb AS template_data, nullif(u.dedup_key, '') AS dedup_key, u.run_at, u.max_attempts, u.message_id
+         FROM unnest(\(binds.add(emails.map(\.id)))::uuid[], \(binds.add(emails.map { $0.requestID?.lowercasedString ?? "" }))::text[],
+                     \(binds.add(emails.map(\.kind)))::text[], \(binds.add(emails.map(\.recipient)))::text[],
+                     \(binds.add(emails.map(\.subject)))::text[], \(binds.add(emails.map(\.bodyText)))::text[],
+                     \(binds.add(emails.map(\.bodyHTML)))::text[], \(binds.add(emails.map { JSONText.encode($0.templateData) }))::text[],
+                     \(binds.add(emails.map { $0.dedupKey ?? "" }))::text[], \(binds.add(emails.map(\.runAt)))::timestamptz[],
+                     \(binds.add(emails.map(\.maxAttempts)))::int[], \(binds.add(emails.map(\.messageID)))::text[])
+              AS u(id, request_id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, run_at, max_attempts, message_id))
+        """
     }
 
     /// Queues emails in one statement: the rows (suppressed addresses marked so), their events on
@@ -103,29 +110,17 @@ public enum EmailStore {
         EmailStatus]
     {
         guard !emails.isEmpty else { return [:] }
-        // 14 binds an email: chunks keep each statement well under PostgreSQL's 65,535.
-        if emails.count > 1000 {
-            var out: [UUID: EmailStatus] = [:]
-            for start in stride(from: 0, to: emails.count, by: 1000) {
-                out.merge(try await enqueueMany(Array(emails[start..<min(start + 1000, emails.count)]), at: now, on: conn, logger: logger)) { a, _ in
-                    a
-                }
-            }
-            return out
-        }
         var binds = SQLBinds()
-        let rows = valuesRows(emails, &binds)
+        let source = rowSource(emails, &binds)
         let nowBind = binds.add(now)
         let sql = """
             WITH ins AS (
                 INSERT INTO emails (id, request_id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, status,
                                     run_at, max_attempts, message_id, created_at, updated_at)
-                SELECT v.id, r.request_id, v.kind, v.recipient, v.subject, v.body_text, v.body_html, v.template_data, v.dedup_key,
+                SELECT v.id, v.request_id, v.kind, v.recipient, v.subject, v.body_text, v.body_html, v.template_data, v.dedup_key,
                        CASE WHEN EXISTS (SELECT 1 FROM email_suppressions WHERE address = lower(v.recipient)) THEN 'suppressed' ELSE 'queued' END,
                        v.run_at, v.max_attempts, v.message_id, \(nowBind), \(nowBind)
-                FROM (VALUES \(rows)) AS v(\(valuesColumns))
-                JOIN (VALUES \(emails.map { "(\(binds.add($0.id))::uuid, \(binds.add($0.requestID))::uuid)" }.joined(separator: ", "))) AS r(id, request_id)
-                  ON r.id = v.id
+                FROM \(source) AS v
                 ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('queued', 'sending', 'sent') DO NOTHING
                 RETURNING id, request_id, kind, recipient, status
             ), ev AS (
@@ -137,7 +132,8 @@ public enum EmailStore {
             SELECT ins.id, ins.status, (SELECT count(pg_notify(\(binds.add(channel)), '')) FROM ins WHERE ins.status = 'queued') FROM ins
             """
         var out: [UUID: EmailStatus] = [:]
-        for try await (id, status, _) in try await conn.query(binds.query(sql), logger: logger).decode((UUID, String, Int64).self) {
+        for row in try await conn.run(binds.statement(sql), logger: logger) {
+            let (id, status, _) = try row.decode((UUID, String, Int64).self)
             out[id] = EmailStatus(rawValue: status)
         }
         return out

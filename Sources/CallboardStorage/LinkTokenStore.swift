@@ -1,3 +1,4 @@
+import CallboardDomain
 import Crypto
 import Foundation
 import Logging
@@ -33,9 +34,28 @@ public enum LinkPlaceholder {
     /// `text` as staff may read it: every link's secret part shown as `redacted`.
     public static func redact(_ text: String) -> String { substitute(text, tokens: [:]) }
 
+    /// `text` with every `cblink_` broken up as `cblink-`, so nothing in it reads as a placeholder.
+    public static func neutralise(_ text: String) -> String {
+        holdsPrefix(text) ? text.replacingOccurrences(of: prefix, with: "cblink-") : text
+    }
+
+    /// Whether `text` holds `cblink_`, by a scan of its bytes: most texts hold none, and
+    /// Foundation's search cost more than the rest of rendering an email.
+    static func holdsPrefix(_ text: String) -> Bool {
+        var matched = 0
+        for byte in text.utf8 {
+            // No proper prefix of `cblink_` is also its suffix, so a mismatch restarts at its first byte.
+            matched = byte == prefixBytes[matched] ? matched + 1 : (byte == prefixBytes[0] ? 1 : 0)
+            if matched == prefixBytes.count { return true }
+        }
+        return false
+    }
+
+    static let prefixBytes = Array(prefix.utf8)
+
     /// One forward scan: each placeholder is passed to `replacement` (nil keeps it as it is).
     static func rewrite(_ text: String, _ replacement: (UUID) -> String?) -> String {
-        guard text.contains(prefix) else { return text }
+        guard holdsPrefix(text) else { return text }
         var out = ""
         var rest = text[...]
         while let r = rest.range(of: prefix) {
@@ -79,7 +99,7 @@ public enum LinkTokenStore {
     /// person, or a sign-in link's staff member), so text that imitates a placeholder gets nothing.
     public static func mint(_ tokens: [Minted], at now: Date, on client: PostgresClient, logger: Logger) async throws -> [Minted] {
         guard !tokens.isEmpty else { return [] }
-        let hashes = tokens.map { Data(SHA256.hash(data: Data($0.token.utf8))).map { String(format: "%02x", $0) }.joined() }
+        let hashes = tokens.map { SHA256.hash(data: Data($0.token.utf8)).hexString }
         let rows = try await client.run(
             NamedStatement(
                 noNulls: """

@@ -1,3 +1,4 @@
+import CallboardDomain
 import Crypto
 import Foundation
 import Logging
@@ -8,7 +9,7 @@ public struct Migration: Sendable, Equatable {
     public var name: String
     public var sql: String
     public var checksum: String {
-        SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(sql.utf8)).hexString
     }
 
     /// The migrations shipped with the program, in order (copied from `migrations/` at build time).

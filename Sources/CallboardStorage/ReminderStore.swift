@@ -77,7 +77,7 @@ public enum ReminderStore {
     /// (others skipped) so concurrent schedulers split the work.
     public static func dueRequests(at now: Date, limit: Int, lock: Bool, on conn: PostgresConnection, logger: Logger) async throws -> [RequestRecord]
     {
-        try await conn.query(dueRequestsQuery(at: now, limit: limit, lock: lock), logger: logger).collect().map(RequestStore.decode)
+        try await conn.run(NamedStatement(noNulls: dueRequestsQuery(at: now, limit: limit, lock: lock)), logger: logger).map(RequestStore.decode)
     }
 
     static func dueRequestsQuery(at now: Date, limit: Int, lock: Bool) -> PostgresQuery {
@@ -93,10 +93,9 @@ public enum ReminderStore {
     /// Data sets whose upload rule may owe something at `now`.
     public static func dueDataSets(at now: Date, limit: Int, lock: Bool, on conn: PostgresConnection, logger: Logger) async throws -> [DueDataSet] {
         var out: [DueDataSet] = []
-        for try await (id, rid, name, cadence, days, uploaders, created, updated, state, division, received) in try await conn.query(
-            dueDataSetsQuery(at: now, limit: limit, lock: lock), logger: logger
-        )
-        .decode((UUID, UUID, String, String, Int, String, Date, Date, String, String, [String]).self) {
+        for row in try await conn.run(NamedStatement(noNulls: dueDataSetsQuery(at: now, limit: limit, lock: lock)), logger: logger) {
+            let (id, rid, name, cadence, days, uploaders, created, updated, state, division, received) = try row.decode(
+                (UUID, UUID, String, String, Int, String, Date, Date, String, String, [String]).self)
             out.append(
                 DueDataSet(
                     dataSet: DataSetStore.record(
@@ -145,12 +144,12 @@ public enum ReminderStore {
                 UPDATE \(table.rawValue) t SET next_reminder_at = v.at
                 FROM unnest(\(b.add(timed.map(\.0)))::uuid[], \(b.add(timed.map(\.1)))::timestamptz[]) AS v(id, at) WHERE t.id = v.id
                 """
-            try await conn.query(b.query(sql), logger: logger)
+            _ = try await conn.run(b.statement(sql), logger: logger)
         }
         if !never.isEmpty {
             var b = SQLBinds()
             let sql = "UPDATE \(table.rawValue) SET next_reminder_at = NULL WHERE id = ANY(\(b.add(never)))"
-            try await conn.query(b.query(sql), logger: logger)
+            _ = try await conn.run(b.statement(sql), logger: logger)
         }
     }
 
@@ -163,23 +162,24 @@ public enum ReminderStore {
     /// the dedup keys that were new (others were queued before, by this or another scheduler).
     public static func insert(_ reminders: [NewReminder], at now: Date, on conn: PostgresConnection, logger: Logger) async throws -> Set<String> {
         guard !reminders.isEmpty else { return [] }
-        if reminders.count > 2000 {  // 7 binds a reminder: stay well under PostgreSQL's 65,535 per statement
-            var out = Set<String>()
-            for start in stride(from: 0, to: reminders.count, by: 2000) {
-                out.formUnion(try await insert(Array(reminders[start..<min(start + 2000, reminders.count)]), at: now, on: conn, logger: logger))
-            }
-            return out
-        }
+        // One array a column (one statement text for any count); '' stands for no data set and
+        // each recipient list travels as a JSON array (PostgresNIO binds neither NULL elements nor
+        // ragged arrays).
         var b = SQLBinds()
-        let rows = reminders.map { r in
-            "(\(b.add(r.owed.dedupKey))::text, \(b.add(r.owed.kind.rule.rawValue))::text, \(b.add(r.owed.kind.rawValue))::text, "
-                + "\(b.add(r.owed.step))::int, \(b.add(r.requestID))::uuid, \(b.add(r.dataSetID))::uuid, \(b.add(r.recipients))::text[])"
-        }.joined(separator: ", ")
+        let source = """
+            (SELECT u.dedup_key, u.rule, u.kind, u.step, u.request_id, nullif(u.data_set_id, '')::uuid AS data_set_id,
+                    ARRAY(SELECT jsonb_array_elements_text(u.recipients::jsonb)) AS recipients
+             FROM unnest(\(b.add(reminders.map(\.owed.dedupKey)))::text[], \(b.add(reminders.map(\.owed.kind.rule.rawValue)))::text[],
+                         \(b.add(reminders.map(\.owed.kind.rawValue)))::text[], \(b.add(reminders.map(\.owed.step)))::int[],
+                         \(b.add(reminders.map(\.requestID)))::uuid[], \(b.add(reminders.map { $0.dataSetID?.lowercasedString ?? "" }))::text[],
+                         \(b.add(reminders.map { JSONText.encode(.array($0.recipients.map(JSONValue.string))) }))::text[])
+                  AS u(dedup_key, rule, kind, step, request_id, data_set_id, recipients))
+            """
         let at = b.add(now)
         let sql = """
             WITH ins AS (
                 INSERT INTO reminders (dedup_key, rule, kind, step, request_id, data_set_id, recipients, created_at)
-                SELECT v.*, \(at) FROM (VALUES \(rows)) AS v(dedup_key, rule, kind, step, request_id, data_set_id, recipients)
+                SELECT v.*, \(at) FROM \(source) AS v
                 ON CONFLICT (dedup_key) DO NOTHING RETURNING *
             ), ev AS (
                 INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
@@ -191,7 +191,7 @@ public enum ReminderStore {
             )
             SELECT dedup_key FROM ins
             """
-        return Set(try await conn.query(b.query(sql), logger: logger).collect().map { try $0.decode(String.self) })
+        return Set(try await conn.run(b.statement(sql), logger: logger).map { try $0.decode(String.self) })
     }
 
     /// Which of `keys` already exist (the dry run leaves those out).
@@ -211,6 +211,6 @@ public enum ReminderStore {
             SELECT * FROM unnest(\(b.add(pairs.map(\.reminderKey)))::text[], \(b.add(pairs.map(\.emailID)))::uuid[])
             ON CONFLICT DO NOTHING
             """
-        try await conn.query(b.query(sql), logger: logger)
+        _ = try await conn.run(b.statement(sql), logger: logger)
     }
 }

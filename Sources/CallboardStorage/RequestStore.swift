@@ -199,7 +199,7 @@ public enum RequestStore {
             hooks = "(SELECT count(pg_notify(\(bind(WebhookStore.channel)), '')) FROM hooks)"
         }
         if !emails.isEmpty {
-            let rows = EmailStore.valuesRows(emails, &binds)
+            let source = EmailStore.rowSource(emails, &binds)
             sql += """
                 , queued AS (
                     INSERT INTO emails (id, request_id, kind, recipient, subject, body_text, body_html, template_data, dedup_key, status,
@@ -207,8 +207,7 @@ public enum RequestStore {
                     SELECT v.id, updated.id, v.kind, v.recipient, v.subject, v.body_text, v.body_html, v.template_data, v.dedup_key,
                            CASE WHEN EXISTS (SELECT 1 FROM email_suppressions WHERE address = lower(v.recipient)) THEN 'suppressed' ELSE 'queued' END,
                            v.run_at, v.max_attempts, v.message_id, \(bind(now)), \(bind(now))
-                    FROM (VALUES \(rows)) AS v(\(EmailStore.valuesColumns))
-                    CROSS JOIN updated
+                    FROM \(source) AS v CROSS JOIN updated
                     ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('queued', 'sending', 'sent') DO NOTHING
                     RETURNING id, request_id, kind, recipient, status
                 ), email_events AS (

@@ -8,9 +8,10 @@ import Testing
 @testable import CallboardStorage
 
 extension TestApp {
-    func scheduler(batch: Int = 500) throws -> ReminderScheduler {
+    func scheduler(batch: Int = 500, parallel: Int = 2) throws -> ReminderScheduler {
         var s = SchedulerSettings()
         s.batchSize = batch
+        s.parallelBatches = parallel
         return ReminderScheduler(
             db: db, time: clock, logger: TestDatabase.logger,
             outbox: EmailOutbox(settings: EmailSettings(), templates: try EmailTemplates.bundled()),
@@ -157,6 +158,28 @@ extension TestApp {
             #expect(mail[0].3.contains("We still need information for the Renew your driving licence dashboard"))
             #expect(mail[0].3.contains("We still need information for the your service dashboard"))
             #expect(try await app.count("reminder_emails") == 2)
+        }
+    }
+
+    /// 60 due in batches of 7: the first batch alone, then loops side by side, then one alone;
+    /// every request examined once and chased once, whatever the number of loops.
+    @Test(arguments: [1, 2, 3]) func aBusyTickSharesItsBatchesBetweenLoops(parallel: Int) async throws {
+        try await TestApp.run { app in
+            for i in 0..<60 {
+                _ = try await app.createRequest([
+                    "contact": Items.provided([
+                        "name": .string("C\(i)"), "email": .string("c\(i)@dvla.gov.uk"), "phone": .string("020 7946 0000"),
+                    ])
+                ])
+            }
+            app.setClock("2026-11-20T10:00:00Z")
+            let report = try await app.scheduler(batch: 7, parallel: parallel).tick()
+            #expect(report.requestsExamined == 60)
+            #expect(report.remindersQueued == 60)
+            #expect(report.emailsQueued == 60)
+            #expect(try await app.count("reminders") == 60)
+            #expect(try await app.digests().count == 60)
+            #expect(try await app.scheduler(batch: 7, parallel: parallel).tick().requestsExamined == 0)
         }
     }
 

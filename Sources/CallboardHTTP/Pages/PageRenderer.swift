@@ -1,3 +1,4 @@
+import CallboardServices
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -15,12 +16,8 @@ struct PageRenderer: Sendable {
         else {
             throw MissingResource()
         }
-        var templates: [String: MustacheTemplate] = [:]
-        for file in try FileManager.default.contentsOfDirectory(atPath: dir.path) where file.hasSuffix(".mustache") {
-            templates[String(file.dropLast(".mustache".count))] = try MustacheTemplate(
-                string: try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8))
-        }
-        return PageRenderer(library: MustacheLibrary(templates: templates), css: try String(contentsOf: cssURL, encoding: .utf8))
+        return PageRenderer(
+            library: MustacheLibrary(templates: try TemplateFiles.load(from: dir)), css: try String(contentsOf: cssURL, encoding: .utf8))
     }
 
     struct MissingResource: Error {}

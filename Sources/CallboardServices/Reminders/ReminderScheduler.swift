@@ -29,6 +29,14 @@ public struct TickReport: Sendable, Equatable {
     public var emailsQueued = 0
     public var auditsStarted = 0
     public init() {}
+
+    mutating func add(_ other: TickReport) {
+        requestsExamined += other.requestsExamined
+        dataSetsExamined += other.dataSetsExamined
+        remindersQueued += other.remindersQueued
+        emailsQueued += other.emailsQueued
+        auditsStarted += other.auditsStarted
+    }
 }
 
 /// What a tick at an instant would queue (the dry run).
@@ -77,17 +85,39 @@ public struct ReminderScheduler: Sendable {
         }
     }
 
+    /// The first batch runs alone, so a quiet tick is one transaction. When it was full, more is
+    /// due: `parallelBatches` loops share the rest of the tick's batches, and a last batch alone
+    /// takes what one loop skipped because another held it (a data set whose request was locked).
     private func untracedTick() async throws -> TickReport {
         var report = TickReport()
         let started = ContinuousClock.now
-        for _ in 0..<settings.maxBatchesPerTick {
-            let (batch, full) = try await db.transaction(logger: logger) { conn in try await runBatch(on: conn) }
-            report.requestsExamined += batch.requestsExamined
-            report.dataSetsExamined += batch.dataSetsExamined
-            report.remindersQueued += batch.remindersQueued
-            report.emailsQueued += batch.emailsQueued
-            report.auditsStarted += batch.auditsStarted
-            if !full { break }
+        var left = settings.maxBatchesPerTick
+        let (first, full) = try await batch()
+        report.add(first)
+        left -= 1
+        if full, left > 0 {
+            let loops = max(1, min(settings.parallelBatches, left - 1))
+            let shares = (0..<loops).map { i in (left - 1) / loops + (i < (left - 1) % loops ? 1 : 0) }
+            left -= shares.reduce(0, +)
+            try await withThrowingTaskGroup(of: TickReport.self) { group in
+                for share in shares where share > 0 {
+                    group.addTask {
+                        var part = TickReport()
+                        for _ in 0..<share {
+                            let (b, full) = try await batch()
+                            part.add(b)
+                            if !full { break }
+                        }
+                        return part
+                    }
+                }
+                for try await part in group { report.add(part) }
+            }
+            for _ in 0..<left {
+                let (b, full) = try await batch()
+                report.add(b)
+                if !full { break }
+            }
         }
         let elapsed = ContinuousClock.now - started
         Timer(label: "callboard_scheduler_tick_seconds").recordNanoseconds(
@@ -118,11 +148,12 @@ public struct ReminderScheduler: Sendable {
         }
     }
 
-    struct BatchReport {
-        var requestsExamined = 0, dataSetsExamined = 0, remindersQueued = 0, emailsQueued = 0, auditsStarted = 0
+    /// One batch in its own transaction; true when it was full (more may be due).
+    private func batch() async throws -> (TickReport, Bool) {
+        try await db.transaction(logger: logger) { conn in try await runBatch(on: conn) }
     }
 
-    private func runBatch(on conn: PostgresConnection) async throws -> (BatchReport, Bool) {
+    private func runBatch(on conn: PostgresConnection) async throws -> (TickReport, Bool) {
         let now = time.now()
         let due = try await DatabaseSpan.statement("SELECT requests") {
             try await ReminderStore.dueRequests(at: now, limit: settings.batchSize, lock: true, on: conn, logger: logger)
@@ -130,7 +161,8 @@ public struct ReminderScheduler: Sendable {
         let dataSets = try await DatabaseSpan.statement("SELECT data_sets") {
             try await ReminderStore.dueDataSets(at: now, limit: settings.batchSize, lock: true, on: conn, logger: logger)
         }
-        var report = BatchReport(requestsExamined: due.count, dataSetsExamined: dataSets.count)
+        var report = TickReport()
+        (report.requestsExamined, report.dataSetsExamined) = (due.count, dataSets.count)
         guard !due.isEmpty || !dataSets.isEmpty else { return (report, false) }
         let e = try await evaluate(due, dataSets, at: now, on: conn)
         try await ReminderStore.setNext(table: .requests, e.nextRequest, on: conn, logger: logger)
@@ -287,7 +319,7 @@ public struct ReminderScheduler: Sendable {
                 "single": items.count == 1, "count": items.count, "headline": sections[0].headline, "items": sections.map(\.context),
             ]
             context["link"] = sections[0].link
-            let digestKey = SHA256.hash(data: Data(keys.sorted().joined(separator: "\n").utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
+            let digestKey = SHA256.hash(data: Data(keys.sorted().joined(separator: "\n").utf8)).prefix(12).hexString
             let email = outbox.draft(
                 .reminderDigest, to: address, requestID: requestIDs.count == 1 ? requestIDs.first : nil, context: context,
                 dedupKey: "digest:\(key):\(digestKey)", runAt: now)

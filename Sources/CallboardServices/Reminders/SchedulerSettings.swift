@@ -7,6 +7,9 @@ public struct SchedulerSettings: Sendable, Equatable {
     /// Rows examined per transaction; a tick runs batches until a short one (or `maxBatchesPerTick`).
     public var batchSize = 500
     public var maxBatchesPerTick = 40
+    /// Batch transactions a busy tick runs at once: one renders its emails while another waits
+    /// on PostgreSQL (their rows are locked apart, so they never hold the same request).
+    public var parallelBatches = 2
     public var rules = ReminderSettings()
 
     public init() {}

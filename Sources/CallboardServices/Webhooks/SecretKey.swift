@@ -1,3 +1,4 @@
+import CallboardDomain
 import CallboardStorage
 import Crypto
 import Foundation
@@ -20,7 +21,7 @@ public struct SecretKey: Sendable {
             throw Invalid(description: "the secret key must be base64 of 32 bytes (make one with: head -c 32 /dev/urandom | base64)")
         }
         key = SymmetricKey(data: bytes)
-        id = SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined()
+        id = SHA256.hash(data: bytes).prefix(8).hexString
     }
 
     public static func load(file path: String) throws(Invalid) -> SecretKey {
