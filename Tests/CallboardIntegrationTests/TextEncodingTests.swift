@@ -1,0 +1,58 @@
+import CallboardDomain
+import Crypto
+import Foundation
+import Testing
+
+@testable import CallboardServices
+@testable import CallboardStorage
+
+/// The byte-level encoders that replaced Foundation's formatting and replacing on the email path.
+@Suite struct TextEncodingTests {
+    @Test func hexIsTwoLowercaseDigitsAByte() {
+        #expect([UInt8]().hexString == "")
+        #expect([0x00, 0x0F, 0xA5, 0xFF].hexString == "000fa5ff")
+        #expect(SHA256.hash(data: Data("abc".utf8)).hexString == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test func base64URLMatchesRFC4648WithoutPadding() {
+        #expect([UInt8]().base64URLString == "")
+        #expect(Array("M".utf8).base64URLString == "TQ")
+        #expect(Array("Ma".utf8).base64URLString == "TWE")
+        #expect(Array("Man".utf8).base64URLString == "TWFu")
+        #expect([0xFB, 0xFF].base64URLString == "-_8")
+        // Every length against Foundation's encoder with the URL alphabet swapped in.
+        var rng = SystemRandomNumberGenerator()
+        for n in 0...40 {
+            let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let reference = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(bytes.base64URLString == reference, "\(bytes)")
+        }
+    }
+
+    @Test func tokensAre256BitsOfBase64URL() {
+        let a = NewLink.random()
+        let b = NewLink.random()
+        #expect(a.count == 43 && b.count == 43)
+        #expect(a != b)
+        let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        #expect(a.allSatisfy(alphabet.contains))
+    }
+
+    @Test func htmlEscapingCoversTheSameFiveCharacters() {
+        let e = HTMLEscaping()
+        #expect(e.escapeText("a<b>&\"'c") == "a&lt;b&gt;&amp;&quot;&#39;c")
+        #expect(e.escapeText("café <é>") == "café &lt;é&gt;")
+        #expect(e.escapeText("nothing to do") == "nothing to do")
+        #expect(e.escapeText("") == "")
+    }
+
+    @Test func placeholdersInTypedTextAreBrokenUp() {
+        #expect(LinkPlaceholder.neutralise("x cblink_abc ccblink_ cbliNk_ cblink") == "x cblink-abc ccblink- cbliNk_ cblink")
+        #expect(LinkPlaceholder.holdsPrefix("cblinkcblink_"))
+        #expect(LinkPlaceholder.holdsPrefix("cblink_"))
+        #expect(!LinkPlaceholder.holdsPrefix("cblin"))
+        #expect(!LinkPlaceholder.holdsPrefix("cblink-"))
+        #expect(LinkPlaceholder.neutralise("plain") == "plain")
+    }
+}
