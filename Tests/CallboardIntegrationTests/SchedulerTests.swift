@@ -34,6 +34,19 @@ extension TestApp {
         ).collect().map { try $0.decode((String, String, String, String).self) }
     }
 
+    /// 60 requests, each with its own contact and nothing else, and the clock where each owes its
+    /// first information reminder.
+    func sixtyContactsDueForInformation() async throws {
+        for i in 0..<60 {
+            _ = try await createRequest([
+                "contact": Items.provided([
+                    "name": .string("C\(i)"), "email": .string("c\(i)@dvla.gov.uk"), "phone": .string("020 7946 0000"),
+                ])
+            ])
+        }
+        setClock("2026-11-20T10:00:00Z")
+    }
+
     func createRequest(_ items: [String: JSONValue]) async throws -> (id: String, etag: String) {
         let r = try await call(.post, "/api/v1/requests", json: Items.request(items))
         return (r.json["id"]!.stringValue!, r.etag!)
@@ -165,14 +178,7 @@ extension TestApp {
     /// every request examined once and chased once, whatever the number of loops.
     @Test(arguments: [1, 2, 3]) func aBusyTickSharesItsBatchesBetweenLoops(parallel: Int) async throws {
         try await TestApp.run { app in
-            for i in 0..<60 {
-                _ = try await app.createRequest([
-                    "contact": Items.provided([
-                        "name": .string("C\(i)"), "email": .string("c\(i)@dvla.gov.uk"), "phone": .string("020 7946 0000"),
-                    ])
-                ])
-            }
-            app.setClock("2026-11-20T10:00:00Z")
+            try await app.sixtyContactsDueForInformation()
             let report = try await app.scheduler(batch: 7, parallel: parallel).tick()
             #expect(report.requestsExamined == 60)
             #expect(report.remindersQueued == 60)
@@ -185,14 +191,7 @@ extension TestApp {
 
     @Test func twoSchedulersTickingTogetherQueueEachReminderOnce() async throws {
         try await TestApp.run { app in
-            for i in 0..<60 {
-                _ = try await app.createRequest([
-                    "contact": Items.provided([
-                        "name": .string("C\(i)"), "email": .string("c\(i)@dvla.gov.uk"), "phone": .string("020 7946 0000"),
-                    ])
-                ])
-            }
-            app.setClock("2026-11-20T10:00:00Z")
+            try await app.sixtyContactsDueForInformation()
             let a = try app.scheduler(batch: 7)
             let b = try app.scheduler(batch: 7)
             async let ra = a.tick()
