@@ -2,7 +2,6 @@ import CallboardDomain
 import CallboardStorage
 import Foundation
 import Logging
-import Mustache
 import PostgresNIO
 
 /// Email configuration, built from `Settings`, with local defaults.
@@ -43,31 +42,36 @@ public struct EmailSettings: Sendable {
 
 /// The Mustache templates shipped with the program: `<kind>.subject`, `<kind>.text`, `<kind>.html`.
 public struct EmailTemplates: Sendable {
-    let library: MustacheLibrary
+    let library: TemplateLibrary
 
     public static func bundled() throws -> EmailTemplates {
         guard let dir = Bundle.module.url(forResource: "Templates", withExtension: nil) else {
             throw MigrationError.missingBundle
         }
-        let templates = try TemplateFiles.load(from: dir)
+        let library = try TemplateLibrary(directory: dir)
         for kind in EmailKind.allCases {
-            for part in ["subject", "text", "html"] where templates["\(kind.rawValue).\(part)"] == nil {
+            for part in ["subject", "text", "html"] where !library.names.contains("\(kind.rawValue).\(part)") {
                 throw TemplateMissing(name: "\(kind.rawValue).\(part)")
             }
         }
-        return EmailTemplates(library: MustacheLibrary(templates: templates))
+        return EmailTemplates(library: library)
     }
 
     struct TemplateMissing: Error { var name: String }
 
     public func render(_ kind: EmailKind, _ context: [String: Any]) -> (subject: String, text: String, html: String) {
-        var ctx = context
-        let subject = (library.render(ctx, withTemplate: "\(kind.rawValue).subject") ?? kind.rawValue)
+        render(kind, TemplateValue.context(context))
+    }
+
+    /// The subject first: the text and HTML bodies show it as `{{subject}}`.
+    func render(_ kind: EmailKind, _ context: TemplateValue) -> (subject: String, text: String, html: String) {
+        let subject = (library.render(context, withTemplate: "\(kind.rawValue).subject") ?? kind.rawValue)
             .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " ")
-        ctx["subject"] = subject
+        guard case .object(var fields) = context else { return (subject, "", "") }
+        fields["subject"] = .text(subject)
         return (
-            subject, library.render(ctx, withTemplate: "\(kind.rawValue).text") ?? "",
-            library.render(ctx, withTemplate: "\(kind.rawValue).html") ?? ""
+            subject, library.render(.object(fields), withTemplate: "\(kind.rawValue).text") ?? "",
+            library.render(.object(fields), withTemplate: "\(kind.rawValue).html") ?? ""
         )
     }
 }
@@ -103,11 +107,22 @@ public struct EmailOutbox: Sendable {
     }
 
     func draft(_ kind: EmailKind, to recipient: String, requestID: UUID?, context: [String: Any], dedupKey: String?, runAt: Date) -> NewEmail {
-        let context = Self.neutralisePlaceholders(context)
+        draft(kind, to: recipient, requestID: requestID, values: TemplateValue.context(context), dedupKey: dedupKey, runAt: runAt)
+    }
+
+    /// `values` is the context as the templates see it (the scheduler builds its digests so).
+    func draft(_ kind: EmailKind, to recipient: String, requestID: UUID?, values: TemplateValue, dedupKey: String?, runAt: Date) -> NewEmail {
+        let context = Self.neutralisePlaceholders(values)
         let rendered = templates.render(kind, context)
         var data: [String: JSONValue] = [:]
-        for (k, v) in context {
-            if let s = v as? String { data[k] = .string(s) } else if let b = v as? Bool { data[k] = .bool(b) }
+        if case .object(let fields) = context {
+            for (k, v) in fields {
+                switch v {
+                case .text(let s): data[k] = .string(s)
+                case .flag(let b): data[k] = .bool(b)
+                default: break
+                }
+            }
         }
         data["subject"] = .string(rendered.subject)
         return NewEmail(
@@ -119,18 +134,13 @@ public struct EmailOutbox: Sendable {
     /// Only the links this program puts in an email (values under the key `link`) may carry a
     /// link placeholder: in every other text (a service name, a reason, a preview URL — things
     /// people type) `cblink_` is broken up, so the worker never mints a token where a person chose.
-    static func neutralisePlaceholders(_ context: [String: Any]) -> [String: Any] {
-        var out: [String: Any] = [:]
-        for (key, value) in context {
-            switch value {
-            case let s as String where key != "link": out[key] = LinkPlaceholder.neutralise(s)
-            case let list as [String]: out[key] = list.map(LinkPlaceholder.neutralise)
-            case let nested as [String: Any]: out[key] = neutralisePlaceholders(nested)
-            case let many as [[String: Any]]: out[key] = many.map(neutralisePlaceholders)
-            default: out[key] = value
-            }
+    static func neutralisePlaceholders(_ value: TemplateValue, key: String? = nil) -> TemplateValue {
+        switch value {
+        case .text(let s): key == "link" ? value : .text(LinkPlaceholder.neutralise(s))
+        case .flag: value
+        case .list(let items): .list(items.map { neutralisePlaceholders($0) })
+        case .object(let fields): .object(Dictionary(uniqueKeysWithValues: fields.map { ($0.key, neutralisePlaceholders($0.value, key: $0.key)) }))
         }
-        return out
     }
 
     @discardableResult

@@ -10,7 +10,7 @@ public enum LinkPlaceholder {
     static let prefix = "cblink_"
 
     public static func text(for id: UUID) -> String {
-        prefix + id.lowercasedString.replacingOccurrences(of: "-", with: "")
+        prefix + withUnsafeBytes(of: id.uuid) { $0.hexString }
     }
 
     /// The link ids named in `texts`, each once, in order of first appearance.

@@ -192,15 +192,18 @@ extension TestApp {
     @Test func onlyLinkValuesKeepTheirPlaceholders() {
         let id = UUID()
         let p = LinkPlaceholder.text(for: id)
-        let out = EmailOutbox.neutralisePlaceholders([
-            "link": "http://x/tasks/\(p)", "service_name": "a \(p)", "lines": ["b \(p)"],
-            "items": [["link": "http://x/upload/\(p)", "headline": "c \(p)"]],
-        ])
-        #expect(out["link"] as? String == "http://x/tasks/\(p)")
-        #expect(out["service_name"] as? String == "a cblink-\(p.dropFirst(7))")
-        #expect(out["lines"] as? [String] == ["b cblink-\(p.dropFirst(7))"])
-        let item = (out["items"] as? [[String: Any]])?.first
-        #expect(item?["link"] as? String == "http://x/upload/\(p)" && item?["headline"] as? String == "c cblink-\(p.dropFirst(7))")
+        let out = EmailOutbox.neutralisePlaceholders(
+            TemplateValue.context([
+                "link": "http://x/tasks/\(p)", "service_name": "a \(p)", "lines": ["b \(p)"],
+                "items": [["link": "http://x/upload/\(p)", "headline": "c \(p)"]],
+            ]))
+        let broken = "cblink-\(p.dropFirst(7))"
+        #expect(
+            out
+                == .object([
+                    "link": .text("http://x/tasks/\(p)"), "service_name": .text("a \(broken)"), "lines": .list([.text("b \(broken)")]),
+                    "items": .list([.object(["link": .text("http://x/upload/\(p)"), "headline": .text("c \(broken)")])]),
+                ]))
     }
 
     /// Migration 0012 moves existing hashes (old links keep working) and scrubs tokens already in the outbox.

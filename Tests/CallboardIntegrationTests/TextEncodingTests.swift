@@ -40,11 +40,16 @@ import Testing
     }
 
     @Test func htmlEscapingCoversTheSameFiveCharacters() {
-        let e = HTMLEscaping()
-        #expect(e.escapeText("a<b>&\"'c") == "a&lt;b&gt;&amp;&quot;&#39;c")
-        #expect(e.escapeText("café <é>") == "café &lt;é&gt;")
-        #expect(e.escapeText("nothing to do") == "nothing to do")
-        #expect(e.escapeText("") == "")
+        #expect(HTMLEscaping.escape("a<b>&\"'c") == "a&lt;b&gt;&amp;&quot;&#39;c")
+        #expect(HTMLEscaping.escape("café <é>") == "café &lt;é&gt;")
+        #expect(HTMLEscaping.escape("nothing to do") == "nothing to do")
+        #expect(HTMLEscaping.escape("") == "")
+    }
+
+    @Test func aPlaceholderIsThePrefixAndTheLinkIDsHexDigits() throws {
+        let id = try #require(UUID(uuidString: "0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9"))
+        #expect(LinkPlaceholder.text(for: id) == "cblink_0a1b2c3d4e5f60718293a4b5c6d7e8f9")
+        #expect(LinkPlaceholder.ids(in: ["see \(LinkPlaceholder.text(for: id)) now"]) == [id])
     }
 
     @Test func placeholdersInTypedTextAreBrokenUp() {

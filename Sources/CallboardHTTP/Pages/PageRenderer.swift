@@ -2,12 +2,11 @@ import CallboardServices
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Mustache
 
 /// The Mustache pages shipped with the program (`Resources/pages`), rendered as HTML responses
 /// with the security headers every page carries.
 struct PageRenderer: Sendable {
-    let library: MustacheLibrary
+    let library: TemplateLibrary
     let css: String
 
     static func bundled() throws -> PageRenderer {
@@ -17,7 +16,7 @@ struct PageRenderer: Sendable {
             throw MissingResource()
         }
         return PageRenderer(
-            library: MustacheLibrary(templates: try TemplateFiles.load(from: dir)), css: try String(contentsOf: cssURL, encoding: .utf8))
+            library: try TemplateLibrary(directory: dir), css: try String(contentsOf: cssURL, encoding: .utf8))
     }
 
     struct MissingResource: Error {}

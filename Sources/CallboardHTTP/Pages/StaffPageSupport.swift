@@ -4,7 +4,7 @@ import Foundation
 import Hummingbird
 
 extension Dictionary where Key == String, Value == Any {
-    /// Sets `key` only when there is a value: Mustache takes a stored nil for a value (and shows "nil").
+    /// Sets `key` only when there is a value (a context holds no optionals).
     mutating func put(_ key: String, _ value: Any?) {
         if let value { self[key] = value }
     }

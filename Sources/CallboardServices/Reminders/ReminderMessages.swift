@@ -9,7 +9,12 @@ public struct DigestItem: Sendable, Equatable {
     public var action: String
     public var link: String
 
-    var context: [String: Any] { ["headline": headline, "lines": lines, "has_lines": !lines.isEmpty, "action": action, "link": link] }
+    var context: TemplateValue {
+        .object([
+            "headline": .text(headline), "lines": .list(lines.map(TemplateValue.text)), "has_lines": .flag(!lines.isEmpty),
+            "action": .text(action), "link": .text(link),
+        ])
+    }
 }
 
 /// The words of each reminder. Links lead to the team's page of the request; the scheduler swaps in

@@ -315,13 +315,13 @@ public struct ReminderScheduler: Sendable {
                 }
                 return item
             }
-            var context: [String: Any] = [
-                "single": items.count == 1, "count": items.count, "headline": sections[0].headline, "items": sections.map(\.context),
-            ]
-            context["link"] = sections[0].link
+            let context = TemplateValue.object([
+                "single": .flag(items.count == 1), "count": .text(String(items.count)), "headline": .text(sections[0].headline),
+                "items": .list(sections.map(\.context)), "link": .text(sections[0].link),
+            ])
             let digestKey = SHA256.hash(data: Data(keys.sorted().joined(separator: "\n").utf8)).prefix(12).hexString
             let email = outbox.draft(
-                .reminderDigest, to: address, requestID: requestIDs.count == 1 ? requestIDs.first : nil, context: context,
+                .reminderDigest, to: address, requestID: requestIDs.count == 1 ? requestIDs.first : nil, values: context,
                 dedupKey: "digest:\(key):\(digestKey)", runAt: now)
             return PlannedDigest(email: email, reminderKeys: keys, links: links)
         }
