@@ -59,14 +59,24 @@ public struct EmailTemplates: Sendable {
 
     struct TemplateMissing: Error { var name: String }
 
+    /// A rendered subject as one line: trimmed of white space, newlines inside made spaces
+    /// (by scalars: Foundation's trimming was a twentieth of the scheduler's time).
+    static func oneLine(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
+        let trimmed = String(scalars[first...last])
+        return trimmed.utf8.contains(UInt8(ascii: "\n")) ? trimmed.replacingOccurrences(of: "\n", with: " ") : trimmed
+    }
+
     public func render(_ kind: EmailKind, _ context: [String: Any]) -> (subject: String, text: String, html: String) {
         render(kind, TemplateValue.context(context))
     }
 
     /// The subject first: the text and HTML bodies show it as `{{subject}}`.
     func render(_ kind: EmailKind, _ context: TemplateValue) -> (subject: String, text: String, html: String) {
-        let subject = (library.render(context, withTemplate: "\(kind.rawValue).subject") ?? kind.rawValue)
-            .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " ")
+        let subject = Self.oneLine(library.render(context, withTemplate: "\(kind.rawValue).subject") ?? kind.rawValue)
         guard case .object(var fields) = context else { return (subject, "", "") }
         fields["subject"] = .text(subject)
         return (
@@ -135,11 +145,21 @@ public struct EmailOutbox: Sendable {
     /// link placeholder: in every other text (a service name, a reason, a preview URL — things
     /// people type) `cblink_` is broken up, so the worker never mints a token where a person chose.
     static func neutralisePlaceholders(_ value: TemplateValue, key: String? = nil) -> TemplateValue {
-        switch value {
+        guard holdsPlaceholderPrefix(value, key: key) else { return value }  // most contexts: no copy
+        return switch value {
         case .text(let s): key == "link" ? value : .text(LinkPlaceholder.neutralise(s))
         case .flag: value
         case .list(let items): .list(items.map { neutralisePlaceholders($0) })
         case .object(let fields): .object(Dictionary(uniqueKeysWithValues: fields.map { ($0.key, neutralisePlaceholders($0.value, key: $0.key)) }))
+        }
+    }
+
+    static func holdsPlaceholderPrefix(_ value: TemplateValue, key: String?) -> Bool {
+        switch value {
+        case .text(let s): key != "link" && LinkPlaceholder.holdsPrefix(s)
+        case .flag: false
+        case .list(let items): items.contains { holdsPlaceholderPrefix($0, key: nil) }
+        case .object(let fields): fields.contains { holdsPlaceholderPrefix($0.value, key: $0.key) }
         }
     }
 

@@ -41,7 +41,7 @@ public enum LinkPlaceholder {
 
     /// Whether `text` holds `cblink_`, by a scan of its bytes: most texts hold none, and
     /// Foundation's search cost more than the rest of rendering an email.
-    static func holdsPrefix(_ text: String) -> Bool {
+    public static func holdsPrefix(_ text: String) -> Bool {
         var matched = 0
         for byte in text.utf8 {
             // No proper prefix of `cblink_` is also its suffix, so a mismatch restarts at its first byte.

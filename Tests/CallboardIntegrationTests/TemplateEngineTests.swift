@@ -100,9 +100,24 @@ struct TemplateEngineTests {
     }
 
     @Test func whatOurTemplatesDoNotUseIsRefused() {
-        for text in ["{{=<% %>=}}", "{{<parent}}{{/parent}}", "{{#a}}", "{{/a}}", "{{x(y)}}", "a\r\nb", "  {{> p}}\n", "{{% CONTENT_TYPE: XML}}"] {
+        for text in [
+            "{{=<% %>=}}", "{{<parent}}{{/parent}}", "{{#a}}", "{{/a}}", "{{x(y)}}", "a\r\nb", "  {{> p}}\n", "{{% CONTENT_TYPE: XML}}",
+            "{{! never closed",
+        ] {
             #expect(throws: TemplateParser.Failure.self, "\(text)") { try TemplateParser.parse(text) }
         }
+    }
+
+    @Test func aPartialEscapesHTMLWhateverItsCallerSwitchedTo() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("templates-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let files = ["a": "{{% CONTENT_TYPE: TEXT}}{{v}} {{> b}} {{v}}", "b": "{{v}}"]
+        for (name, text) in files { try text.write(to: dir.appendingPathComponent("\(name).mustache"), atomically: true, encoding: .utf8) }
+        let reference = MustacheLibrary(templates: try files.mapValues { try MustacheTemplate(string: $0) })
+        let got = try TemplateLibrary(directory: dir).render(["v": "<i>"], withTemplate: "a")
+        #expect(got == "<i> &lt;i&gt; <i>")
+        #expect(got == reference.render(["v": "<i>"], withTemplate: "a"))
     }
 
     @Test func valuesConvertOnceAndNilIsAbsent() {
@@ -111,11 +126,14 @@ struct TemplateEngineTests {
             var done: Bool
         }
         let none: String? = nil
-        let value = TemplateValue.context(["s": "x", "n": 3, "b": true, "o": none as Any, "l": ["a"], "r": Row(name: "n", done: false)])
+        let id = UUID()
+        let value = TemplateValue.context([
+            "s": "x", "n": 3, "b": true, "o": none as Any, "l": ["a"], "r": Row(name: "n", done: false), "null": NSNull(), "id": id,
+        ])
         #expect(
             value
                 == .object([
-                    "s": .text("x"), "n": .text("3"), "b": .flag(true), "l": .list([.text("a")]),
+                    "s": .text("x"), "n": .text("3"), "b": .flag(true), "l": .list([.text("a")]), "id": .text(id.uuidString),
                     "r": .object(["name": .text("n"), "done": .flag(false)]),
                 ]))
     }

@@ -52,6 +52,14 @@ import Testing
         #expect(LinkPlaceholder.ids(in: ["see \(LinkPlaceholder.text(for: id)) now"]) == [id])
     }
 
+    @Test func subjectsAreTrimmedToOneLineAsFoundationWould() {
+        for text in ["", " \n\t", "Plain", "  Tax <b>\n", "\nTwo\nlines\n\n", "\u{00A0}Café\u{2003}", "a \u{0085}"] {
+            let foundation = text.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " ")
+            #expect(EmailTemplates.oneLine(text) == foundation, "\(Array(text.unicodeScalars))")
+        }
+        #expect(EmailTemplates.oneLine("\nTwo\nlines\n") == "Two lines")
+    }
+
     @Test func placeholdersInTypedTextAreBrokenUp() {
         #expect(LinkPlaceholder.neutralise("x cblink_abc ccblink_ cbliNk_ cblink") == "x cblink-abc ccblink- cbliNk_ cblink")
         #expect(LinkPlaceholder.holdsPrefix("cblinkcblink_"))

@@ -69,7 +69,8 @@ public struct TemplateLibrary: Sendable {
                 default: break
                 }
             case .partial(let name):
-                if let partial = templates[name] { render(partial, stack: &stack, escaping: escaping, into: &out) }
+                // As in swift-mustache, a partial starts in HTML whatever its caller switched to.
+                if let partial = templates[name] { render(partial, stack: &stack, escaping: .html, into: &out) }
             case .escaping(let change):
                 escaping = change
             }

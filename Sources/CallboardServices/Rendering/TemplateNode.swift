@@ -21,15 +21,26 @@ enum TemplateNode: Sendable, Equatable {
     /// Neighbouring text pieces as one (the parser splits text at every line).
     static func joiningText(_ nodes: [TemplateNode]) -> [TemplateNode] {
         var out: [TemplateNode] = []
+        var pending: [String] = []
+        func flush() {
+            if !pending.isEmpty { out.append(.text(pending.joined())) }
+            pending = []
+        }
         for node in nodes {
             switch node {
-            case .text(let t):
-                if case .text(let previous) = out.last { out[out.count - 1] = .text(previous + t) } else { out.append(node) }
-            case .section(let p, let body): out.append(.section(p, joiningText(body)))
-            case .inverted(let p, let body): out.append(.inverted(p, joiningText(body)))
-            default: out.append(node)
+            case .text(let t): pending.append(t)
+            case .section(let p, let body):
+                flush()
+                out.append(.section(p, joiningText(body)))
+            case .inverted(let p, let body):
+                flush()
+                out.append(.inverted(p, joiningText(body)))
+            default:
+                flush()
+                out.append(node)
             }
         }
+        flush()
         return out
     }
 }

@@ -126,7 +126,10 @@ struct TemplateParser {
                 if !standalone(newLine) { flushBlanks() }
                 return nodes
             case UInt8(ascii: "!"):
-                while !atEnd, !read(Self.close) { pos += 1 }
+                while !read(Self.close) {
+                    guard !atEnd else { throw fail("a comment must end in }}") }
+                    pos += 1
+                }
                 setNewLine = standalone(newLine)
             case UInt8(ascii: "{"), UInt8(ascii: "&"):
                 flushBlanks()

@@ -18,6 +18,7 @@ public indirect enum TemplateValue: Sendable, Equatable {
         case let d as [String: Any]: self = .object(d.compactMapValues(TemplateValue.init))
         case let a as [Any]: self = .list(a.compactMap(TemplateValue.init))
         case let v as TemplateValue: self = v
+        case is NSNull: return nil
         default:
             let mirror = Mirror(reflecting: value)
             switch mirror.displayStyle {
@@ -29,7 +30,8 @@ public indirect enum TemplateValue: Sendable, Equatable {
                 for child in mirror.children {
                     if let label = child.label, let v = TemplateValue(child.value) { fields[label] = v }
                 }
-                self = .object(fields)
+                // A value with no stored properties to show (a UUID, a Date) is its description.
+                self = fields.isEmpty ? .text(String(describing: value)) : .object(fields)
             default: self = .text(String(describing: value))
             }
         }
