@@ -49,8 +49,9 @@ public struct EmailTemplates: Sendable {
             throw MigrationError.missingBundle
         }
         let library = try TemplateLibrary(directory: dir)
+        let names = library.names
         for kind in EmailKind.allCases {
-            for part in ["subject", "text", "html"] where !library.names.contains("\(kind.rawValue).\(part)") {
+            for part in ["subject", "text", "html"] where !names.contains("\(kind.rawValue).\(part)") {
                 throw TemplateMissing(name: "\(kind.rawValue).\(part)")
             }
         }
