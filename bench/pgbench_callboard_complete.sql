@@ -32,9 +32,12 @@ WITH updated AS (
         info_complete_at = now(), updated_at = now(),
         sla_started_at = now(), sla_due_at = now() + interval '7 days', sla_at_risk_at = now() + interval '5 days',
         sla_met_at = NULL, sla_calendar_version = 'govuk-1dce6df4476b',
-        state_entered_at = now(), next_reminder_at = now()
+        state_entered_at = now()
     WHERE id = :id AND version = :version
     RETURNING id, version
+), scheduled AS (
+    INSERT INTO request_schedule (request_id, next_reminder_at) SELECT id, now() FROM updated
+    ON CONFLICT (request_id) DO UPDATE SET next_reminder_at = excluded.next_reminder_at
 ), event AS (
     INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
     SELECT id, version, 'transitioned', 'admin', :actor, now(),

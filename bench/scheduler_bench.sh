@@ -38,9 +38,9 @@ echo "$result ($mode build)"
 # pgbench: the same two due queries with nothing due, one client, on the same database.
 # Vacuumed first: the due rounds' updates leave dead entries in the due index that a LIMIT scan
 # would otherwise walk (36-65 ms a query instead of 0.1).
-psql -h 127.0.0.1 -p "$pg_port" -U postgres -qtA -d bench -c "VACUUM ANALYZE requests, data_sets"
+psql -h 127.0.0.1 -p "$pg_port" -U postgres -qtA -d bench -c "VACUUM ANALYZE request_schedule, data_sets"
 cat > .local/bench-scheduler-pg/idle.sql <<SQL
-SELECT id FROM requests WHERE next_reminder_at <= '$at' ORDER BY next_reminder_at LIMIT 500 FOR UPDATE SKIP LOCKED;
+SELECT request_id FROM request_schedule WHERE next_reminder_at <= '$at' ORDER BY next_reminder_at LIMIT 500 FOR UPDATE SKIP LOCKED;
 SELECT id FROM data_sets WHERE next_reminder_at <= '$at' ORDER BY next_reminder_at LIMIT 500 FOR UPDATE SKIP LOCKED;
 SQL
 pg_ms=$(pgbench -n -f .local/bench-scheduler-pg/idle.sql -c 1 -T "$pg_seconds" -h 127.0.0.1 -p "$pg_port" -U postgres bench 2>/dev/null \
@@ -55,5 +55,6 @@ print(f"idle tick: p50 {r['idle_tick_ms_p50']} ms, p99 {r['idle_tick_ms_p99']} m
       f"{r['idle_tick_ms_p50'] / r['baseline_due_queries_ms_p50']:.1f}x the bare due queries from the same process "
       f"({r['baseline_due_queries_ms_p50']} ms), {r['idle_tick_ms_p50'] / pg:.1f}x pgbench's {pg} ms")
 print(f"{r['due']} due: tick p50 {r['due_tick_ms_p50']} ms, max {r['due_tick_ms_max']} ms (target < 1000 ms); "
+      f"CPU a tick: callboard {r['due_tick_cpu_ms_callboard']} ms, PostgreSQL {r['due_tick_cpu_ms_postgres']} ms; "
       f"{r['reminders_queued']} reminders queued over the rounds; peak RSS {r['peak_rss_mb']} MB")
 PY

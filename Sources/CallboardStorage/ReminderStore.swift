@@ -83,8 +83,9 @@ public enum ReminderStore {
     static func dueRequestsQuery(at now: Date, limit: Int, lock: Bool) -> PostgresQuery {
         var b = SQLBinds()
         let sql = """
-            SELECT \(RequestStore.columns) FROM requests r LEFT JOIN staff s ON s.id = r.assignee_id
-            WHERE r.next_reminder_at <= \(b.add(now)) ORDER BY r.next_reminder_at LIMIT \(b.add(limit))
+            SELECT \(RequestStore.columns)
+            FROM request_schedule q JOIN requests r ON r.id = q.request_id LEFT JOIN staff s ON s.id = r.assignee_id
+            WHERE q.next_reminder_at <= \(b.add(now)) ORDER BY q.next_reminder_at LIMIT \(b.add(limit))
             \(lock ? "FOR UPDATE OF r SKIP LOCKED" : "")
             """
         return b.query(sql)
@@ -142,20 +143,30 @@ public enum ReminderStore {
             var b = SQLBinds()
             let sql = """
                 UPDATE \(table.rawValue) t SET next_reminder_at = v.at
-                FROM unnest(\(b.add(timed.map(\.0)))::uuid[], \(b.add(timed.map(\.1)))::timestamptz[]) AS v(id, at) WHERE t.id = v.id
+                FROM unnest(\(b.add(timed.map(\.0)))::uuid[], \(b.add(timed.map(\.1)))::timestamptz[]) AS v(id, at)
+                WHERE t.\(table.key) = v.id
                 """
             _ = try await conn.run(b.statement(sql), logger: logger)
         }
         if !never.isEmpty {
             var b = SQLBinds()
-            let sql = "UPDATE \(table.rawValue) SET next_reminder_at = NULL WHERE id = ANY(\(b.add(never)))"
+            let sql = "UPDATE \(table.rawValue) SET next_reminder_at = NULL WHERE \(table.key) = ANY(\(b.add(never)))"
             _ = try await conn.run(b.statement(sql), logger: logger)
         }
     }
 
+    /// Where each kind of row keeps its `next_reminder_at`: requests in their narrow table of their
+    /// own (migration 0020), data sets on their row.
     public enum Table: String, Sendable {
-        case requests
+        case requests = "request_schedule"
         case dataSets = "data_sets"
+
+        var key: String {
+            switch self {
+            case .requests: "request_id"
+            case .dataSets: "id"
+            }
+        }
     }
 
     /// Inserts the reminders, each new one with a `reminder_queued` event on its request; returns

@@ -121,16 +121,23 @@ public enum RequestStore {
         let sql = """
             INSERT INTO requests (id, kind, state, version, department, division, assignee_id, items, missing_items,
                 optional_modules, service_name, notes, sign_off_decision, preview_url, live_url, audit_outcome,
-                info_complete_at, created_at, updated_at, state_entered_at, next_reminder_at)
+                info_complete_at, created_at, updated_at, state_entered_at)
             VALUES (\(bind(r.id)), \(bind(r.kind.rawValue)), \(bind(r.state.rawValue)), \(bind(r.version)), \(bind(r.department)),
                 \(bind(r.division)), \(bind(r.assigneeID)), \(bind(r.checklist.storedJSON))::jsonb,
                 \(bind(r.checklist.unsettledRequiredItems(for: r.kind).map(\.rawValue))), \(bind(r.optionalModules.map(\.rawValue))),
                 \(bind(r.checklist.serviceName ?? "")), \(bind(r.notes)), \(bind(r.signOffDecision?.rawValue)), \(bind(r.previewURL)),
                 \(bind(r.liveURL)), \(bind(r.auditOutcome?.rawValue)), \(bind(r.infoCompleteAt)), \(bind(r.createdAt)),
-                \(bind(r.updatedAt)), \(bind(r.stateEnteredAt)), \(bind(r.createdAt)))
-            RETURNING reference
+                \(bind(r.updatedAt)), \(bind(r.stateEnteredAt)))
+            RETURNING id, reference
             """
-        return try await conn.run(binds.statement(sql), logger: logger).first?.decode(String.self) ?? ""
+        // The scheduler looks at a new request at once (its first chase is computed then).
+        let scheduled = """
+            WITH inserted AS (\(sql)), scheduled AS (
+                INSERT INTO request_schedule (request_id, next_reminder_at) SELECT id, \(bind(r.createdAt)) FROM inserted
+            )
+            SELECT reference FROM inserted
+            """
+        return try await conn.run(binds.statement(scheduled), logger: logger).first?.decode(String.self) ?? ""
     }
 
     /// Compare-and-set in one statement: writes `r` (whose `version` is already the new one) only if
@@ -161,9 +168,13 @@ public enum RequestStore {
                     info_complete_at = \(bind(r.infoCompleteAt)), updated_at = \(bind(r.updatedAt)),
                     sla_started_at = \(bind(r.sla?.startedAt)), sla_due_at = \(bind(r.sla?.dueAt)), sla_at_risk_at = \(bind(r.sla?.atRiskAt)),
                     sla_met_at = \(bind(r.sla?.metAt)), sla_calendar_version = \(bind(r.sla?.calendarVersion)),
-                    state_entered_at = \(bind(r.stateEnteredAt)), next_reminder_at = \(bind(now))
+                    state_entered_at = \(bind(r.stateEnteredAt))
                 WHERE id = \(bind(r.id)) AND version = \(bind(r.version - 1))
                 RETURNING id, version
+            ), scheduled AS (
+                -- The scheduler looks again at once (an upsert: a request seeded by SQL alone may have no row).
+                INSERT INTO request_schedule (request_id, next_reminder_at) SELECT id, \(bind(now)) FROM updated
+                ON CONFLICT (request_id) DO UPDATE SET next_reminder_at = excluded.next_reminder_at
             ), event AS (
                 INSERT INTO request_events (request_id, version, kind, actor_kind, actor_id, occurred_at, data)
                 SELECT id, version, \(bind(e.kind)), \(bind(e.actorKind.rawValue)), \(bind(e.actorID)), \(bind(e.occurredAt)),

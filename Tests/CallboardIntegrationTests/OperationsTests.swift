@@ -140,7 +140,7 @@ import Testing
                     "0001_core", "0002_email_outbox", "0003_preview_sla", "0004_calendar_snapshots", "0005_data_sets", "0006_reminders", "0007_links",
                     "0008_staff_sessions", "0009_csv_uploads", "0010_item_drafts", "0011_state_entered_backfill",
                     "0012_link_tokens", "0013_rate_limits", "0014_retention", "0015_write_api", "0016_front_door", "0017_stage_history",
-                    "0018_webhooks", "0019_stats_covering_indexes",
+                    "0018_webhooks", "0019_stats_covering_indexes", "0020_request_schedule", "0021_email_body_lz4",
                 ])
             let migrator = Migrator(migrations: migrations, logger: TestDatabase.logger)
             let before = try await migrator.status(db)
