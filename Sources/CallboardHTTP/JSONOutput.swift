@@ -9,9 +9,13 @@ enum JSONOutput {
     static func encode(_ value: JSONValue) -> [UInt8] { value.serialized() }
 
     static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        response(bytes: encode(value), status: status, headers: headers)
+    }
+
+    static func response(bytes: [UInt8], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var h = headers
         h[.contentType] = "application/json"
-        return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: encode(value))))
+        return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func date(_ d: Date?) -> JSONValue {
@@ -93,28 +97,64 @@ enum JSONOutput {
     }
 
     /// A list entry: enough to triage, no item values; GET the request for everything.
-    static func summary(_ r: RequestSummary, now: Date) -> JSONValue {
+    /// A page of the triage list: `{"items": [summary, …], "next_cursor": …}`, written directly.
+    static func listPage(_ records: [RequestSummary], next: String?, now: Date) -> [UInt8] {
+        var w = JSONStreamWriter(capacity: 256 + records.count * 640)
+        w.beginObject()
+        w.key("items")
+        w.beginArray()
+        for r in records { summary(r, now: now, into: &w) }
+        w.endArray()
+        w.key("next_cursor")
+        w.string(next)
+        w.endObject()
+        return w.bytes
+    }
+
+    /// One request in a list. Keys in sorted order, as `JSONValue.serialized()` writes them.
+    static func summary(_ r: RequestSummary, now: Date, into w: inout JSONStreamWriter) {
         let flags = r.slaDueAt.map { PreviewSLA.flags(at: now, dueAt: $0, atRiskAt: r.slaAtRiskAt ?? $0, metAt: r.slaMetAt) }
-        return .object([
-            "sla_due_at": date(r.slaDueAt),
-            "sla_at_risk": .bool(flags?.atRisk ?? false),
-            "sla_breached": .bool(flags?.breached ?? false),
-            "id": .string(r.id.lowercasedString),
-            "reference": .string(r.reference),
-            "kind": .string(r.kind.rawValue),
-            "state": .string(r.state.rawValue),
-            "version": .number(Double(r.version)),
-            "etag": .string(ETag.make(r.version)),
-            "service_name": string(r.serviceName),
-            "department": .string(r.department),
-            "division": .string(r.division),
-            "assignee": string(r.assigneeEmail),
-            "missing_items": .array(r.missingItems.map { .string($0.rawValue) }),
-            "sign_off_decision": string(r.signOffDecision?.rawValue),
-            "info_complete_at": date(r.infoCompleteAt),
-            "created_at": date(r.createdAt),
-            "updated_at": date(r.updatedAt),
-        ])
+        func date(_ d: Date?) -> String? { d.map(Timestamp.rfc3339) }
+        w.beginObject()
+        w.key("assignee")
+        w.string(r.assigneeEmail)
+        w.key("created_at")
+        w.string(date(r.createdAt))
+        w.key("department")
+        w.string(r.department)
+        w.key("division")
+        w.string(r.division)
+        w.key("etag")
+        w.string(ETag.make(r.version))
+        w.key("id")
+        w.string(r.id.lowercasedString)
+        w.key("info_complete_at")
+        w.string(date(r.infoCompleteAt))
+        w.key("kind")
+        w.string(r.kind.rawValue)
+        w.key("missing_items")
+        w.beginArray()
+        for item in r.missingItems { w.string(item.rawValue) }
+        w.endArray()
+        w.key("reference")
+        w.string(r.reference)
+        w.key("service_name")
+        w.string(r.serviceName)
+        w.key("sign_off_decision")
+        w.string(r.signOffDecision?.rawValue)
+        w.key("sla_at_risk")
+        w.bool(flags?.atRisk ?? false)
+        w.key("sla_breached")
+        w.bool(flags?.breached ?? false)
+        w.key("sla_due_at")
+        w.string(date(r.slaDueAt))
+        w.key("state")
+        w.string(r.state.rawValue)
+        w.key("updated_at")
+        w.string(date(r.updatedAt))
+        w.key("version")
+        w.int(r.version)
+        w.endObject()
     }
 
     static func event(_ e: EventRecord) -> JSONValue {

@@ -24,11 +24,7 @@ struct RequestsController {
             let who = try context.caller()
             let (filter, cursor, limit) = try parseListQuery(request.uri)
             let page = try await requests.list(filter, cursor: cursor, limit: limit, by: who)
-            return JSONOutput.response(
-                .object([
-                    "items": .array(page.records.map { JSONOutput.summary($0, now: requests.now) }),
-                    "next_cursor": JSONOutput.string(page.next?.encoded),
-                ]))
+            return JSONOutput.response(bytes: JSONOutput.listPage(page.records, next: page.next?.encoded, now: requests.now))
         }
         r.on(.get, "/requests/:id") { request, context in
             let who = try context.caller()

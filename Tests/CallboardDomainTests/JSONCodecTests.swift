@@ -13,6 +13,36 @@ import Testing
         #expect(v.serializedString == #"{"a":[1,-2.5,300,true,false,null],"b":{"c":"q\"uote\\ \n tab\t é 😀 \u0001"},"d":""}"#)
     }
 
+    /// The stream writer gives the bytes `serialized()` gives for the same value, keys written in order.
+    @Test func streamWriterWritesWhatSerializedWrites() {
+        var w = JSONStreamWriter(capacity: 16)
+        w.beginObject()
+        w.key("a")
+        w.beginArray()
+        w.beginObject()
+        w.key("b")
+        w.string(nil)
+        w.key("c\"q")
+        w.string("line\nbreak \u{1} é \\")
+        w.endObject()
+        w.beginArray()
+        w.endArray()
+        w.int(-42)
+        w.bool(false)
+        w.endArray()
+        w.key("d")
+        w.value(.object(["y": .number(1.5), "x": .bool(true)]))
+        w.key("e")
+        w.int(1_000_000)
+        w.endObject()
+        let expected: JSONValue = .object([
+            "a": .array([.object(["b": .null, "c\"q": .string("line\nbreak \u{1} é \\")]), .array([]), .number(-42), .bool(false)]),
+            "d": .object(["x": .bool(true), "y": .number(1.5)]),
+            "e": .number(1_000_000),
+        ])
+        #expect(String(decoding: w.bytes, as: UTF8.self) == expected.serializedString)
+    }
+
     @Test func surrogatePairsAndEscapes() throws {
         #expect(try JSONValue.parse(#""\ud83d\ude00 \/ \u00e9""#) == .string("😀 / é"))
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(#""\ud83d""#) }

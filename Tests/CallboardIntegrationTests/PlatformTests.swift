@@ -143,6 +143,30 @@ import Testing
 }
 
 @Suite struct ListTests {
+    /// The list is written by a stream writer, not through `JSONValue`: its bytes must be the
+    /// canonical serialisation (sorted keys) and each summary exactly the documented fields.
+    @Test func listBodiesAreCanonicalJSONWithEverySummaryField() async throws {
+        try await TestApp.run { app in
+            let created = try await app.call(.post, "/api/v1/requests", json: Items.request(["contact": Items.contact, "service": Items.service]))
+            let detail = created.json
+            let page = try await app.call(.get, "/api/v1/requests")
+            #expect(page.status == .ok)
+            #expect(String(decoding: page.body, as: UTF8.self) == (try JSONValue.parse(page.body).serializedString))
+            let expected: JSONValue = .object([
+                "assignee": .null, "created_at": detail["created_at"]!, "department": detail["department"]!,
+                "division": detail["division"]!, "etag": .string("\"v1\""), "id": detail["id"]!, "info_complete_at": .null,
+                "kind": .string("transactional"),
+                "missing_items": .array(
+                    ["sign_off_contact", "cost_per_transaction", "user_satisfaction", "completion_rate", "digital_take_up", "service_availability"]
+                        .map(JSONValue.string)),
+                "reference": detail["reference"]!, "service_name": detail["items"]!["service"]!["value"]!["name"]!,
+                "sign_off_decision": .null, "sla_at_risk": .bool(false), "sla_breached": .bool(false), "sla_due_at": .null,
+                "state": .string("requested"), "updated_at": detail["updated_at"]!, "version": .number(1),
+            ])
+            #expect(page.json == .object(["items": .array([expected]), "next_cursor": .null]))
+        }
+    }
+
     @Test func cursorPagesCoverEveryRequestOnceInStableOrder() async throws {
         try await TestApp.run { app in
             var ids: [String] = []
