@@ -78,7 +78,7 @@ public struct ObjectReader {
             errors.add(path(key), "must not contain the NUL character")
             return nil
         }
-        let trimmed = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = s.trimmedOfWhitespace
         if trimmed.isEmpty {
             if required { errors.add(path(key), "is required") }
             return nil

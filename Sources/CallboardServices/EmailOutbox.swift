@@ -60,14 +60,9 @@ public struct EmailTemplates: Sendable {
 
     struct TemplateMissing: Error { var name: String }
 
-    /// A rendered subject as one line: trimmed of white space, newlines inside made spaces
-    /// (by scalars: Foundation's trimming was a twentieth of the scheduler's time).
+    /// A rendered subject as one line: trimmed of white space, newlines inside made spaces.
     static func oneLine(_ text: String) -> String {
-        let scalars = text.unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
-        else { return "" }
-        let trimmed = String(scalars[first...last])
+        let trimmed = text.trimmedOfWhitespace
         return trimmed.utf8.contains(UInt8(ascii: "\n")) ? trimmed.replacingOccurrences(of: "\n", with: " ") : trimmed
     }
 

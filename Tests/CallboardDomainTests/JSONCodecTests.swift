@@ -13,6 +13,16 @@ import Testing
         #expect(v.serializedString == #"{"a":[1,-2.5,300,true,false,null],"b":{"c":"q\"uote\\ \n tab\t é 😀 \u0001"},"d":""}"#)
     }
 
+    /// Ids are written from their bytes: the same text as Foundation's, in lower case.
+    @Test func idsAreLowerCaseHexWithDashes() throws {
+        let fixed = try #require(UUID(uuidString: "0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9"))
+        #expect(fixed.lowercasedString == "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9")
+        for _ in 0..<100 {
+            let id = UUID()
+            #expect(id.lowercasedString == id.uuidString.lowercased())
+        }
+    }
+
     /// The stream writer gives the bytes `serialized()` gives for the same value, keys written in order.
     @Test func streamWriterWritesWhatSerializedWrites() {
         var w = JSONStreamWriter(capacity: 16)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import CallboardDomain
@@ -93,5 +94,20 @@ import Testing
     ])
     func otherTextIsUnchanged(_ value: String) {
         #expect(SpreadsheetSafe.text(value) == value)
+    }
+}
+
+/// `trimmedOfWhitespace` removes what Foundation's `.whitespacesAndNewlines` trimming removes.
+@Suite struct TrimmingTests {
+    @Test func trimsWhatFoundationTrims() {
+        let spaces: [Unicode.Scalar] = (0...0x3000).compactMap(Unicode.Scalar.init).filter {
+            $0.properties.isWhitespace || CharacterSet.whitespacesAndNewlines.contains($0)
+        }
+        #expect(spaces.count == 26)  // Unicode White_Space (25) and U+200B, which Foundation adds
+        var samples = ["", "a", "ab", " a", "a ", "\ta\n", "é", " é ", "a b", "\u{1}x\u{1}", "x\u{7F}", "\u{200B}x\u{200B}", "Café ☕"]
+        for s in spaces { samples += ["\(s)", "\(s)a\(s)", "a\(s)b", "\(s)é", "é\(s)"] }
+        for text in samples {
+            #expect(text.trimmedOfWhitespace == text.trimmingCharacters(in: .whitespacesAndNewlines), "\(Array(text.unicodeScalars))")
+        }
     }
 }
