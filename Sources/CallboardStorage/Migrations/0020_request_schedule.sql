@@ -1,6 +1,6 @@
 -- When the scheduler looks at a request next, in a narrow table of its own. On `requests` the
 -- column made every tick's "look again at …" an UPDATE of the whole wide row: a new version with
--- an entry in each of its fourteen indexes (two of them GIN), about a third of PostgreSQL's work
+-- an entry in each of its fourteen indexes (two of them GIN), about a quarter of PostgreSQL's work
 -- in a tick of 10,000 due reminders (docs/performance.md, "The scheduler's writes"). Here it is a
 -- row of two columns and two indexes. No row, or NULL: nothing to look at.
 CREATE TABLE request_schedule (
