@@ -41,13 +41,6 @@ public struct JSONStreamWriter {
         needsComma = true
     }
 
-    /// A whole value as `serialized()` writes it.
-    public mutating func value(_ v: JSONValue) {
-        separate()
-        v.write(into: &bytes)
-        needsComma = true
-    }
-
     private mutating func open(_ b: UInt8) {
         separate()
         bytes.append(b)

@@ -1,9 +1,9 @@
 extension String {
-    /// The string without leading and trailing white space, the same set Foundation's
-    /// `trimmingCharacters(in: .whitespacesAndNewlines)` removes (Unicode White_Space: spaces,
-    /// tabs, line ends, U+0085, no-break and wide spaces; and, as Foundation does, U+200B ZERO
-    /// WIDTH SPACE), by scalars. Foundation's goes through
-    /// NSString: 4% of the server's time creating a request, a twentieth of the scheduler's.
+    /// The string without leading and trailing white space, by scalars: the same set Foundation's
+    /// `trimmingCharacters(in: .whitespacesAndNewlines)` removes (Unicode White_Space — spaces,
+    /// tabs, line ends, U+0085, no-break and wide spaces — and, as Foundation does, U+200B ZERO
+    /// WIDTH SPACE). Foundation's goes through NSString: 4% of the server's time creating a
+    /// request, a twentieth of the scheduler's.
     public var trimmedOfWhitespace: String {
         let utf8 = self.utf8
         // Most values start and end with a visible ASCII character: nothing to trim, nothing copied.

@@ -96,7 +96,6 @@ enum JSONOutput {
         ])
     }
 
-    /// A list entry: enough to triage, no item values; GET the request for everything.
     /// A page of the triage list: `{"items": [summary, …], "next_cursor": …}`, written directly.
     static func listPage(_ records: [RequestSummary], next: String?, now: Date) -> [UInt8] {
         var w = JSONStreamWriter(capacity: 256 + records.count * 640)
@@ -111,7 +110,8 @@ enum JSONOutput {
         return w.bytes
     }
 
-    /// One request in a list. Keys in sorted order, as `JSONValue.serialized()` writes them.
+    /// A list entry: enough to triage, no item values; GET the request for everything.
+    /// Keys in sorted order, as `JSONValue.serialized()` writes them.
     static func summary(_ r: RequestSummary, now: Date, into w: inout JSONStreamWriter) {
         let flags = r.slaDueAt.map { PreviewSLA.flags(at: now, dueAt: $0, atRiskAt: r.slaAtRiskAt ?? $0, metAt: r.slaMetAt) }
         func date(_ d: Date?) -> String? { d.map(Timestamp.rfc3339) }
