@@ -15,6 +15,8 @@ public struct RequestService: Sendable {
     let slaHolder: PreviewSLAHolder
     let stages: StageDurations
     var sla: PreviewSLASettings { slaHolder.current }
+    /// Draws a new request's reference; a test gives its own to take the path of one already taken.
+    public var drawReference: @Sendable () -> String = { RequestReference.random() }
 
     public init(
         db: PostgresClient, time: any TimeSource, logger: Logger, outbox: EmailOutbox, sla: PreviewSLAHolder,
@@ -63,34 +65,65 @@ public struct RequestService: Sendable {
         let input = try RequestInput.parse(body, creating: true)
         let assignee = try await resolveAssignee(input.assigneeEmail)
         let spans = StageSpans()
-        let record = try await db.transaction(logger: logger) { conn in
+        // No transaction: the create is one statement (each draw of a reference its own).
+        let record = try await db.withConnection { conn in
             try await create(input, assignee: assignee, by: who, on: conn, spans: spans)
         }
         spans.record(to: stages)
         return record
     }
 
-    /// Stores a new request from checked input, in the caller's transaction: the API's and the
-    /// front door's one way in. `created` records `extra` beside the fields (the front door's application).
+    /// Stores a new request from checked input, in the caller's transaction if it has one (the
+    /// front door's): the API's and the front door's one way in. `created` records `extra` beside the fields (the front door's application).
     func create(
         _ input: RequestInput, assignee: StaffRecord?, by who: Principal, extra: [String: JSONValue] = [:], on conn: PostgresConnection,
         spans: StageSpans? = nil
     ) async throws -> RequestRecord {
         let now = time.now()
-        var record = RequestRecord(
+        let created = RequestRecord(
             id: UUID(), kind: input.kind!, state: .requested, version: 1, department: input.department!,
             division: (input.division ?? .englandAndWales).rawValue, assigneeID: assignee?.id, assigneeEmail: assignee?.email,
             checklist: Checklist(input.items), optionalModules: input.optionalModules ?? [], notes: input.notes ?? "",
             createdAt: now, updatedAt: now)
-        record.reference = try await RequestStore.insert(record, on: conn, logger: logger)
         var data = extra
-        data["fields"] = RequestDiff.describe(record)
-        try await appendEvent(record, "created", by: who, data: .object(data), on: conn)
-        try await WebhookStore.enqueue(WebhookEvents.created(record), on: conn, logger: logger)
-        try await completeIfReady(&record, on: conn, spans: spans)
-        try await askForInformation(record, on: conn)
-        return record
+        data["fields"] = RequestDiff.describe(created)
+        // One statement writes the request as it ends up: complete on arrival, it is stored already
+        // moved on by complete_information (actor `system`), with both events; otherwise its service
+        // contact is asked for what is missing. A reference already taken (rare: 30^8 of them) is drawn again.
+        for _ in 0..<Self.referenceDraws {
+            var record = created
+            record.reference = drawReference()
+            var write = RequestWrite(events: [event(record, "created", by: who, data: .object(data))], webhooks: [WebhookEvents.created(record)])
+            var completed: (TransitionPlan, (state: RequestState, approved: Bool, enteredAt: Date))?
+            if record.checklist.isComplete(for: record.kind) {
+                let left = (state: record.state, approved: false, enteredAt: record.stateEnteredAt)
+                let (plan, firing) = try planFiring(try Self.permit(.completeInformation, by: .system), .init(), on: &record, by: .system)
+                // A new request has no reminders to settle.
+                write.events += firing.events
+                write.emails += firing.emails
+                write.links += firing.links
+                write.webhooks += firing.webhooks
+                completed = (plan, left)
+            } else if let link = outbox.contactLink(record, at: now) {
+                var context = outbox.baseContext(record)
+                context["link"] = outbox.url(link)
+                write.links.append(link)
+                write.emails.append(
+                    outbox.draft(
+                        .informationRequest, to: link.record.email, requestID: record.id, context: context,
+                        dedupKey: "\(record.id.lowercasedString):information_request", runAt: now))
+            }
+            guard try await RequestStore.insert(record, write, at: record.updatedAt, on: conn, logger: logger) else { continue }
+            if let spans, let (plan, left) = completed, let span = try await endedSpan(plan, left: left, requestID: record.id, on: conn) {
+                spans.add(span)
+            }
+            return record
+        }
+        throw ServiceError.conflict("no free reference was found; try again")
     }
+
+    /// How many references a create draws before giving up (each taken with odds of at most 1 in 6 million at 100,000 requests).
+    static let referenceDraws = 8
 
     public func update(_ id: UUID, _ body: JSONValue, expectedVersion: Int, by who: Principal) async throws -> RequestRecord {
         if !Permissions.allows(who.actor, .updateRequest) { try who.require(.supplyItems) }
@@ -163,9 +196,11 @@ public struct RequestService: Sendable {
             }
             guard
                 try await RequestStore.update(
-                    record, event: event(record, "updated", by: who, data: .object(data)), emails: emails,
-                    settling: settling, links: links, webhook: WebhookEvents.updated(record, fields: Array(diff.keys)), at: record.updatedAt,
-                    on: conn, logger: logger)
+                    record,
+                    RequestWrite(
+                        events: [event(record, "updated", by: who, data: .object(data))], emails: emails, links: links, settling: settling,
+                        webhooks: [WebhookEvents.updated(record, fields: Array(diff.keys))]),
+                    at: record.updatedAt, on: conn, logger: logger)
             else { throw await staleError(id, on: conn) }
             try await completeIfReady(&record, on: conn, spans: spans)
             return record
@@ -266,6 +301,19 @@ public struct RequestService: Sendable {
         conn: PostgresConnection, spans: StageSpans? = nil
     ) async throws -> TransitionPlan {
         let left = (state: record.state, approved: record.signOffDecision == .approved, enteredAt: record.stateEnteredAt)
+        let (plan, write) = try planFiring(permit, arguments, on: &record, by: who)
+        guard try await RequestStore.update(record, write, at: plan.at, on: conn, logger: logger) else {
+            throw await staleError(record.id, on: conn)
+        }
+        if let spans, let span = try await endedSpan(plan, left: left, requestID: record.id, on: conn) { spans.add(span) }
+        return plan
+    }
+
+    /// A firing planned on `record`, which is moved on to its new version, and what storing it
+    /// writes: its event, emails, links, settled reminders and webhook event. Nothing is stored yet.
+    private func planFiring(
+        _ permit: TransitionPermit, _ arguments: TransitionArguments, on record: inout RequestRecord, by who: Principal
+    ) throws -> (TransitionPlan, RequestWrite) {
         let calendar = sla.calendar(for: record.division)
         let context = TransitionContext(
             now: time.now(), calendar: calendar, previewWorkingDays: sla.workingDays, holdsPreviewPromise: record.sla != nil)
@@ -284,15 +332,12 @@ public struct RequestService: Sendable {
         record.updatedAt = now
         // The sign-off owner (to decide) and the service contact (to give information) get links of their own.
         let pageLinks = outbox.pageLinks(for: plan.emailKind, record, calendar: calendar, at: now)
-        let emails = outbox.drafts(for: plan, record: record, links: pageLinks.mapValues(outbox.url), at: now)
-        guard
-            try await RequestStore.update(
-                record, event: event(record, "transitioned", by: who, data: plan.event), emails: emails,
-                settling: plan.settles, links: Array(pageLinks.values),
-                webhook: WebhookEvents.transitioned(record, plan.definition.name, from: plan.from), at: now, on: conn, logger: logger)
-        else { throw await staleError(record.id, on: conn) }
-        if let spans, let span = try await endedSpan(plan, left: left, requestID: record.id, on: conn) { spans.add(span) }
-        return plan
+        let write = RequestWrite(
+            events: [event(record, "transitioned", by: who, data: plan.event)],
+            emails: outbox.drafts(for: plan, record: record, links: pageLinks.mapValues(outbox.url), at: now),
+            links: Array(pageLinks.values), settling: plan.settles,
+            webhooks: [WebhookEvents.transitioned(record, plan.definition.name, from: plan.from)])
+        return (plan, write)
     }
 
     /// The stage a firing ended, if any: a change of state ends the stage of the state left; an
@@ -342,17 +387,6 @@ public struct RequestService: Sendable {
         default:
             return false
         }
-    }
-
-    /// A new request still missing information: its service contact is emailed a task-list link.
-    private func askForInformation(_ record: RequestRecord, on conn: PostgresConnection) async throws {
-        guard record.state == .requested, let link = outbox.contactLink(record, at: record.createdAt) else { return }
-        var context = outbox.baseContext(record)
-        context["link"] = outbox.url(link)
-        try await LinkStore.insert(link, on: conn, logger: logger)
-        try await outbox.queue(
-            .informationRequest, to: link.record.email, requestID: record.id, context: context,
-            dedupKey: "\(record.id.lowercasedString):information_request", at: record.createdAt, on: conn, logger: logger)
     }
 
     /// The scheduler starts a due product audit as `system`, inside its own transaction.

@@ -25,7 +25,7 @@ public struct RequestRecord: Sendable, Equatable {
     public var sla: StoredSLA?
     /// When the request entered its current state: what the reminder rules count from.
     public var stateEnteredAt: Date
-    /// `CB-XXXX-XXXX`, for people to read out; given by the database when the request is stored.
+    /// `CB-XXXX-XXXX`, for people to read out (`RequestReference`); unique, by the database's index.
     public var reference = ""
 
     public init(

@@ -121,16 +121,16 @@ public enum WebhookStore {
         """
     }
 
-    /// The same with the event bound: `from` is a CTE of one row (`updated`), or nothing.
-    static func insertBound(_ e: WebhookEvent, from: String?, _ binds: inout SQLBinds) -> String {
-        let type = binds.add(e.type.rawValue)
-        let at = binds.add(e.at)
+    /// The same with the events bound: `from` is a CTE of one row (`updated`), or nothing.
+    static func insertBound(_ events: [WebhookEvent], from: String?, _ binds: inout SQLBinds) -> String {
+        let rows = events.map { e in
+            "(\(binds.add(e.type.rawValue))::text, \(binds.add(JSONText.encode(e.data)))::jsonb, \(binds.add(e.at))::timestamptz)"
+        }
         return """
             INSERT INTO webhook_deliveries (id, subscription_id, event_type, data, occurred_at, run_at, created_at, updated_at)
-            SELECT gen_random_uuid(), s.id, \(type)::text, \(binds.add(JSONText.encode(e.data)))::jsonb, \(at)::timestamptz, \(at)::timestamptz,
-                   \(at)::timestamptz, \(at)::timestamptz
-            FROM webhook_subscriptions s \(from.map { "CROSS JOIN \($0) " } ?? "")
-            WHERE s.enabled AND s.event_types @> ARRAY[\(type)::text]
+            SELECT gen_random_uuid(), s.id, v.type, v.data, v.at, v.at, v.at, v.at
+            FROM (VALUES \(rows.joined(separator: ", "))) AS v(type, data, at)
+            JOIN webhook_subscriptions s ON s.enabled AND s.event_types @> ARRAY[v.type] \(from.map { "CROSS JOIN \($0) " } ?? "")
             RETURNING 1
             """
     }
@@ -140,7 +140,7 @@ public enum WebhookStore {
     @discardableResult
     public static func enqueue(_ e: WebhookEvent, on conn: PostgresConnection, logger: Logger) async throws -> Int {
         var binds = SQLBinds()
-        let insert = insertBound(e, from: nil, &binds)
+        let insert = insertBound([e], from: nil, &binds)
         let sql = "WITH ins AS (\(insert)) SELECT count(pg_notify(\(binds.add(channel)), ''))::int8 FROM ins"
         guard let row = try await conn.run(binds.statement(sql), logger: logger).first else { return 0 }
         return Int(try row.decode(Int64.self))
