@@ -15,8 +15,18 @@ public struct ValidationFailure: Error, Sendable, Equatable {
 }
 
 /// Escapes one reference token for a JSON pointer (RFC 6901 §3).
+/// Paths are made for every field read, so a token with nothing to escape (nearly all) is copied as it is.
 public func pointer(_ base: String, _ token: String) -> String {
-    base + "/" + token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return base + "/" + token }
+    var escaped = base + "/"
+    for c in token.unicodeScalars {
+        switch c {
+        case "~": escaped += "~0"
+        case "/": escaped += "~1"
+        default: escaped.unicodeScalars.append(c)
+        }
+    }
+    return escaped
 }
 
 /// Collects field errors while an input is read, so all of them are reported at once.

@@ -6,35 +6,40 @@ public enum FieldRules {
     /// A pragmatic address check (local@domain.tld), not full RFC 5322: what GOV.UK Notify accepts.
     public static func emailProblem(_ s: String) -> String? {
         if s.count > 254 { return "must be at most 254 characters" }
-        let parts = s.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64 else {
-            return "must be an email address, like name@example.gov.uk"
-        }
+        let invalid = "must be an email address, like name@example.gov.uk"
+        // Every allowed character is ASCII, so the checks go by bytes (a byte of a longer character is never allowed).
+        let parts = s.utf8.split(separator: UInt8(ascii: "@"), omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64 else { return invalid }
         let local = parts[0]
         let domain = parts[1]
-        let localAllowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-")
-        guard local.unicodeScalars.allSatisfy(localAllowed.contains), !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..") else {
-            return "must be an email address, like name@example.gov.uk"
-        }
-        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
-        let labelAllowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+        guard local.allSatisfy(isLocalPartByte), local.first != UInt8(ascii: "."), local.last != UInt8(ascii: "."),
+            !zip(local, local.dropFirst()).contains(where: { $0 == UInt8(ascii: ".") && $1 == UInt8(ascii: ".") })
+        else { return invalid }
+        let labels = domain.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard labels.count >= 2,
             labels.allSatisfy({
-                !$0.isEmpty && $0.count <= 63 && !$0.hasPrefix("-") && !$0.hasSuffix("-") && $0.unicodeScalars.allSatisfy(labelAllowed.contains)
+                !$0.isEmpty && $0.count <= 63 && $0.first != UInt8(ascii: "-") && $0.last != UInt8(ascii: "-") && $0.allSatisfy(isLabelByte)
             }),
-            let tld = labels.last, tld.count >= 2, tld.allSatisfy(\.isLetter)
-        else { return "must be an email address, like name@example.gov.uk" }
+            let tld = labels.last, tld.count >= 2, tld.allSatisfy(isASCIILetter)
+        else { return invalid }
         return nil
     }
 
+    static func isASCIILetter(_ b: UInt8) -> Bool { (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z") }
+    static func isASCIIDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+    /// Letters, digits and `-`: what a domain's label may hold.
+    static func isLabelByte(_ b: UInt8) -> Bool { isASCIILetter(b) || isASCIIDigit(b) || b == UInt8(ascii: "-") }
+    /// Letters, digits and ``.!#$%&'*+/=?^_`{|}~-``: what the part before the @ may hold.
+    static func isLocalPartByte(_ b: UInt8) -> Bool { isASCIILetter(b) || isASCIIDigit(b) || localPunctuation.contains(b) }
+    static let localPunctuation: [UInt8] = Array(".!#$%&'*+/=?^_`{|}~-".utf8)
+    static let phonePunctuation: [UInt8] = Array(" +()-".utf8)
+
     /// UK or international phone numbers: digits with optional spaces, brackets, dashes and a leading +.
     public static func phoneProblem(_ s: String) -> String? {
-        let allowed = CharacterSet(charactersIn: "0123456789 +()-")
-        guard s.unicodeScalars.allSatisfy(allowed.contains) else {
-            return "must be a phone number, like 020 7946 0000 or +44 20 7946 0000"
-        }
-        if s.dropFirst().contains("+") { return "must be a phone number, like 020 7946 0000 or +44 20 7946 0000" }
-        let digits = s.filter(\.isNumber).count
+        let message = "must be a phone number, like 020 7946 0000 or +44 20 7946 0000"
+        guard s.utf8.allSatisfy({ isASCIIDigit($0) || phonePunctuation.contains($0) }) else { return message }
+        if s.utf8.dropFirst().contains(UInt8(ascii: "+")) { return message }
+        let digits = s.utf8.filter(isASCIIDigit).count
         guard (10...15).contains(digits) else { return "must have between 10 and 15 digits" }
         return nil
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import CallboardDomain
@@ -166,5 +167,70 @@ import Testing
 
     @Test func pointerEscapesTokens() {
         #expect(pointer("/a", "b/c~d") == "/a/b~1c~0d")
+    }
+}
+
+/// The address and phone rules go by bytes; the rules as first written, with Foundation's
+/// character sets, are kept here to check that both answer alike, message for message.
+@Suite struct FieldRulesByBytesTests {
+    static func emailProblemAsWritten(_ s: String) -> String? {
+        if s.count > 254 { return "must be at most 254 characters" }
+        let parts = s.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64 else { return "must be an email address, like name@example.gov.uk" }
+        let local = parts[0]
+        let localAllowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-")
+        guard local.unicodeScalars.allSatisfy(localAllowed.contains), !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..") else {
+            return "must be an email address, like name@example.gov.uk"
+        }
+        let labels = parts[1].split(separator: ".", omittingEmptySubsequences: false)
+        let labelAllowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+        guard labels.count >= 2,
+            labels.allSatisfy({
+                !$0.isEmpty && $0.count <= 63 && !$0.hasPrefix("-") && !$0.hasSuffix("-") && $0.unicodeScalars.allSatisfy(labelAllowed.contains)
+            }),
+            let tld = labels.last, tld.count >= 2, tld.allSatisfy(\.isLetter)
+        else { return "must be an email address, like name@example.gov.uk" }
+        return nil
+    }
+
+    static func phoneProblemAsWritten(_ s: String) -> String? {
+        let allowed = CharacterSet(charactersIn: "0123456789 +()-")
+        guard s.unicodeScalars.allSatisfy(allowed.contains) else { return "must be a phone number, like 020 7946 0000 or +44 20 7946 0000" }
+        if s.dropFirst().contains("+") { return "must be a phone number, like 020 7946 0000 or +44 20 7946 0000" }
+        guard (10...15).contains(s.filter(\.isNumber).count) else { return "must have between 10 and 15 digits" }
+        return nil
+    }
+
+    /// Strings from pieces that sit at the rules' edges: separators, non-ASCII letters and digits,
+    /// a combining accent (which joins the character before it), long runs.
+    static func samples(_ pieces: [String], count: Int) -> [String] {
+        var rng = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in (0..<Int.random(in: 0...12, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined() }
+    }
+
+    @Test func emailsAnswerAsFirstWritten() {
+        let pieces = [
+            "a", "Z", "0", "9", ".", "..", "@", "-", "_", "+", "'", "~", " ", "é", "\u{301}", "٣", "x.gov.uk", "gov", "uk", "ada",
+            String(repeating: "a", count: 63), String(repeating: "b", count: 64), "ǅ", "\u{0}",
+        ]
+        for s in Self.samples(pieces, count: 20_000) + [
+            "ada@dvla.gov.uk", "a@b.c\u{301}o", "a@\u{301}b.co", "a@b.é", String(repeating: "é", count: 255),
+        ] {
+            #expect(FieldRules.emailProblem(s) == Self.emailProblemAsWritten(s), "\(s.unicodeScalars.map(\.value))")
+        }
+    }
+
+    @Test func phonesAnswerAsFirstWritten() {
+        let pieces = ["0", "7", "9", " ", "+", "(", ")", "-", "٣", "\u{301}", "a", "12345", "\u{FF11}"]
+        for s in Self.samples(pieces, count: 20_000) + ["+\u{301}44 20 7946 0000", "020 7946 0000"] {
+            #expect(FieldRules.phoneProblem(s) == Self.phoneProblemAsWritten(s), "\(s.unicodeScalars.map(\.value))")
+        }
+    }
+
+    @Test func pointersEscapeAsRFC6901Says() {
+        #expect(pointer("/items", "contact") == "/items/contact")
+        #expect(pointer("", "a/b~c") == "/a~1b~0c")
+        #expect(pointer("/x", "~/é/~") == "/x/~0~1é~1~0")
+        #expect(pointer("/x", "") == "/x/")
     }
 }
