@@ -41,6 +41,13 @@ public struct JSONStreamWriter {
         needsComma = true
     }
 
+    /// Any value, as `JSONValue.serialized()` writes it (its object keys sorted).
+    public mutating func value(_ v: JSONValue) {
+        separate()
+        v.write(into: &bytes)
+        needsComma = true
+    }
+
     private mutating func open(_ b: UInt8) {
         separate()
         bytes.append(b)

@@ -17,7 +17,7 @@ struct RequestsController {
             let who = try context.caller()
             let record = try await requests.create(body, by: who)
             return JSONOutput.response(
-                render(record, for: who), status: .created,
+                bytes: render(record, for: who), status: .created,
                 headers: [.eTag: ETag.make(record.version), .location: "/api/v1/requests/\(record.id.lowercasedString)"])
         }
         r.on(.get, "/requests") { request, context in
@@ -29,7 +29,7 @@ struct RequestsController {
         r.on(.get, "/requests/:id") { request, context in
             let who = try context.caller()
             let record = try await requests.get(try context.parameters.uuid("id", what: "request"), by: who)
-            return JSONOutput.response(render(record, for: who), headers: [.eTag: ETag.make(record.version)])
+            return JSONOutput.response(bytes: render(record, for: who), headers: [.eTag: ETag.make(record.version)])
         }
         r.on(.patch, "/requests/:id") { request, context in
             var request = request
@@ -38,7 +38,7 @@ struct RequestsController {
             let body = try await request.requiredJSONBody(context: context)
             let who = try context.caller()
             let record = try await requests.update(id, body, expectedVersion: version, by: who)
-            return JSONOutput.response(render(record, for: who), headers: [.eTag: ETag.make(record.version)])
+            return JSONOutput.response(bytes: render(record, for: who), headers: [.eTag: ETag.make(record.version)])
         }
         r.on(.post, "/requests/:id/transitions/:name") { request, context in
             var request = request
@@ -52,7 +52,7 @@ struct RequestsController {
             let body = try await request.jsonBody(context: context)
             let who = try context.caller()
             let (record, plan) = try await requests.transitionPlanned(id, name, body, expectedVersion: version, by: who)
-            return JSONOutput.response(render(record, for: who, next: plan.next), headers: [.eTag: ETag.make(record.version)])
+            return JSONOutput.response(bytes: render(record, for: who, next: plan.next), headers: [.eTag: ETag.make(record.version)])
         }
         r.on(.post, "/requests/:id/comments") { request, context in
             var request = request
@@ -78,7 +78,7 @@ struct RequestsController {
 
     /// A request as its caller sees it: the transitions they may fire and the preview promise as of now.
     /// `next`: what a fired transition's plan says the caller may fire now.
-    func render(_ record: RequestRecord, for who: Principal, next: [TransitionOption]? = nil) -> JSONValue {
+    func render(_ record: RequestRecord, for who: Principal, next: [TransitionOption]? = nil) -> [UInt8] {
         JSONOutput.request(record, for: who, sla: JSONOutput.sla(requests.previewSLA(record)), next: next)
     }
 

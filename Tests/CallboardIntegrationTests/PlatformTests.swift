@@ -167,6 +167,50 @@ import Testing
         }
     }
 
+    /// A request's body (create, read, transition) is written straight into bytes: the canonical
+    /// serialisation of itself, with every field, on a request with a promise, guards and modules.
+    @Test func requestBodiesAreCanonicalJSONWithEveryField() async throws {
+        try await TestApp.run { app in
+            let body: JSONValue = .object([
+                "kind": .string("transactional"), "department": .string("DVLA"), "items": .object(Items.all),
+                "notes": .string("Seen \"quoted\" – é"), "optional_modules": .array([.string("users_right_now")]),
+            ])
+            let created = try await app.call(.post, "/api/v1/requests", json: body)
+            #expect(created.status == .created)
+            let id = try #require(created.json["id"]?.stringValue)
+            let read = try await app.call(.get, "/api/v1/requests/\(id)")
+            let fired = try await app.call(
+                .post, "/api/v1/requests/\(id)/transitions/reopen_information", json: .object(["reason": .string("check")]),
+                headers: [.ifMatch: "\"v2\""])
+            #expect(fired.status == .ok)
+            for answer in [created, read, fired] {
+                #expect(String(decoding: answer.body, as: UTF8.self) == (try JSONValue.parse(answer.body).serializedString))
+                #expect(
+                    answer.json.objectValue.map { $0.keys.sorted() } == [
+                        "assignee", "audit_outcome", "created_at", "department", "division", "etag", "id", "info_complete_at", "items", "kind",
+                        "live_url", "missing_items", "notes", "optional_modules", "preview_url", "reference", "service_name",
+                        "sign_off_decision", "sla", "state", "transitions", "updated_at", "version",
+                    ])
+                #expect(answer.json["items"]?.objectValue?.count == 8)
+                #expect(
+                    answer.json["items"]?["contact"]
+                        == .object(["reason": .null, "required": .bool(true), "status": .string("provided"), "value": Items.contact["value"]!]))
+                #expect(answer.json["notes"] == .string("Seen \"quoted\" – é"))
+                #expect(answer.json["optional_modules"] == .array([.string("users_right_now")]))
+            }
+            #expect(created.json["state"] == .string("info_complete") && created.json["version"] == .number(2))
+            #expect(created.json["sla"]?["calendar_version"]?.stringValue?.hasPrefix("govuk-") == true)
+            #expect(
+                created.json["transitions"]?.arrayValue?.map { $0["name"]?.stringValue ?? "" } == [
+                    "reopen_information", "request_sign_off", "withdraw",
+                ])
+            #expect(fired.json["state"] == .string("requested") && fired.json["sla"] == .null)
+            let complete = fired.json["transitions"]?.arrayValue?.first
+            #expect(complete?["name"] == .string("complete_information") && complete?["inputs"] == .array([]))
+            #expect(complete?["ready"] == .bool(true) && complete?["unmet_guards"] == .array([]))
+        }
+    }
+
     @Test func cursorPagesCoverEveryRequestOnceInStableOrder() async throws {
         try await TestApp.run { app in
             var ids: [String] = []
