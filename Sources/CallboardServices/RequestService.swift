@@ -74,7 +74,8 @@ public struct RequestService: Sendable {
     }
 
     /// Stores a new request from checked input, in the caller's transaction if it has one (the
-    /// front door's): the API's and the front door's one way in. `created` records `extra` beside the fields (the front door's application).
+    /// front door's): the API's and the front door's one way in. `created` records `extra` beside
+    /// the fields (the front door's application).
     func create(
         _ input: RequestInput, assignee: StaffRecord?, by who: Principal, extra: [String: JSONValue] = [:], on conn: PostgresConnection,
         spans: StageSpans? = nil
@@ -402,10 +403,6 @@ public struct RequestService: Sendable {
 
     private func event(_ r: RequestRecord, _ kind: String, by who: Principal, data: JSONValue) -> EventRecord {
         EventRecord(requestID: r.id, version: r.version, kind: kind, actorKind: who.actor, actorID: who.actorID, occurredAt: r.updatedAt, data: data)
-    }
-
-    private func appendEvent(_ r: RequestRecord, _ kind: String, by who: Principal, data: JSONValue, on conn: PostgresConnection) async throws {
-        try await EventStore.append(event(r, kind, by: who, data: data), on: conn, logger: logger)
     }
 
     private func resolveAssignee(_ email: String??) async throws -> StaffRecord? {
