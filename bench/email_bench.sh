@@ -7,7 +7,8 @@
 #
 # Usage: bench/email_bench.sh            release build, 20,000 emails
 #        bench/email_bench.sh --smoke    the debug binary, 500 emails, 2 s of pgbench: checks it runs
-# Environment: BENCH_SKIP_BUILD=1, BENCH_EMAILS, BENCH_PG_PORT, BENCH_SINK_PORT.
+# Environment: BENCH_SKIP_BUILD=1, BENCH_EMAILS, BENCH_PG_PORT, BENCH_SINK_PORT, BENCH_PROFILE=DIR (perf
+#              samples of the single file-transport worker: DIR/drain-file-1.data and .txt, its top frames).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pg_port=${BENCH_PG_PORT:-25459}
@@ -18,7 +19,7 @@ if [ "${1:-}" = --smoke ]; then
   [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build --product callboard
 else
   mode=release n=${BENCH_EMAILS:-20000} pg_seconds=8 idle=200 drain_limit=600
-  [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
+  [ -n "${BENCH_SKIP_BUILD:-}" ] || bash scripts/build-release.sh
 fi
 cb=$PWD/.build/$mode/callboard
 
@@ -61,6 +62,15 @@ enqueue() {
   psql_ -d bench -c "VACUUM ANALYZE emails"
 }
 
+# CPU seconds of the processes given, and of the whole cluster (its live processes plus what its
+# exited ones used: the postmaster's cutime and cstime), from /proc, in clock ticks.
+ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | awk '{t += $1} END {print t + 0}'; }
+cluster_ticks() {
+  local pm; pm=$(head -1 .local/bench-email-pg/data/postmaster.pid)
+  echo $(( $(ticks $(pgrep -P "$pm")) + $(awk '{print $16 + $17}' "/proc/$pm/stat") ))
+}
+hz=$(getconf CLK_TCK)
+
 # Drains the queue with $2 worker processes ($1 names their logs, the rest is their environment);
 # prints emails per second. Each worker logs to .local/bench-mail/worker-*.log; if every worker
 # exits, or the queue is not drained within $drain_limit seconds, it prints the counts by status,
@@ -69,6 +79,7 @@ drain() {
   local name=$1 workers=$2; shift 2
   enqueue
   local start end wp=() logs=() deadline failure=""
+  local pg0; pg0=$(cluster_ticks)
   start=$(date +%s.%N)
   deadline=$(($(date +%s) + drain_limit))
   for w in $(seq 1 "$workers"); do
@@ -76,6 +87,11 @@ drain() {
     logs+=("$log")
     env "$@" CALLBOARD_LOG_LEVEL=warning CALLBOARD_WORKER_BATCH=200 CALLBOARD_WORKER_CONCURRENCY=16 $cb worker </dev/null >"$log" 2>&1 & wp+=($!)
   done
+  local perf=""
+  if [ -n "${BENCH_PROFILE:-}" ] && [ "$name-$workers" = file-1 ]; then
+    mkdir -p "$BENCH_PROFILE"
+    perf record -e cpu-clock -F 499 --call-graph dwarf,16384 -q -p "${wp[0]}" -o "$BENCH_PROFILE/drain-file-1.data" >/dev/null 2>&1 & perf=$!
+  fi
   while [ "$(psql_ -d bench -c "SELECT count(*) FROM emails WHERE status <> 'sent'")" != "0" ]; do
     local alive=0
     for p in "${wp[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
@@ -84,6 +100,12 @@ drain() {
     sleep 0.05
   done
   end=$(date +%s.%N)
+  local cpu_worker cpu_pg; cpu_worker=$(ticks "${wp[@]}") cpu_pg=$(( $(cluster_ticks) - pg0 ))
+  if [ -n "$perf" ]; then
+    kill -INT "$perf"; wait "$perf" || true
+    perf report -i "$BENCH_PROFILE/drain-file-1.data" --stdio --no-children --sort dso,symbol --percent-limit 0.7 -g none \
+      >"$BENCH_PROFILE/drain-file-1.txt" 2>/dev/null
+  fi
   kill "${wp[@]}" 2>/dev/null; wait "${wp[@]}" 2>/dev/null || true
   local sent; sent=$(psql_ -d bench -c "SELECT count(*) FROM emails WHERE status = 'sent'")
   if [ "$sent" != "$n" ]; then
@@ -95,7 +117,8 @@ drain() {
     } >&2
     exit 1
   fi
-  echo "$n $start $end" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+  # Emails a second, then the CPU an email of the workers and of PostgreSQL, in microseconds.
+  echo "$n $start $end $cpu_worker $cpu_pg $hz" | awk '{printf "%.0f %.0f %.0f", $1 / ($3 - $2), $4 / $6 / $1 * 1e6, $5 / $6 / $1 * 1e6}'
 }
 
 file_env=(CALLBOARD_EMAIL_TRANSPORT=file CALLBOARD_EMAIL_DIR=$PWD/.local/bench-mail/files)
@@ -137,10 +160,10 @@ wait "$idle_worker" || { echo "FAILED: the idle worker's exit status after SIGTE
 
 echo
 echo "pgbench, one INSERT into emails per transaction, 16 clients: $pg_tps tx/s"
-printf "%-22s %10s %10s\n" "drain $n emails" "emails/s" "vs pgbench"
+printf "%-22s %10s %10s %18s %18s\n" "drain $n emails" "emails/s" "vs pgbench" "worker CPU/email" "PostgreSQL CPU/email"
 for row in "file, 1 worker:$file1" "file, 4 workers:$file4" "smtp sink, 1 worker:$smtp1" "smtp sink, 4 workers:$smtp4"; do
-  name=${row%%:*}; rate=${row##*:}
-  printf "%-22s %10s %10s\n" "$name" "$rate" "$(echo "$rate $pg_tps" | awk '{printf "%.2f", $1 / $2}')"
+  name=${row%%:*}; read -r rate cpu_w cpu_p <<<"${row##*:}"
+  printf "%-22s %10s %10s %15s µs %15s µs\n" "$name" "$rate" "$(echo "$rate $pg_tps" | awk '{printf "%.2f", $1 / $2}')" "$cpu_w" "$cpu_p"
 done
 echo "enqueue-to-sent on an idle queue (file transport, LISTEN wake-up): p50 ${latency% *} ms, p99 ${latency#* } ms"
 echo "the idle worker: $idle_stop"

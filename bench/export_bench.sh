@@ -14,7 +14,7 @@ http_port=${BENCH_HTTP_PORT:-18082}
 if [ "${1:-}" = --smoke ]; then
   mode=debug rows=10000 build=(swift build --product callboard)
 else
-  mode=release rows=100000 build=(swift build -c release --product callboard)
+  mode=release rows=100000 build=(bash scripts/build-release.sh)
 fi
 if [ -n "${BENCH_BIN:-}" ]; then
   cb=$BENCH_BIN

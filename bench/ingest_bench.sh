@@ -5,7 +5,7 @@
 # run (psql, 1 and 4 sessions). Reports records/s and the ratio (target >= 0.5), and the server's
 # peak RSS during the load and during one 10 MB body (target < 100 MB).
 #
-# Usage: bench/ingest_bench.sh            release build (swift build -c release --product callboard)
+# Usage: bench/ingest_bench.sh            release build (scripts/build-release.sh)
 #        bench/ingest_bench.sh --smoke    the debug binary, 2,000 records and a 1 MB body: checks it runs
 # Environment: BENCH_SKIP_BUILD=1, BENCH_RECORDS (default 100000), BENCH_PG_PORT, BENCH_HTTP_PORT.
 set -euo pipefail
@@ -17,7 +17,7 @@ if [ "${1:-}" = --smoke ]; then
   [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build --product callboard
 else
   mode=release records=${BENCH_RECORDS:-100000} big=10000000
-  [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
+  [ -n "${BENCH_SKIP_BUILD:-}" ] || bash scripts/build-release.sh
 fi
 batch=1000
 cb=$PWD/.build/$mode/callboard

@@ -5,7 +5,7 @@
 # is read and parsed: 422, no file in it), then one real CSV upload (200). Prints each case's status
 # and its per-request times; the target is < 50 ms a request in release.
 #
-# Usage: bench/multipart_bench.sh            release build (swift build -c release --product callboard)
+# Usage: bench/multipart_bench.sh            release build (scripts/build-release.sh)
 #        bench/multipart_bench.sh --smoke    the debug binary, one round: checks the statuses, times are not the target's
 # Environment: BENCH_SKIP_BUILD=1 (use the binary as built), BENCH_ROUNDS (default 10), BENCH_PG_PORT, BENCH_HTTP_PORT.
 set -euo pipefail
@@ -20,7 +20,7 @@ if [ "${1:-}" = --smoke ]; then
 else
   mode=release
   rounds=${BENCH_ROUNDS:-10}
-  [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
+  [ -n "${BENCH_SKIP_BUILD:-}" ] || bash scripts/build-release.sh
 fi
 cb=$PWD/.build/$mode/callboard
 work=.local/bench-multipart

@@ -17,7 +17,7 @@ if [ "${1:-}" = --smoke ]; then
   [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build --product callboard
 else
   mode=release requests=${BENCH_REQUESTS:-100000} data_sets=${BENCH_DATA_SETS:-300000} due=${BENCH_DUE:-1000} pg_seconds=5
-  [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
+  [ -n "${BENCH_SKIP_BUILD:-}" ] || bash scripts/build-release.sh
 fi
 cb=$PWD/.build/$mode/callboard
 

@@ -18,7 +18,7 @@ if [ "${1:-}" = --smoke ]; then
   [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build --product callboard
 else
   mode=release requests=${BENCH_REQUESTS:-100000} rounds=20
-  [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
+  [ -n "${BENCH_SKIP_BUILD:-}" ] || bash scripts/build-release.sh
 fi
 cb=$PWD/.build/$mode/callboard
 work=.local/bench-stats

@@ -24,7 +24,7 @@ if [ "${1:-}" = --smoke ]; then
   [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build --product callboard
 else
   mode=release requests=${BENCH_REQUESTS:-100000} seconds=${BENCH_SECONDS:-8} clients=${BENCH_CLIENTS:-1,4,16} check=
-  [ -n "${BENCH_SKIP_BUILD:-}" ] || swift build -c release --product callboard
+  [ -n "${BENCH_SKIP_BUILD:-}" ] || bash scripts/build-release.sh
 fi
 cb=$PWD/.build/$mode/callboard
 
