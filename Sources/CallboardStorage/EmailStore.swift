@@ -195,13 +195,28 @@ public enum EmailStore {
         return rows.count
     }
 
-    /// Extends the lease while a send is in progress; false when the attempt was fenced off.
-    public static func heartbeat(id: UUID, attempt: Int, until: Date, on client: PostgresClient, logger: Logger) async throws -> Bool {
-        try await client.query(
-            """
-            UPDATE emails SET lease_until = \(until) WHERE id = \(id) AND attempts = \(attempt) AND status = 'sending' RETURNING id
-            """, logger: logger
-        ).collect().count == 1
+    /// The fence on a batch of emails found by id: still `sending`, written so no index can answer
+    /// it. Statistics see few emails `sending`, so for `e.status = 'sending'` the planner scanned
+    /// every sending email in `emails_status_idx` for each of the batch's (8 ms to record 7
+    /// outcomes with 800 emails out, 1.7 ms by primary key).
+    static let stillSending = "(e.status = 'sending') IS TRUE"
+
+    /// Extends the leases of a batch's emails whose attempt is still in progress (`sending` at that
+    /// attempt), in one statement; returns how many were extended (none once every outcome is written
+    /// or every attempt was fenced off).
+    public static func heartbeat(_ leases: [(id: UUID, attempt: Int)], until: Date, on client: PostgresClient, logger: Logger) async throws
+        -> Int
+    {
+        guard !leases.isEmpty else { return 0 }
+        return try await client.run(
+            NamedStatement(
+                noNulls: """
+                    UPDATE emails e SET lease_until = \(until)
+                    FROM unnest(\(leases.map(\.id)), \(leases.map(\.attempt))) AS t(id, attempt)
+                    WHERE e.id = t.id AND e.attempts = t.attempt AND \(unescaped: stillSending)
+                    RETURNING e.id
+                    """), logger: logger
+        ).count
     }
 
     public enum Outcome: Sendable, Equatable {
@@ -265,7 +280,7 @@ public enum EmailStore {
                                run_at = CASE WHEN i.status = 'queued' THEN i.run_at ELSE e.run_at END,
                                last_error = coalesce(nullif(i.error, ''), e.last_error), lease_until = NULL, updated_at = \(now),
                                sent_at = CASE WHEN i.status = 'sent' THEN \(now) ELSE e.sent_at END
-                        FROM input i WHERE e.id = i.id AND e.attempts = i.attempt AND e.status = 'sending'
+                        FROM input i WHERE e.id = i.id AND e.attempts = i.attempt AND \(unescaped: stillSending)
                         RETURNING e.id, e.request_id, e.kind, e.recipient, e.attempts, e.leased_by, e.claimed_at, i.status, nullif(i.error, '') AS error,
                                   e.updated_at
                     ), hooks AS (

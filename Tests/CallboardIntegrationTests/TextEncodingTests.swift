@@ -68,4 +68,15 @@ import Testing
         #expect(!LinkPlaceholder.holdsPrefix("cblink-"))
         #expect(LinkPlaceholder.neutralise("plain") == "plain")
     }
+
+    /// The byte search against Foundation's over strings built from the prefix's own pieces (so
+    /// near misses, overlaps and matches at either end are common) and multi-byte text.
+    @Test func holdsPrefixAgreesWithFoundationsSearch() {
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["c", "cb", "cblink", "cblink_", "blink_", "_", "é", "€", " ", "x"]
+        for _ in 0..<5_000 {
+            let text = (0..<Int.random(in: 0...8, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            #expect(LinkPlaceholder.holdsPrefix(text) == text.contains("cblink_"), "\(text)")
+        }
+    }
 }

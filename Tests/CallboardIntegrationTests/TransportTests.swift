@@ -309,4 +309,28 @@ actor NotifyStub {
         #expect(MIMEMessage.encodeWord("plain") == "plain")
         #expect(MIMEMessage.encodeWord("é") == "=?UTF-8?B?w6k=?=")
     }
+
+    /// The body's base64 split by hand into 76-character lines (RFC 2045 §6.8), for every length
+    /// from empty to a few lines, multi-byte text included: the rendering must match it exactly.
+    @Test func base64BodiesAreSeventySixCharacterLines() {
+        for n in 0...400 {
+            let text = String(repeating: "aé€", count: n / 3) + String(repeating: "z", count: n % 3)
+            let whole = Array(Data(text.utf8).base64EncodedString())
+            let lines = stride(from: 0, to: whole.count, by: 76).map { String(whole[$0..<min($0 + 76, whole.count)]) }
+            var out: [UInt8] = []
+            MIMEMessage.appendBase64Lines(text, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == lines.map { $0 + "\r\n" }.joined(), "length \(n)")
+        }
+    }
+
+    @Test func aRenderedMessageNeedsNoDotStuffingAndOneWithDotsGetsIt() {
+        var email = TestSMTP.email(to: "a@x.gov.uk", subject: ".starts with a dot")
+        email.text = ".\r\n.\n.."
+        email.html = "<p>.</p>"
+        let message = MIMEMessage.render(email)
+        #expect(MIMEMessage.dotStuffed(message) == message)
+        #expect(message.components(separatedBy: "\r\n").allSatisfy { !$0.hasPrefix(".") })
+        #expect(MIMEMessage.dotStuffed(".a\r\nb\r\n.") == "..a\r\nb\r\n..")
+        #expect(MIMEMessage.dotStuffed("a\r\nb.\r\nc") == "a\r\nb.\r\nc")
+    }
 }

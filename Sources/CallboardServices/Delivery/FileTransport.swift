@@ -1,4 +1,6 @@
 import Foundation
+import Glibc
+import NIOPosix
 
 /// Writes each message as `<id>.eml` in a folder: the default for local runs. Writing the same
 /// email again replaces the file, so a resend never makes a duplicate. The files are delivered mail
@@ -14,20 +16,47 @@ public struct FileTransport: EmailTransport {
     }
 
     public func send(_ email: OutgoingEmail) async throws(DeliveryError) {
-        let target = directory.appendingPathComponent(email.id.lowercasedString + ".eml")
-        let temp = directory.appendingPathComponent("." + email.id.lowercasedString + ".tmp")
+        let folder = directory.path
+        let name = email.id.lowercasedString
+        let message = MIMEMessage.bytes(email)
+        // Blocking file calls go to NIO's thread pool, not the cooperative threads the sends share.
+        let failure: String?
         do {
-            guard
-                FileManager.default.createFile(
-                    atPath: temp.path, contents: Data(MIMEMessage.render(email).utf8), attributes: [.posixPermissions: 0o600])
-            else { throw DeliveryError.temporary("cannot create \(temp.path)") }
-            // rename(2) is atomic: a reader sees the whole message or none of it.
-            if rename(temp.path, target.path) != 0 { throw DeliveryError.temporary("rename failed: errno \(errno)") }
-        } catch let e as DeliveryError {
-            throw e
+            failure = try await NIOThreadPool.singleton.runIfActive {
+                Self.write(message, to: folder + "/" + name + ".eml", via: folder + "/." + name + ".tmp")
+            }
         } catch {
-            throw .temporary("cannot write \(target.path): \(error.localizedDescription)")
+            throw .temporary("cannot write \(folder)/\(name).eml: \(error)")
         }
+        if let failure { throw .temporary(failure) }
+    }
+
+    /// The message written to `temp`, synced, then renamed onto `target`: rename(2) is atomic, so
+    /// a reader sees the whole message or none of it, and once this returns it is on disk. Returns
+    /// what failed, or nil.
+    static func write(_ bytes: [UInt8], to target: String, via temp: String) -> String? {
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return "cannot create \(temp): errno \(errno)" }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                let e = errno
+                close(fd)
+                unlink(temp)
+                return "cannot write \(temp): errno \(e)"
+            }
+            written += n
+        }
+        let synced = fsync(fd) == 0
+        let closed = close(fd) == 0
+        guard synced && closed else {
+            unlink(temp)
+            return "cannot sync \(temp): errno \(errno)"
+        }
+        if rename(temp, target) != 0 { return "rename failed: errno \(errno)" }
+        return nil
     }
 
     public func shutdown() async {}
