@@ -108,8 +108,9 @@ public struct EmailWorker: Service {
         defer { heartbeat.cancel() }
         let links = try await mintLinks(batch)
         // Each outcome is recorded as soon as its send ends, together with whatever else finished
-        // within `outcomeWindow` or while the previous record was being written: a slow send never holds back the others'
-        // outcomes, so no other worker can reclaim and resend an email that already went.
+        // within `outcomeWindow` or while the previous record was being written: a slow send never
+        // holds back the others' outcomes, so no other worker can reclaim and resend an email that
+        // already went.
         let recorder = OutcomeRecorder()
         let (signals, ring) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in

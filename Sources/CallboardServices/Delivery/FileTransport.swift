@@ -50,10 +50,12 @@ public struct FileTransport: EmailTransport {
             written += n
         }
         let synced = fsync(fd) == 0
+        let syncError = errno
         let closed = close(fd) == 0
         guard synced && closed else {
+            let e = synced ? errno : syncError
             unlink(temp)
-            return "cannot sync \(temp): errno \(errno)"
+            return "cannot sync \(temp): errno \(e)"
         }
         if rename(temp, target) != 0 { return "rename failed: errno \(errno)" }
         return nil
