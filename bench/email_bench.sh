@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Email delivery benchmark (issue: email outbox). Drains 20,000 queued emails through the file
-# transport and through a local SMTP sink with 1 and 4 `callboard worker` processes, beside a
-# pgbench one-insert-per-transaction baseline on the same database in the same run, then measures
+# transport (to this disk, and to memory: tmpfs) and through a local SMTP sink with 1 and 4
+# `callboard worker` processes, beside a pgbench one-insert-per-transaction baseline on the same
+# database in the same run and the disk's and the sink's own ceilings, then measures
 # enqueue-to-sent latency on an idle queue (LISTEN/NOTIFY wake-up). Prints rates and ratios, and
 # checks the idle worker stops within 3 s of SIGTERM (it fails when it does not).
 #
@@ -27,7 +28,10 @@ rm -rf .local/bench-email-pg .local/bench-mail
 mkdir -p .local/bench-mail/files .local/bench-mail/smtp
 bash scripts/postgres.sh .local/bench-email-pg "$pg_port"
 pids=()
+# The same transport writing to memory (tmpfs): the queue's own cost, without the disk's.
+memory_dir=$(mktemp -d /dev/shm/callboard-bench-mail.XXXXXX)
 cleanup() {
+  rm -rf "$memory_dir"
   # Stopped and reaped before PostgreSQL stops, so nothing of theirs outlives the run (or prints into the next command's output).
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -53,6 +57,44 @@ INSERT INTO emails (id, kind, recipient, subject, body_text, body_html, run_at, 
 VALUES (gen_random_uuid(), 'live', 'bench@example.gov.uk', 'Benchmark', 'Hello', '<p>Hello</p>', now(), gen_random_uuid()::text, now(), now());
 SQL
 pg_tps=$(pgbench -n -f .local/bench-mail/insert.sql -c 16 -j 2 -T "$pg_seconds" -h 127.0.0.1 -p "$pg_port" -U postgres bench 2>/dev/null | awk '/^tps =/ {print int($3)}')
+
+# The file transport's own ceiling on this disk: files of a bench message's size written as the
+# transport writes them (open, write, fsync, close, rename) into one folder, 32 at a time (one
+# worker's two loops of 16 sends), for the same number of files as the drain.
+fsync_ceiling=$(python3 - ".local/bench-mail/ceiling" "$n" <<'PY'
+import os, sys, threading, time
+d, n, threads = sys.argv[1], int(sys.argv[2]), 32
+os.makedirs(d, exist_ok=True)
+body = b"x" * 2600
+def write(k):
+    for i in range(k, n, threads):
+        tmp = f"{d}/{i}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(fd, body); os.fsync(fd); os.close(fd)
+        os.rename(tmp, f"{d}/{i}.eml")
+start = time.monotonic()
+ts = [threading.Thread(target=write, args=(k,)) for k in range(threads)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(int(n / (time.monotonic() - start)))
+PY
+)
+# Its files stay until the next run: deleting 20,000 files just before a drain slows ext4's inode
+# allocation for the drain (a profile showed the kernel skipping recently deleted inodes).
+# The SMTP sink's own ceiling: messages of the same size sent by 4 processes, one connection each
+# (smtplib, no TLS), for the same number of messages as the drain; the sink counts them.
+sink_ceiling=$(python3 - "$sink_port" "$n" <<'PY'
+import multiprocessing, smtplib, sys, time
+port, n, clients = int(sys.argv[1]), int(sys.argv[2]), 4
+message = ("Subject: ceiling\r\n\r\n" + "x" * 76 + "\r\n") * 34
+def send(k):
+    with smtplib.SMTP("127.0.0.1", port) as s:
+        for i in range(k, n, clients): s.sendmail("bench@example.gov.uk", [f"c{i}@example.gov.uk"], message)
+start = time.monotonic()
+with multiprocessing.Pool(clients) as p: p.map(send, range(clients))
+print(int(n / (time.monotonic() - start)))
+PY
+)
 
 enqueue() {
   psql_ -d bench -c "TRUNCATE emails, email_attempts CASCADE"
@@ -125,6 +167,9 @@ file_env=(CALLBOARD_EMAIL_TRANSPORT=file CALLBOARD_EMAIL_DIR=$PWD/.local/bench-m
 smtp_env=(CALLBOARD_EMAIL_TRANSPORT=smtp CALLBOARD_SMTP_HOST=127.0.0.1 CALLBOARD_SMTP_PORT=$sink_port CALLBOARD_SMTP_SECURITY=none)
 file1=$(drain file 1 "${file_env[@]}")
 file4=$(drain file 4 "${file_env[@]}")
+memory_env=(CALLBOARD_EMAIL_TRANSPORT=file CALLBOARD_EMAIL_DIR=$memory_dir)
+memory1=$(drain memory 1 "${memory_env[@]}")
+memory4=$(drain memory 4 "${memory_env[@]}")
 smtp1=$(drain smtp 1 "${smtp_env[@]}")
 smtp4=$(drain smtp 4 "${smtp_env[@]}")
 
@@ -160,8 +205,10 @@ wait "$idle_worker" || { echo "FAILED: the idle worker's exit status after SIGTE
 
 echo
 echo "pgbench, one INSERT into emails per transaction, 16 clients: $pg_tps tx/s"
+echo "the disk's ceiling for the file transport (write, fsync, rename; 32 at a time): $fsync_ceiling files/s"
+echo "the SMTP sink's own ceiling (4 smtplib clients, one connection each): $sink_ceiling messages/s"
 printf "%-22s %10s %10s %18s %18s\n" "drain $n emails" "emails/s" "vs pgbench" "worker CPU/email" "PostgreSQL CPU/email"
-for row in "file, 1 worker:$file1" "file, 4 workers:$file4" "smtp sink, 1 worker:$smtp1" "smtp sink, 4 workers:$smtp4"; do
+for row in "file, 1 worker:$file1" "file, 4 workers:$file4" "tmpfs, 1 worker:$memory1" "tmpfs, 4 workers:$memory4" "smtp sink, 1 worker:$smtp1" "smtp sink, 4 workers:$smtp4"; do
   name=${row%%:*}; read -r rate cpu_w cpu_p <<<"${row##*:}"
   printf "%-22s %10s %10s %15s µs %15s µs\n" "$name" "$rate" "$(echo "$rate $pg_tps" | awk '{printf "%.2f", $1 / $2}')" "$cpu_w" "$cpu_p"
 done

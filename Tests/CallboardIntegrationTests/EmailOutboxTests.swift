@@ -79,7 +79,9 @@ extension TestApp {
         try await TestApp.run { app in
             let id = try await app.requestAwaitingSignOff()
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cb-mail-\(UUID())").path
-            #expect(try await app.worker(try FileTransport(directory: dir)).runOnce() == 1)
+            let transport = try FileTransport(directory: dir, threads: 1)
+            #expect(try await app.worker(transport).runOnce() == 1)
+            await transport.shutdown()
             let files = try FileManager.default.contentsOfDirectory(atPath: dir)
             #expect(files.count == 1)
             let eml = try String(contentsOfFile: dir + "/" + files[0], encoding: .utf8)

@@ -11,6 +11,8 @@ import Tracing
 public struct WorkerSettings: Sendable {
     public var batchSize = 32
     public var concurrency = 16
+    /// Batches delivered at once, each by its own loop with `concurrency` sends.
+    public var loops = 2
     public var leaseSeconds: Double = 30
     /// How long the outcome writer waits after a send ends for others to end too, so one statement
     /// records several: with quick sends one a statement cost PostgreSQL ~100 µs an email.
@@ -57,7 +59,13 @@ public struct EmailWorker: Service {
             if let url = listenURL {
                 group.addTask { await listen(url, doorbell: doorbell) }
             }
-            await cancelWhenGracefulShutdown { await loop(doorbell) }
+            // Several loops, each claiming and delivering its own batches: while one waits for its
+            // claim or for its batch's last sends and outcomes, another's sends keep the slots busy.
+            await cancelWhenGracefulShutdown {
+                await withDiscardingTaskGroup { loops in
+                    for _ in 0..<settings.loops { loops.addTask { await loop(doorbell) } }
+                }
+            }
             group.cancelAll()
         }
         await transport.shutdown()
@@ -301,39 +309,50 @@ final class OutcomeRecorder: Sendable {
     }
 }
 
-/// Wakes the worker loop: `ring` releases a waiter (or the next one), `wait` returns on a ring or after a timeout.
+/// Wakes a worker's loops: `ring` releases every loop waiting (or, when none waits, the next one
+/// to wait), `wait` returns on a ring or after its own timeout.
 actor Doorbell {
     private var rung = false
-    private var waiter: CheckedContinuation<Void, Never>?
+    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiter = 0
+    /// Loops waiting now (for tests).
+    var waiting: Int { waiters.count }
 
     func ring() {
-        if let w = waiter {
-            waiter = nil
-            w.resume()
-        } else {
+        guard !waiters.isEmpty else {
             rung = true
+            return
         }
+        // Every loop waiting tries to claim: those that find nothing wait again.
+        let woken = waiters.values
+        waiters = [:]
+        for w in woken { w.resume() }
     }
+
+    /// Releases one waiter (its timeout or its cancellation); nothing when a ring already has.
+    private func release(_ id: Int) { waiters.removeValue(forKey: id)?.resume() }
 
     func wait(seconds: Double) async {
         if rung {
             rung = false
             return
         }
+        let id = nextWaiter
+        nextWaiter += 1
         let timeout = Task { [weak self] in
             try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
-            await self?.ring()
+            await self?.release(id)
         }
-        // Shutdown cancels the waiting task: it rings, so a worker with a long poll stops at once
-        // rather than sleeping out the interval past the service group's cancellation deadline.
-        // The ring hops onto this actor, so it runs after the continuation is stored, or the
+        // Shutdown cancels the waiting task: it is released, so a worker with a long poll stops at
+        // once rather than sleeping out the interval past the service group's cancellation deadline.
+        // The release hops onto this actor, so it runs after the continuation is stored, or the
         // check below has already seen the cancellation.
         await withTaskCancellationHandler {
             await withCheckedContinuation { c in
-                if Task.isCancelled { c.resume() } else { waiter = c }
+                if Task.isCancelled { c.resume() } else { waiters[id] = c }
             }
         } onCancel: {
-            Task { await self.ring() }
+            Task { await self.release(id) }
         }
         rung = false
         timeout.cancel()

@@ -7,22 +7,28 @@ import NIOPosix
 /// with working links, so the folder is 0700 and each file 0600 (only the owner reads them).
 public struct FileTransport: EmailTransport {
     public let directory: URL
+    /// Its own threads for the blocking writes, one a send the worker runs at once: NIO's shared
+    /// pool has one a core, and two `fsync`s at a time held a worker to about half of what this
+    /// disk syncs with sixteen (docs/performance.md).
+    let disk: NIOThreadPool
     public var name: String { "file" }
 
-    public init(directory: String) throws {
+    public init(directory: String, threads: Int = 16) throws {
         self.directory = URL(fileURLWithPath: directory, isDirectory: true)
         try FileManager.default.createDirectory(
             at: self.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        disk = NIOThreadPool(numberOfThreads: max(1, threads))
+        disk.start()
     }
 
     public func send(_ email: OutgoingEmail) async throws(DeliveryError) {
         let folder = directory.path
         let name = email.id.lowercasedString
         let message = MIMEMessage.bytes(email)
-        // Blocking file calls go to NIO's thread pool, not the cooperative threads the sends share.
+        // Blocking file calls go to the transport's threads, not the cooperative ones the sends share.
         let failure: String?
         do {
-            failure = try await NIOThreadPool.singleton.runIfActive {
+            failure = try await disk.runIfActive {
                 Self.write(message, to: folder + "/" + name + ".eml", via: folder + "/." + name + ".tmp")
             }
         } catch {
@@ -61,5 +67,9 @@ public struct FileTransport: EmailTransport {
         return nil
     }
 
-    public func shutdown() async {}
+    /// Stops its threads: a transport shut down writes nothing more (a worker shuts it down when
+    /// it stops, after its last send).
+    public func shutdown() async {
+        try? await disk.shutdownGracefully()
+    }
 }

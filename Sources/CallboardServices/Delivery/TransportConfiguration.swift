@@ -13,7 +13,7 @@ public enum TransportConfiguration {
     public static func transport(_ settings: Settings, logger: Logger) throws -> any EmailTransport {
         switch settings.emailTransport {
         case .file:
-            return try FileTransport(directory: settings.emailDirectory)
+            return try FileTransport(directory: settings.emailDirectory, threads: min(64, settings.workerConcurrency * settings.workerLoops))
         case .smtp:
             guard let host = settings.smtpHost else {
                 throw Invalid(description: "CALLBOARD_SMTP_HOST is required for the smtp transport")
@@ -45,6 +45,7 @@ extension WorkerSettings {
         self.init()
         batchSize = settings.workerBatch
         concurrency = settings.workerConcurrency
+        loops = settings.workerLoops
         leaseSeconds = settings.emailLeaseSeconds
         pollSeconds = settings.workerPollSeconds
     }

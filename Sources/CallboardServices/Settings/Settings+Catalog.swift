@@ -110,7 +110,10 @@ extension Settings {
             help: "backoff doubles from this, capped at one hour, full jitter"),
         // Email worker
         .setting("CALLBOARD_WORKER_BATCH", \.workerBatch, .int(atLeast: 1), help: "emails claimed per statement"),
-        .setting("CALLBOARD_WORKER_CONCURRENCY", \.workerConcurrency, .int(atLeast: 1), help: "emails sent at once per worker"),
+        .setting("CALLBOARD_WORKER_CONCURRENCY", \.workerConcurrency, .int(atLeast: 1), help: "emails sent at once per batch"),
+        .setting(
+            "CALLBOARD_WORKER_LOOPS", \.workerLoops, .int(1...16),
+            help: "batches a worker delivers at once, each with its own sends: up to loops × concurrency at a time"),
         .setting(
             "CALLBOARD_EMAIL_LEASE_SECONDS", \.emailLeaseSeconds, .seconds(atLeast: 0, orEqual: false),
             help: "lease on a claimed email (extended every third of it while sending)"),

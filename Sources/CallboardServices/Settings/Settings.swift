@@ -84,6 +84,7 @@ public struct Settings: Sendable {
     // Email worker
     public var workerBatch = 32
     public var workerConcurrency = 16
+    public var workerLoops = 2
     public var emailLeaseSeconds: Double = 30
     public var workerPollSeconds: Double = 2
     // Reminder scheduler
