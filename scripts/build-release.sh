@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the release binary every benchmark runs, the way deploy/Dockerfile builds what is shipped:
+# Builds the release binary every benchmark runs and deploy/Dockerfile ships:
 # the Swift runtime and Foundation linked in (--static-swift-stdlib), so RSS and start-up are
 # measured on the binary that runs in production. Writes .build/release/callboard.
 set -euo pipefail

@@ -42,6 +42,18 @@ extension TestApp {
         return id
     }
 
+    /// Queues `count` product-audit emails to distinct addresses, no request, no dedup key, in one transaction.
+    func queueEmails(_ count: Int) async throws {
+        try await db.transaction(logger: TestDatabase.logger) { conn in
+            let outbox = EmailOutbox(settings: EmailSettings(), templates: try EmailTemplates.bundled())
+            for i in 0..<count {
+                try await outbox.queue(
+                    .productAuditStarted, to: "team\(i)@example.gov.uk", requestID: nil, context: ["service_name": "S\(i)"],
+                    dedupKey: nil, at: clock.now(), on: conn, logger: TestDatabase.logger)
+            }
+        }
+    }
+
     func emails(_ query: String = "") async throws -> [JSONValue] {
         try await call(.get, "/api/v1/emails" + query).json["items"]?.arrayValue ?? []
     }
@@ -198,14 +210,7 @@ extension TestApp {
 
     @Test func manyWorkersSendEveryEmailExactlyOnce() async throws {
         try await TestApp.run { app in
-            try await app.db.transaction(logger: TestDatabase.logger) { conn in
-                let outbox = EmailOutbox(settings: EmailSettings(), templates: try EmailTemplates.bundled())
-                for i in 0..<300 {
-                    try await outbox.queue(
-                        .productAuditStarted, to: "team\(i)@example.gov.uk", requestID: nil, context: ["service_name": "S\(i)"],
-                        dedupKey: nil, at: app.clock.now(), on: conn, logger: TestDatabase.logger)
-                }
-            }
+            try await app.queueEmails(300)
             let t = RecordingTransport()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for w in 0..<4 {

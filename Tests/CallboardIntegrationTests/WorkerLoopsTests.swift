@@ -70,14 +70,7 @@ final class GatedTransport: EmailTransport {
 
     @Test func twoLoopsSendTwoBatchesAtOnceAndEveryEmailOnce() async throws {
         try await TestApp.run { app in
-            try await app.db.transaction(logger: TestDatabase.logger) { conn in
-                let outbox = EmailOutbox(settings: EmailSettings(), templates: try EmailTemplates.bundled())
-                for i in 0..<40 {
-                    try await outbox.queue(
-                        .productAuditStarted, to: "team\(i)@example.gov.uk", requestID: nil, context: ["service_name": "S\(i)"],
-                        dedupKey: nil, at: app.clock.now(), on: conn, logger: TestDatabase.logger)
-                }
-            }
+            try await app.queueEmails(40)
             // One loop sends at most 4 at once; only a second loop's batch can make a fifth.
             let t = GatedTransport(opening: 5, patience: .seconds(20))
             var s = WorkerSettings()
